@@ -1,0 +1,106 @@
+import { attachHidden, ServiceError } from '../errors';
+
+/**
+ * How the rest of the service should react to a failed Wix call.
+ *
+ * - `transient`: try again later (network, timeout, 429, 5xx, an unreadable success body).
+ * - `credentials_rejected`: the app id or secret was refused (invalid_client): the secret is wrong or rotated.
+ * - `grant_invalid`: the code, refresh token or instance is no longer valid (invalid_grant, uninstalled).
+ * - `bad_request`: we sent something Wix will never accept; retrying the same call cannot help.
+ */
+export const WixErrorKind = {
+  Transient: 'transient',
+  CredentialsRejected: 'credentials_rejected',
+  GrantInvalid: 'grant_invalid',
+  BadRequest: 'bad_request',
+} as const;
+export type WixErrorKind = (typeof WixErrorKind)[keyof typeof WixErrorKind];
+
+/** The Wix operation that failed; safe to log. */
+export type WixOperation = 'authorization_code' | 'refresh_token' | 'client_credentials' | 'token_info';
+
+export interface WixErrorDetails {
+  operation: WixOperation;
+  /** HTTP status, absent when no response arrived. */
+  status?: number;
+  /** RFC 6749 `error`, or Wix's applicationError code. */
+  error?: string;
+  /** RFC 6749 `error_description` or Wix's `message`, with every value we sent redacted. */
+  errorDescription?: string;
+  /** The `x-wix-request-id` response header, for Wix support. */
+  requestId?: string;
+  /** How long Wix asked us to wait (Retry-After), in milliseconds. */
+  retryAfterMs?: number;
+  /** How many HTTP attempts were made before giving up. */
+  attempts?: number;
+  /** The raw response body; kept off enumerable properties so it cannot reach a log. */
+  body?: string;
+  cause?: unknown;
+}
+
+/** Any failed call to Wix's OAuth endpoints. Branch on `kind`; log freely: no secret is on it. */
+export class WixOAuthError extends ServiceError {
+  readonly kind: WixErrorKind;
+  readonly operation: WixOperation;
+  readonly status: number | undefined;
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+  readonly requestId: string | undefined;
+  readonly retryAfterMs: number | undefined;
+  attempts: number;
+  /** Not enumerable: see {@link WixErrorDetails.body}. */
+  declare readonly body: string | undefined;
+
+  constructor(kind: WixErrorKind, code: string, message: string, details: WixErrorDetails) {
+    super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.kind = kind;
+    this.operation = details.operation;
+    this.status = details.status;
+    this.error = details.error;
+    this.errorDescription = details.errorDescription;
+    this.requestId = details.requestId;
+    this.retryAfterMs = details.retryAfterMs;
+    this.attempts = details.attempts ?? 1;
+    attachHidden(this, 'body', details.body);
+  }
+
+  /** True when the same call may succeed later. */
+  get retryable(): boolean {
+    return this.kind === WixErrorKind.Transient;
+  }
+}
+
+/** Network failure, timeout, 429 or 5xx: retry later. */
+export class WixUnavailableError extends WixOAuthError {
+  constructor(code: string, message: string, details: WixErrorDetails) {
+    super(WixErrorKind.Transient, code, message, details);
+  }
+}
+
+/** A success status whose body is not a valid token response (HTML, not JSON, missing or mistyped fields). */
+export class WixMalformedResponseError extends WixOAuthError {
+  constructor(message: string, details: WixErrorDetails) {
+    super(WixErrorKind.Transient, 'WIX_MALFORMED_RESPONSE', message, details);
+  }
+}
+
+/** invalid_client: the app id or app secret was refused. Try the previous secret version, then alarm. */
+export class WixCredentialsRejectedError extends WixOAuthError {
+  constructor(message: string, details: WixErrorDetails) {
+    super(WixErrorKind.CredentialsRejected, 'WIX_CREDENTIALS_REJECTED', message, details);
+  }
+}
+
+/** invalid_grant or an equivalent refusal: the code, refresh token or instance is no longer valid. */
+export class WixGrantInvalidError extends WixOAuthError {
+  constructor(message: string, details: WixErrorDetails) {
+    super(WixErrorKind.GrantInvalid, 'WIX_GRANT_INVALID', message, details);
+  }
+}
+
+/** Wix refused the request itself (invalid_request, unsupported_grant_type, validation). */
+export class WixBadRequestError extends WixOAuthError {
+  constructor(message: string, details: WixErrorDetails) {
+    super(WixErrorKind.BadRequest, 'WIX_BAD_REQUEST', message, details);
+  }
+}
