@@ -1,0 +1,65 @@
+import { ConfigError } from '../errors';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The service's settings. Only names, ARNs and URLs live in the environment; secret values
+ * come from Secrets Manager.
+ */
+export interface Config {
+  /** WIX_API_URL: Wix's API host, or the simulator's. */
+  wixApiUrl: string;
+  /** WIX_INSTALLER_URL: where the installer and close-window pages live. */
+  wixInstallerUrl: string;
+  /** PUBLIC_URL: the base URL Wix reaches this service on (the Redirect URL is under it). */
+  publicUrl: string;
+  /** TOKENS_TABLE: the DynamoDB table of tokens. */
+  tokensTable: string;
+  /** WIX_APP_IDS: the Wix apps this deployment serves, comma-separated; the first is the default. */
+  appIds: readonly string[];
+  /** APP_SECRET_PREFIX: an app's secret is named `${prefix}${appId}` in Secrets Manager. */
+  appSecretPrefix: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * Reads and checks the environment once; call at cold start, never per request.
+ * @throws {ConfigError} naming the first missing or malformed variable (never its value)
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const appIds = required(env, 'WIX_APP_IDS')
+    .split(',')
+    .map((id) => id.trim())
+    .filter((id) => id !== '');
+  if (appIds.length === 0) throw new ConfigError('WIX_APP_IDS', 'lists no app id');
+  for (const appId of appIds) {
+    if (!GUID.test(appId)) throw new ConfigError('WIX_APP_IDS', 'holds a value that is not a GUID');
+  }
+  return {
+    wixApiUrl: url(env, 'WIX_API_URL', 'https://www.wixapis.com'),
+    wixInstallerUrl: url(env, 'WIX_INSTALLER_URL', 'https://www.wix.com'),
+    publicUrl: url(env, 'PUBLIC_URL', 'http://localhost:3000'),
+    tokensTable: required(env, 'TOKENS_TABLE'),
+    appIds: appIds.map((id) => id.toLowerCase()),
+    appSecretPrefix: required(env, 'APP_SECRET_PREFIX'),
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(name, 'is not set');
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim() || fallback;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, 'is not a URL');
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(name, 'is not an http(s) URL');
+  return value.replace(/\/+$/, '');
+}

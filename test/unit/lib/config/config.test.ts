@@ -1,0 +1,60 @@
+import { loadConfig } from '../../../../lib/config';
+import { ConfigError } from '../../../../lib/errors';
+
+const base = {
+  TOKENS_TABLE: 'tokens',
+  WIX_APP_IDS: 'A1B2C3D4-0000-4000-8000-000000000001, a1b2c3d4-0000-4000-8000-000000000002',
+  APP_SECRET_PREFIX: 'wix-token-service/dev/apps/',
+};
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults and normalises app ids', () => {
+    const config = loadConfig(base);
+
+    expect(config).toEqual({
+      wixApiUrl: 'https://www.wixapis.com',
+      wixInstallerUrl: 'https://www.wix.com',
+      publicUrl: 'http://localhost:3000',
+      tokensTable: 'tokens',
+      appIds: ['a1b2c3d4-0000-4000-8000-000000000001', 'a1b2c3d4-0000-4000-8000-000000000002'],
+      appSecretPrefix: 'wix-token-service/dev/apps/',
+    });
+  });
+
+  it('takes endpoints from the environment without a trailing slash', () => {
+    const config = loadConfig({ ...base, WIX_API_URL: 'http://127.0.0.1:3100/', PUBLIC_URL: 'https://tokens.example.com/' });
+
+    expect(config.wixApiUrl).toBe('http://127.0.0.1:3100');
+    expect(config.publicUrl).toBe('https://tokens.example.com');
+  });
+
+  it.each(['TOKENS_TABLE', 'WIX_APP_IDS', 'APP_SECRET_PREFIX'])('names a missing %s', (name) => {
+    const error = configError({ ...base, [name]: undefined });
+
+    expect(error.variable).toBe(name);
+    expect(error.message).toBe(`${name} is not set`);
+    expect(error.code).toBe('CONFIG_INVALID');
+  });
+
+  it('refuses an app id that is not a GUID without echoing it', () => {
+    const error = configError({ ...base, WIX_APP_IDS: 'not-a-guid-secretish' });
+
+    expect(error.variable).toBe('WIX_APP_IDS');
+    expect(error.message).not.toContain('secretish');
+  });
+
+  it('refuses a URL that is not http(s)', () => {
+    expect(configError({ ...base, WIX_INSTALLER_URL: 'javascript:alert(1)' }).variable).toBe('WIX_INSTALLER_URL');
+    expect(configError({ ...base, WIX_API_URL: 'not a url' }).variable).toBe('WIX_API_URL');
+  });
+});
