@@ -1,0 +1,84 @@
+import { attachHidden, ServiceError } from '../errors';
+import type { InstanceKey, InstanceRecord } from './types';
+
+/** Why a conditional token write was refused. */
+export const ConflictReason = {
+  /** Someone wrote a newer version since the writer read it. */
+  Version: 'version',
+  /** The writer's lease expired or was taken over. */
+  LeaseLost: 'lease_lost',
+  /** There is no record any more. */
+  NotFound: 'not_found',
+} as const;
+export type ConflictReason = (typeof ConflictReason)[keyof typeof ConflictReason];
+
+/**
+ * A conditional write lost (code `TOKEN_CONFLICT`): the record moved on under the writer.
+ *
+ * `current` is the record as it was when the write was refused (read from the failed write
+ * itself, no second read). It holds plaintext tokens, so it is not enumerable and never reaches
+ * a log through the error.
+ */
+export class TokenConflictError extends ServiceError {
+  readonly appId: string;
+  readonly instanceId: string;
+  readonly reason: ConflictReason;
+  /** Not enumerable: see the class comment. */
+  declare readonly current: InstanceRecord | undefined;
+
+  constructor(key: InstanceKey, reason: ConflictReason, current: InstanceRecord | undefined) {
+    super('TOKEN_CONFLICT', `Token write for instance ${key.instanceId} refused: ${reason}`);
+    this.appId = key.appId;
+    this.instanceId = key.instanceId;
+    this.reason = reason;
+    attachHidden(this, 'current', current);
+  }
+}
+
+/**
+ * A lifecycle write older than what the record already reflects (code `STALE_EVENT`); today only
+ * the install callback's store throws it, when an uninstall at or after the callback exists.
+ */
+export class StaleEventError extends ServiceError {
+  readonly appId: string;
+  readonly instanceId: string;
+  readonly eventAt: number;
+  readonly lastEventAt: number | undefined;
+
+  constructor(key: InstanceKey, eventAt: number, lastEventAt: number | undefined) {
+    super('STALE_EVENT', `Instance ${key.instanceId} was uninstalled at or after this event; write refused`);
+    this.appId = key.appId;
+    this.instanceId = key.instanceId;
+    this.eventAt = eventAt;
+    this.lastEventAt = lastEventAt;
+  }
+}
+
+/** The lease holder neither wrote nor let go within the wait bound (code `LEASE_WAIT_TIMEOUT`). */
+export class LeaseWaitTimeoutError extends ServiceError {
+  readonly appId: string;
+  readonly instanceId: string;
+  readonly waitedMs: number;
+
+  constructor(key: InstanceKey, waitedMs: number) {
+    super('LEASE_WAIT_TIMEOUT', `Gave up waiting ${waitedMs} ms for the lease on instance ${key.instanceId}`);
+    this.appId = key.appId;
+    this.instanceId = key.instanceId;
+    this.waitedMs = waitedMs;
+  }
+}
+
+/**
+ * DynamoDB throttled or failed after the SDK's own retries (code `STORE_UNAVAILABLE`); transient,
+ * try again later. `cause` is the SDK error.
+ */
+export class StoreUnavailableError extends ServiceError {
+  readonly transient = true;
+  /** The DynamoDB error name, e.g. `ThrottlingException`. */
+  readonly awsErrorName: string;
+
+  constructor(awsErrorName: string, operation: string, cause: unknown) {
+    super('STORE_UNAVAILABLE', `Token store unavailable during ${operation}: ${awsErrorName}`, { cause });
+    this.awsErrorName = awsErrorName;
+  }
+}

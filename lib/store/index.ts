@@ -1,0 +1,36 @@
+/**
+ * The token store: the port the use cases depend on and its DynamoDB implementation.
+ * Table creation from the template is in ./table-definition (tooling only, not re-exported here).
+ */
+export { createDynamoTokenStore, DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS } from './dynamo-token-store';
+export type { DynamoTokenStoreDeps } from './dynamo-token-store';
+export {
+  ConflictReason,
+  LeaseWaitTimeoutError,
+  StaleEventError,
+  StoreUnavailableError,
+  TokenConflictError,
+} from './errors';
+export { DEFAULT_DUE_SHARDS, DUE_INDEX, dueShardOf } from './item';
+export { LAST_USED_RESOLUTION_MS, shouldTouchLastUsed, withoutTokens } from './record';
+export { GrantKind, InstanceStatus } from './types';
+export type {
+  AcquireLeaseOptions,
+  AppInstalledEvent,
+  AppRemovedEvent,
+  DueItem,
+  DuePage,
+  FailureOutcome,
+  InstallTokens,
+  InstanceKey,
+  InstanceRecord,
+  LastError,
+  Lease,
+  LeasedTokenWrite,
+  LeaseResult,
+  LifecycleResult,
+  QueryDueOptions,
+  TokenCipher,
+  TokenStore,
+  WaitForReleaseOptions,
+} from './types';

@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+
+import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCipher } from './types';
+
+/**
+ * The stored shape of an instance record. Tokens are AES-256-GCM envelopes (lib/crypto) bound to
+ * `appId#instanceId`; times are epoch ms except `ttl`, which DynamoDB wants in epoch seconds.
+ *
+ * ```
+ * pk                    S  "<appId>#<instanceId>"          table key
+ * appId, instanceId     S
+ * status                S  active | needs_reauth | uninstalled
+ * grantKind             S  legacy | client_credentials
+ * refreshToken          S  envelope            (legacy only; removed by a tombstone)
+ * accessToken           S  envelope            (removed by a tombstone)
+ * accessTokenExpiresAt  N
+ * version               N  +1 on every token/status write
+ * leaseOwner            S  } present while leased
+ * leaseExpiresAt        N  }
+ * lastUsedAt            N  minute resolution
+ * dueShard              S  } due-index keys, present only while there is something to refresh
+ * dueAt                 N  }
+ * errorKind, errorCode  S  } the last failure; flat so errorCount can be incremented in place
+ * errorAt, errorCount   N  }
+ * createdAt, updatedAt  N
+ * lastEventAt           N  newest lifecycle event time applied
+ * originInstanceId      S  AppInstalled of a duplicated site
+ * ttl                   N  tombstones only (epoch s)
+ * ```
+ */
+export interface InstanceItem {
+  pk: string;
+  appId: string;
+  instanceId: string;
+  status: InstanceStatus;
+  grantKind: GrantKind;
+  refreshToken?: string;
+  accessToken?: string;
+  accessTokenExpiresAt?: number;
+  version: number;
+  leaseOwner?: string;
+  leaseExpiresAt?: number;
+  lastUsedAt?: number;
+  dueShard?: string;
+  dueAt?: number;
+  errorKind?: string;
+  errorCode?: string;
+  errorAt?: number;
+  errorCount?: number;
+  createdAt: number;
+  updatedAt: number;
+  lastEventAt?: number;
+  originInstanceId?: string;
+  ttl?: number;
+}
+
+/** The attribute names, so expressions never spell one wrong. */
+export const A = {
+  pk: 'pk',
+  appId: 'appId',
+  instanceId: 'instanceId',
+  status: 'status',
+  grantKind: 'grantKind',
+  refreshToken: 'refreshToken',
+  accessToken: 'accessToken',
+  accessTokenExpiresAt: 'accessTokenExpiresAt',
+  version: 'version',
+  leaseOwner: 'leaseOwner',
+  leaseExpiresAt: 'leaseExpiresAt',
+  lastUsedAt: 'lastUsedAt',
+  dueShard: 'dueShard',
+  dueAt: 'dueAt',
+  errorKind: 'errorKind',
+  errorCode: 'errorCode',
+  errorAt: 'errorAt',
+  errorCount: 'errorCount',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  lastEventAt: 'lastEventAt',
+  originInstanceId: 'originInstanceId',
+  expiresAt: 'expiresAt',
+  ttl: 'ttl',
+} as const satisfies Record<string, string>;
+
+/** The sparse GSI the sweep reads; defined in infra/dynamodb-table.yml. */
+export const DUE_INDEX = 'due-index';
+
+/** The default number of due-index shards. Readers must use at least the writers' count: only ever raise it. */
+export const DEFAULT_DUE_SHARDS = 16;
+
+/** The partition key of an instance record. */
+export function instancePk(key: InstanceKey): string {
+  if (key.appId === '' || key.instanceId === '' || key.appId.includes('#') || key.instanceId.includes('#')) {
+    throw new TypeError('appId and instanceId must be non-empty and contain no #');
+  }
+  return `${key.appId}#${key.instanceId}`;
+}
+
+/** Reads an instance key back from a partition key; undefined for other items (install states). */
+export function keyFromPk(pk: string): InstanceKey | undefined {
+  const at = pk.indexOf('#');
+  if (at <= 0 || pk.startsWith(STATE_PREFIX)) return undefined;
+  return { appId: pk.slice(0, at), instanceId: pk.slice(at + 1) };
+}
+
+const STATE_PREFIX = 'state#';
+
+/** The partition key of a consumed install state: hashed, so the table never holds a state value. */
+export function statePk(stateId: string): string {
+  return `${STATE_PREFIX}${createHash('sha256').update(stateId, 'utf8').digest('hex')}`;
+}
+
+/** The encryption context (associated data) of an instance's tokens. */
+export function cipherContext(key: InstanceKey): string {
+  return `${key.appId}#${key.instanceId}`;
+}
+
+/** Which due-index shard an instance lives in: stable, spread evenly by a hash of its key. */
+export function dueShardOf(key: InstanceKey, shards: number): string {
+  const digest = createHash('sha256').update(cipherContext(key), 'utf8').digest();
+  return String(digest.readUInt32BE(0) % shards);
+}
+
+/** Epoch ms to the epoch seconds DynamoDB's TTL reads (rounded up, so never early). */
+export function ttlSeconds(epochMs: number): number {
+  return Math.ceil(epochMs / 1000);
+}
+
+/**
+ * Turns a stored item into the domain record, decrypting its tokens. `cipherFor` is only called
+ * when there is something to decrypt, so tombstones and bare records cost no key lookup.
+ */
+export async function recordFromItem(
+  item: InstanceItem,
+  cipherFor: (appId: string) => Promise<TokenCipher>,
+): Promise<InstanceRecord> {
+  const key = { appId: item.appId, instanceId: item.instanceId };
+  const record: InstanceRecord = {
+    appId: item.appId,
+    instanceId: item.instanceId,
+    status: item.status,
+    grantKind: item.grantKind,
+    version: item.version,
+    createdAt: item.createdAt,
+    updatedAt: item.updatedAt,
+  };
+  if (item.refreshToken !== undefined || item.accessToken !== undefined) {
+    const cipher = await cipherFor(item.appId);
+    const context = cipherContext(key);
+    if (item.refreshToken !== undefined) record.refreshToken = cipher.decrypt(item.refreshToken, context);
+    if (item.accessToken !== undefined) record.accessToken = cipher.decrypt(item.accessToken, context);
+  }
+  if (item.accessTokenExpiresAt !== undefined) record.accessTokenExpiresAt = item.accessTokenExpiresAt;
+  if (item.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
+    record.lease = { owner: item.leaseOwner, expiresAt: item.leaseExpiresAt };
+  }
+  if (item.lastUsedAt !== undefined) record.lastUsedAt = item.lastUsedAt;
+  if (item.dueAt !== undefined) record.refreshDueAt = item.dueAt;
+  if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
+    record.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
+  }
+  if (item.lastEventAt !== undefined) record.lastEventAt = item.lastEventAt;
+  if (item.originInstanceId !== undefined) record.originInstanceId = item.originInstanceId;
+  if (item.ttl !== undefined) record.purgeAt = item.ttl * 1000;
+  return record;
+}
+
+/**
+ * Collects the names and values of one DynamoDB expression, so every attribute goes through a
+ * `#name` placeholder (status and ttl are reserved words) and every value through a `:value` one.
+ */
+export class ExpressionBuilder {
+  readonly names: Record<string, string> = {};
+  readonly values: Record<string, unknown> = {};
+  private counter = 0;
+
+  /** The placeholder for an attribute name. */
+  n(attribute: string): string {
+    const placeholder = `#${attribute}`;
+    this.names[placeholder] = attribute;
+    return placeholder;
+  }
+
+  /** A fresh placeholder for a value. */
+  v(value: unknown): string {
+    const placeholder = `:v${this.counter++}`;
+    this.values[placeholder] = value;
+    return placeholder;
+  }
+
+  /** The values map, or undefined when empty (DynamoDB rejects an empty map). */
+  valuesOrUndefined(): Record<string, unknown> | undefined {
+    return Object.keys(this.values).length === 0 ? undefined : this.values;
+  }
+}
+
+/** Builds `SET a = x, ... REMOVE b, ...` from its parts; either may be empty. */
+export function updateExpression(sets: readonly string[], removes: readonly string[]): string {
+  const parts: string[] = [];
+  if (sets.length > 0) parts.push(`SET ${sets.join(', ')}`);
+  if (removes.length > 0) parts.push(`REMOVE ${removes.join(', ')}`);
+  return parts.join(' ');
+}

@@ -1,0 +1,257 @@
+import type { TokenCipher } from '../crypto';
+
+export type { TokenCipher };
+
+/** Where an instance stands; `as const` object so callers can branch without string literals. */
+export const InstanceStatus = {
+  Active: 'active',
+  /** Wix refused what we hold (refresh token or client credentials); nothing to refresh until a reinstall. */
+  NeedsReauth: 'needs_reauth',
+  /** A tombstone: AppRemoved was applied, tokens are gone, the item expires after a while. */
+  Uninstalled: 'uninstalled',
+} as const;
+export type InstanceStatus = (typeof InstanceStatus)[keyof typeof InstanceStatus];
+
+/** How tokens for an instance are obtained. */
+export const GrantKind = {
+  /** A refresh token from the legacy install handshake (refresh_token grant). */
+  Legacy: 'legacy',
+  /** Nothing per instance but its id (client_credentials grant). */
+  ClientCredentials: 'client_credentials',
+} as const;
+export type GrantKind = (typeof GrantKind)[keyof typeof GrantKind];
+
+/** Identifies one install of one app; neither id may contain `#`. */
+export interface InstanceKey {
+  appId: string;
+  instanceId: string;
+}
+
+/** Who holds an instance's lease, and until when (epoch ms). */
+export interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+/** The last failed attempt to get a token; no secret ever goes in here. */
+export interface LastError {
+  /** A failure class, e.g. a `WixErrorKind` (`transient`, `grant_invalid`, ...). */
+  kind: string;
+  /** A stable error code, e.g. `WIX_INVALID_GRANT`. */
+  code: string;
+  /** When it happened, epoch ms. */
+  at: number;
+  /** Failures in a row since the last success. */
+  count: number;
+}
+
+/**
+ * One app instance as the use cases see it: tokens in plaintext, times in epoch ms.
+ *
+ * It carries secrets: never log it whole (`withoutTokens` in ./record).
+ */
+export interface InstanceRecord extends InstanceKey {
+  status: InstanceStatus;
+  grantKind: GrantKind;
+  refreshToken?: string;
+  accessToken?: string;
+  accessTokenExpiresAt?: number;
+  /** Bumped by every write that changes tokens or status; lease and last-use writes leave it alone. */
+  version: number;
+  lease?: Lease;
+  lastUsedAt?: number;
+  /** When the sweep should next look at this instance; absent when there is nothing to refresh. */
+  refreshDueAt?: number;
+  lastError?: LastError;
+  createdAt: number;
+  updatedAt: number;
+  /** The newest lifecycle event time applied (install callback, AppInstalled, AppRemoved). */
+  lastEventAt?: number;
+  originInstanceId?: string;
+  /** Tombstones only: when DynamoDB's TTL may delete the item, epoch ms. */
+  purgeAt?: number;
+}
+
+/** What the install callback stores after exchanging the code. */
+export interface InstallTokens {
+  refreshToken: string;
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  /** When the callback arrived (our clock, taken before the code exchange), epoch ms. */
+  installedAt: number;
+  /** Next sweep time, or null to keep the instance out of the due index. */
+  refreshDueAt: number | null;
+}
+
+export interface AcquireLeaseOptions {
+  /** Unique per attempt (e.g. a random id per invocation). */
+  owner: string;
+  /** Lease length; defaults to the store's `leaseTtlMs` (10 s). Keep it well under the Lambda timeout. */
+  ttlMs?: number;
+  /**
+   * Create a bare active client-credentials record when none exists (an instance whose
+   * AppInstalled never reached us). It carries no lastEventAt, so any AppRemoved still applies.
+   */
+  createIfMissing?: boolean;
+}
+
+/** The outcome of {@link TokenStore.acquireLease}; every branch carries what the caller needs next. */
+export type LeaseResult =
+  | { acquired: true; lease: Lease; record: InstanceRecord }
+  | { acquired: false; reason: 'held'; holder: Lease; record: InstanceRecord }
+  | { acquired: false; reason: 'uninstalled'; record: InstanceRecord }
+  | { acquired: false; reason: 'not_found' };
+
+/** A token write made by the lease holder after a successful Wix call. */
+export interface LeasedTokenWrite {
+  owner: string;
+  /** The version the holder read when it took the lease. */
+  expectedVersion: number;
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  /** Only when Wix handed back a refresh token different from the stored one. */
+  refreshToken?: string;
+  /** Set when the grant used differs from the stored one (e.g. a legacy instance fell back). */
+  grantKind?: GrantKind;
+  /** Next sweep time, or null to leave the due index. */
+  refreshDueAt: number | null;
+}
+
+/** A failed Wix call, recorded by the lease holder. */
+export interface FailureOutcome {
+  owner: string;
+  expectedVersion: number;
+  error: { kind: string; code: string };
+  at: number;
+  /** Backoff (with the caller's jitter) until the next sweep attempt, or null to leave the due index. */
+  retryAt: number | null;
+  /** Mark the instance needs_reauth. */
+  needsReauth?: boolean;
+}
+
+export interface WaitForReleaseOptions {
+  /** The version seen while the lease was held; a higher one means the holder wrote. */
+  sinceVersion: number;
+  timeoutMs: number;
+  intervalMs: number;
+}
+
+export interface AppInstalledEvent {
+  /** The event's time (Wix's clock), epoch ms. */
+  eventAt: number;
+  originInstanceId?: string;
+}
+
+export interface AppRemovedEvent {
+  eventAt: number;
+}
+
+/**
+ * What a lifecycle webhook did. Webhooks are duplicated and reordered, so `duplicate` and
+ * `stale` are normal answers (reply 200), not errors.
+ */
+export interface LifecycleResult {
+  outcome: 'applied' | 'duplicate' | 'stale';
+  record: InstanceRecord;
+}
+
+/** One instance the sweep should look at. */
+export interface DueItem extends InstanceKey {
+  dueAt: number;
+}
+
+export interface QueryDueOptions {
+  /** Epoch ms; items with dueAt <= now are due. */
+  now: number;
+  /** At most this many items per page. */
+  limit: number;
+  /** From the previous page, to resume. */
+  cursor?: string;
+  /** Where a fresh walk starts (0..shards-1); rotate it so no shard is always served last. */
+  startShard?: number;
+}
+
+export interface DuePage {
+  items: DueItem[];
+  /** Absent when every shard has been read to the end. */
+  cursor?: string;
+}
+
+/**
+ * The token store the use cases depend on.
+ *
+ * Lifecycle ordering: every lifecycle write carries an event time and the record keeps the newest
+ * applied one (`lastEventAt`). AppInstalled applies only when newer; AppRemoved applies when newer
+ * or equal (a removal wins a tie: at Wix an install precedes its removal). The install callback's
+ * token store is refused only by a tombstone at or after its own time (the callback's arrival on
+ * our clock, compared with Wix's event times: a skew of seconds only matters for an uninstall made
+ * within seconds of the consent), and it never loses to an AppInstalled.
+ *
+ * Every method may throw `StoreUnavailableError` (transient: DynamoDB throttled or failed after the
+ * SDK's retries) and lib/crypto's `DecryptionError`; any other error is rethrown unchanged.
+ */
+export interface TokenStore {
+  /** Reads one record; `consistentRead` for decisions made right after a write. */
+  getInstance(key: InstanceKey, options?: { consistentRead?: boolean }): Promise<InstanceRecord | undefined>;
+
+  /**
+   * Stores the tokens of a legacy code exchange: creates the record, or replaces the refresh
+   * token of an existing one (reinstall), reviving a tombstone older than `installedAt`.
+   * A version-conditional create-or-replace, retried on a race with the record that beat it; it
+   * neither takes nor honours the lease, so a holder that read the old version is refused later.
+   *
+   * @throws {StaleEventError} when a tombstone at or after `installedAt` exists (an uninstall
+   * that followed the consent wins).
+   */
+  storeInstallTokens(key: InstanceKey, tokens: InstallTokens): Promise<InstanceRecord>;
+
+  /** Takes the instance's lease when free or expired; otherwise says who holds it. */
+  acquireLease(key: InstanceKey, options: AcquireLeaseOptions): Promise<LeaseResult>;
+
+  /**
+   * Stores a minted or refreshed token and releases the lease, in one write.
+   *
+   * @throws {TokenConflictError} when the version moved or the lease is no longer ours; it
+   * carries the current record.
+   */
+  storeLeasedTokens(key: InstanceKey, write: LeasedTokenWrite): Promise<InstanceRecord>;
+
+  /**
+   * Records a failed attempt (lastError, backoff, needs_reauth) and releases the lease.
+   *
+   * @throws {TokenConflictError} as {@link TokenStore.storeLeasedTokens}.
+   */
+  recordFailure(key: InstanceKey, failure: FailureOutcome): Promise<InstanceRecord>;
+
+  /** Gives the lease up without writing tokens; false when it was not ours (any more). */
+  releaseLease(key: InstanceKey, owner: string): Promise<boolean>;
+
+  /**
+   * Polls until the holder wrote (version > sinceVersion) or the lease is gone or expired.
+   *
+   * @throws {LeaseWaitTimeoutError} after `timeoutMs`.
+   */
+  waitForRelease(key: InstanceKey, options: WaitForReleaseOptions): Promise<InstanceRecord | undefined>;
+
+  /**
+   * Records use at `at` when the stored lastUsedAt is older than `LAST_USED_RESOLUTION_MS` (60 s);
+   * no version bump, no lease check. Call it only when `shouldTouchLastUsed` says so.
+   */
+  touchLastUsed(key: InstanceKey, at: number): Promise<boolean>;
+
+  /** Applies AppInstalled: an active instance, grant kind kept (legacy) or client_credentials. */
+  recordAppInstalled(key: InstanceKey, event: AppInstalledEvent): Promise<LifecycleResult>;
+
+  /** Applies AppRemoved: a tombstone, tokens removed, out of the due index, purged after a while. */
+  recordAppRemoved(key: InstanceKey, event: AppRemovedEvent): Promise<LifecycleResult>;
+
+  /**
+   * Lists due instances across every shard of the due index, a page at a time (KEYS_ONLY: one
+   * query per shard, no item read). The index is eventually consistent: after taking the lease,
+   * check the record's `refreshDueAt` before calling Wix.
+   */
+  queryDue(options: QueryDueOptions): Promise<DuePage>;
+
+  /** True the first time a state is consumed before `expiresAt`, false afterwards or once expired. */
+  consumeState(stateId: string, expiresAt: number): Promise<boolean>;
+}

@@ -1,0 +1,404 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+import {
+  ConflictReason,
+  InstanceStatus,
+  LeaseWaitTimeoutError,
+  TokenConflictError,
+  type InstanceKey,
+  type InstanceRecord,
+  type TokenStore,
+} from '../../../../lib/store';
+import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+
+const HOUR = 3_600_000;
+
+describe('DynamoDB token store: versions and leases', () => {
+  let f: StoreFixture;
+
+  beforeAll(async () => {
+    f = await createStoreFixture('lease');
+  });
+
+  afterAll(async () => {
+    await f.table.drop();
+  });
+
+  /** An installed legacy instance at version 1. */
+  async function installed(key: InstanceKey = newInstance()): Promise<{ key: InstanceKey; record: InstanceRecord }> {
+    const record = await f.store.storeInstallTokens(key, {
+      refreshToken: fakeToken('refresh'),
+      accessToken: fakeToken('access'),
+      accessTokenExpiresAt: f.clock.now + 300_000,
+      installedAt: f.clock.now,
+      refreshDueAt: f.clock.now + HOUR,
+    });
+    return { key, record };
+  }
+
+  /** Acquires or throws: for arranging. */
+  async function lease(key: InstanceKey, owner: string, store: TokenStore = f.store, ttlMs?: number): Promise<InstanceRecord> {
+    const result = await store.acquireLease(key, ttlMs === undefined ? { owner } : { owner, ttlMs });
+    if (!result.acquired) throw new Error(`arrange: lease not acquired (${result.reason})`);
+    return result.record;
+  }
+
+  describe('racing writers', () => {
+    it('loses no update when two writers take turns through the lease', async () => {
+      const { key, record } = await installed();
+      const rounds = 10;
+      const written: string[] = [];
+
+      const writer = async (name: string) => {
+        for (let i = 0; i < rounds; ) {
+          const result = await f.store.acquireLease(key, { owner: `${name}-${i}` });
+          if (!result.acquired) {
+            if (result.reason !== 'held') throw new Error(result.reason);
+            await f.store.waitForRelease(key, { sinceVersion: result.record.version, timeoutMs: 5000, intervalMs: 5 });
+            continue;
+          }
+          const token = `${name}-${i}`;
+          await f.store.storeLeasedTokens(key, {
+            owner: `${name}-${i}`,
+            expectedVersion: result.record.version,
+            accessToken: token,
+            accessTokenExpiresAt: f.clock.now + HOUR,
+            refreshDueAt: f.clock.now + HOUR,
+          });
+          written.push(token);
+          i += 1;
+        }
+      };
+      await Promise.all([writer('a'), writer('b')]);
+
+      const final = await f.store.getInstance(key, { consistentRead: true });
+      expect(written).toHaveLength(2 * rounds);
+      expect(final?.version).toBe(record.version + 2 * rounds);
+      expect(final?.accessToken).toBe(written.at(-1));
+      expect(final?.lease).toBeUndefined();
+    });
+
+    it('keeps the install callback refresh token when a lease holder writes at the same time', async () => {
+      const keys = await Promise.all(Array.from({ length: 8 }, () => installed()));
+      const newRefreshTokens = keys.map(() => fakeToken('refresh'));
+
+      await Promise.all(
+        keys.map(async ({ key }, i) => {
+          const held = await lease(key, `holder-${i}`);
+          const holderWrite = f.store
+            .storeLeasedTokens(key, {
+              owner: `holder-${i}`,
+              expectedVersion: held.version,
+              accessToken: fakeToken('access'),
+              accessTokenExpiresAt: f.clock.now + HOUR,
+              refreshToken: fakeToken('refresh'),
+              refreshDueAt: f.clock.now + HOUR,
+            })
+            .then(
+              () => 'stored',
+              (error: unknown) => (error instanceof TokenConflictError ? 'refused' : Promise.reject(error)),
+            );
+          const reinstall = f.store.storeInstallTokens(key, {
+            refreshToken: newRefreshTokens[i] as string,
+            accessToken: fakeToken('access'),
+            accessTokenExpiresAt: f.clock.now + 300_000,
+            installedAt: f.clock.now + 1,
+            refreshDueAt: f.clock.now + HOUR,
+          });
+          const [holderOutcome] = await Promise.all([holderWrite, reinstall]);
+          const final = await f.store.getInstance(key, { consistentRead: true });
+          expect(final?.refreshToken).toBe(newRefreshTokens[i]);
+          // Each applied write bumped the version once: the reinstall, plus the holder's when it got in first.
+          expect(final?.version).toBe(held.version + (holderOutcome === 'stored' ? 2 : 1));
+        }),
+      );
+    });
+
+    it('refuses a write on a version someone else already moved past, carrying their record from that one call', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'slow');
+      const newer = fakeToken('refresh');
+      await f.store.storeInstallTokens(key, {
+        refreshToken: newer,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + 300_000,
+        installedAt: f.clock.now + 1,
+        refreshDueAt: null,
+      });
+      const calls: string[] = [];
+      const counting: Pick<DynamoDBDocumentClient, 'send'> = {
+        send: ((command: { constructor: { name: string } }, ...rest: unknown[]) => {
+          calls.push(command.constructor.name);
+          return (f.table.documentClient.send as (...args: unknown[]) => unknown)(command, ...rest);
+        }) as DynamoDBDocumentClient['send'],
+      };
+      const store = f.makeStore({ documentClient: counting });
+
+      const error = await store
+        .storeLeasedTokens(key, {
+          owner: 'slow',
+          expectedVersion: held.version,
+          accessToken: fakeToken('access'),
+          accessTokenExpiresAt: f.clock.now + HOUR,
+          refreshDueAt: f.clock.now + HOUR,
+        })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(TokenConflictError);
+      expect((error as TokenConflictError).code).toBe('TOKEN_CONFLICT');
+      expect((error as TokenConflictError).reason).toBe(ConflictReason.Version);
+      expect((error as TokenConflictError).current?.refreshToken).toBe(newer);
+      expect((error as TokenConflictError).current?.version).toBe(held.version + 1);
+      expect(calls).toEqual(['UpdateCommand']);
+    });
+  });
+
+  describe('acquireLease', () => {
+    it('gives the lease to exactly one of many concurrent callers', async () => {
+      const { key } = await installed();
+
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => f.store.acquireLease(key, { owner: `caller-${i}` })),
+      );
+
+      const winners = results.filter((r) => r.acquired);
+      expect(winners).toHaveLength(1);
+      const winner = winners[0];
+      if (winner === undefined || !winner.acquired) throw new Error('unreachable');
+      for (const loser of results.filter((r) => !r.acquired)) {
+        expect(loser).toMatchObject({ acquired: false, reason: 'held', holder: winner.lease });
+      }
+    });
+
+    it('reports who holds the lease and until when', async () => {
+      const { key } = await installed();
+      await lease(key, 'first', f.store, 8000);
+
+      const result = await f.store.acquireLease(key, { owner: 'second' });
+
+      expect(result).toMatchObject({ acquired: false, reason: 'held', holder: { owner: 'first', expiresAt: f.clock.now + 8000 } });
+    });
+
+    it('takes over a lease whose holder died once it has expired, not before', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const store = f.makeStore({ now: () => clock.now, leaseTtlMs: 10_000 });
+      await lease(key, 'dead', store);
+
+      clock.now += 9_999;
+      const early = await store.acquireLease(key, { owner: 'heir' });
+      clock.now += 1;
+      const onTime = await store.acquireLease(key, { owner: 'heir' });
+
+      expect(early).toMatchObject({ acquired: false, reason: 'held' });
+      expect(onTime).toMatchObject({ acquired: true, lease: { owner: 'heir', expiresAt: clock.now + 10_000 } });
+    });
+
+    it('refuses the write of a holder whose lease was taken over, and keeps the new holder lease', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const store = f.makeStore({ now: () => clock.now });
+      const stale = await lease(key, 'stale', store, 1000);
+      clock.now += 1000;
+      await lease(key, 'heir', store, 1000);
+
+      const error = await store
+        .storeLeasedTokens(key, {
+          owner: 'stale',
+          expectedVersion: stale.version,
+          accessToken: fakeToken('access'),
+          accessTokenExpiresAt: clock.now + HOUR,
+          refreshDueAt: null,
+        })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(TokenConflictError);
+      expect((error as TokenConflictError).reason).toBe(ConflictReason.LeaseLost);
+      expect((error as TokenConflictError).current?.lease?.owner).toBe('heir');
+      const after = await store.getInstance(key, { consistentRead: true });
+      expect(after?.version).toBe(stale.version);
+      expect(after?.accessToken).toBe(stale.accessToken);
+    });
+
+    it('refuses the write of a holder whose lease expired even when nobody took over', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const store = f.makeStore({ now: () => clock.now });
+      const held = await lease(key, 'late', store, 1000);
+      clock.now += 1000;
+
+      const error = await store
+        .recordFailure(key, {
+          owner: 'late',
+          expectedVersion: held.version,
+          error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
+          at: clock.now,
+          retryAt: clock.now + 60_000,
+        })
+        .catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(TokenConflictError);
+      expect((error as TokenConflictError).reason).toBe(ConflictReason.LeaseLost);
+    });
+
+    it('creates a bare client-credentials record when asked and none exists', async () => {
+      const key = newInstance();
+
+      const missing = await f.store.acquireLease(key, { owner: 'x' });
+      const created = await f.store.acquireLease(key, { owner: 'x', createIfMissing: true });
+
+      expect(missing).toEqual({ acquired: false, reason: 'not_found' });
+      expect(created).toMatchObject({
+        acquired: true,
+        record: { ...key, status: 'active', grantKind: 'client_credentials', version: 0, lease: { owner: 'x' } },
+      });
+      if (created.acquired) expect(created.record.lastEventAt).toBeUndefined();
+    });
+  });
+
+  describe('storeLeasedTokens and recordFailure', () => {
+    it('stores a refreshed token with the new refresh token and due time, and releases the lease in the same write', async () => {
+      const { key, record } = await installed();
+      const held = await lease(key, 'refresher');
+      const access = fakeToken('access');
+      const refresh = fakeToken('refresh');
+
+      const stored = await f.store.storeLeasedTokens(key, {
+        owner: 'refresher',
+        expectedVersion: held.version,
+        accessToken: access,
+        accessTokenExpiresAt: f.clock.now + 300_000,
+        refreshToken: refresh,
+        refreshDueAt: f.clock.now + 2 * HOUR,
+      });
+
+      expect(stored).toMatchObject({
+        accessToken: access,
+        refreshToken: refresh,
+        version: record.version + 1,
+        refreshDueAt: f.clock.now + 2 * HOUR,
+        status: 'active',
+      });
+      expect(stored.lease).toBeUndefined();
+    });
+
+    it('records a failure with a growing count, a backoff due time and needs_reauth, then clears it on success', async () => {
+      const { key } = await installed();
+      let held = await lease(key, 'r1');
+      await f.store.recordFailure(key, {
+        owner: 'r1',
+        expectedVersion: held.version,
+        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
+        at: f.clock.now,
+        retryAt: f.clock.now + 30_000,
+      });
+      held = await lease(key, 'r2');
+
+      const failed = await f.store.recordFailure(key, {
+        owner: 'r2',
+        expectedVersion: held.version,
+        error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' },
+        at: f.clock.now + 1,
+        retryAt: null,
+        needsReauth: true,
+      });
+      held = await lease(key, 'r3');
+      const recovered = await f.store.storeLeasedTokens(key, {
+        owner: 'r3',
+        expectedVersion: held.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        grantKind: 'client_credentials',
+        refreshDueAt: f.clock.now + HOUR,
+      });
+
+      expect(failed).toMatchObject({
+        status: InstanceStatus.NeedsReauth,
+        lastError: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT', at: f.clock.now + 1, count: 2 },
+      });
+      expect(failed.refreshDueAt).toBeUndefined();
+      expect(failed.lease).toBeUndefined();
+      expect(recovered).toMatchObject({ status: 'active', grantKind: 'client_credentials' });
+      expect(recovered.lastError).toBeUndefined();
+    });
+
+    it('lets only the owner release a lease', async () => {
+      const { key } = await installed();
+      await lease(key, 'owner');
+
+      const byOther = await f.store.releaseLease(key, 'other');
+      const stillHeld = await f.store.getInstance(key, { consistentRead: true });
+      const byOwner = await f.store.releaseLease(key, 'owner');
+      const after = await f.store.getInstance(key, { consistentRead: true });
+
+      expect(byOther).toBe(false);
+      expect(stillHeld?.lease?.owner).toBe('owner');
+      expect(byOwner).toBe(true);
+      expect(after?.lease).toBeUndefined();
+      expect(after?.version).toBe(stillHeld?.version);
+    });
+  });
+
+  describe('waitForRelease', () => {
+    it('returns the winner record once the holder has written', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'winner');
+      const access = fakeToken('access');
+
+      const waiting = f.store.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 5000, intervalMs: 20 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await f.store.storeLeasedTokens(key, {
+        owner: 'winner',
+        expectedVersion: held.version,
+        accessToken: access,
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        refreshDueAt: null,
+      });
+      const record = await waiting;
+
+      expect(record?.accessToken).toBe(access);
+      expect(record?.version).toBe(held.version + 1);
+    });
+
+    it('returns when the holder gives up without writing', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'quitter');
+
+      const waiting = f.store.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 5000, intervalMs: 20 });
+      await f.store.releaseLease(key, 'quitter');
+      const record = await waiting;
+
+      expect(record?.version).toBe(held.version);
+      expect(record?.lease).toBeUndefined();
+    });
+
+    it('returns when the holder lease expires', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const store = f.makeStore({ now: () => clock.now });
+      const held = await lease(key, 'dead', store, 1000);
+
+      clock.now += 1000;
+      const record = await store.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 1000, intervalMs: 10 });
+
+      expect(record?.lease?.owner).toBe('dead');
+      expect(record?.lease?.expiresAt).toBe(clock.now);
+    });
+
+    it('gives up with LeaseWaitTimeoutError at its bound while the holder keeps the lease', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'hog');
+      const startedAt = Date.now();
+
+      const error = await f.store
+        .waitForRelease(key, { sinceVersion: held.version, timeoutMs: 300, intervalMs: 50 })
+        .catch((e: unknown) => e);
+      const waited = Date.now() - startedAt;
+
+      expect(error).toBeInstanceOf(LeaseWaitTimeoutError);
+      expect((error as LeaseWaitTimeoutError).code).toBe('LEASE_WAIT_TIMEOUT');
+      expect(waited).toBeGreaterThanOrEqual(300);
+      expect(waited).toBeLessThan(2000);
+    });
+  });
+});

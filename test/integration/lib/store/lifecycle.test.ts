@@ -1,0 +1,229 @@
+import { StaleEventError, TokenConflictError, type InstanceKey } from '../../../../lib/store';
+import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', () => {
+  let f: StoreFixture;
+  let t0: number;
+
+  beforeAll(async () => {
+    f = await createStoreFixture('lifecycle');
+    t0 = f.clock.now - DAY;
+  });
+
+  afterAll(async () => {
+    await f.table.drop();
+  });
+
+  const installTokens = (installedAt: number, refreshToken = fakeToken('refresh')) => ({
+    refreshToken,
+    accessToken: fakeToken('access'),
+    accessTokenExpiresAt: installedAt + 300_000,
+    installedAt,
+    refreshDueAt: installedAt + HOUR,
+  });
+
+  describe('AppInstalled', () => {
+    it('records a new client-credentials instance with its origin instance', async () => {
+      const key = newInstance();
+
+      const result = await f.store.recordAppInstalled(key, { eventAt: t0, originInstanceId: 'origin-1' });
+
+      expect(result).toMatchObject({
+        outcome: 'applied',
+        record: { ...key, status: 'active', grantKind: 'client_credentials', version: 1, lastEventAt: t0, originInstanceId: 'origin-1' },
+      });
+      expect(result.record.refreshDueAt).toBeUndefined();
+    });
+
+    it('treats a redelivered AppInstalled as a duplicate and changes nothing', async () => {
+      const key = newInstance();
+      await f.store.recordAppInstalled(key, { eventAt: t0 });
+
+      const again = await f.store.recordAppInstalled(key, { eventAt: t0 });
+
+      expect(again.outcome).toBe('duplicate');
+      expect(again.record.version).toBe(1);
+    });
+
+    it('keeps the legacy grant and its tokens of an instance installed through the callback', async () => {
+      const key = newInstance();
+      const tokens = installTokens(t0);
+      await f.store.storeInstallTokens(key, tokens);
+
+      const result = await f.store.recordAppInstalled(key, { eventAt: t0 + 1000 });
+
+      expect(result.outcome).toBe('applied');
+      expect(result.record).toMatchObject({ grantKind: 'legacy', refreshToken: tokens.refreshToken, status: 'active' });
+    });
+  });
+
+  describe('AppRemoved', () => {
+    it('writes a tombstone: tokens, lease and due time removed, event time kept, purged after 90 days', async () => {
+      const key = newInstance();
+      await f.store.storeInstallTokens(key, installTokens(t0));
+      await f.store.acquireLease(key, { owner: 'minter' });
+
+      const result = await f.store.recordAppRemoved(key, { eventAt: t0 + 1000 });
+      const stored = await f.store.getInstance(key, { consistentRead: true });
+
+      expect(result.outcome).toBe('applied');
+      expect(stored).toMatchObject({ status: 'uninstalled', lastEventAt: t0 + 1000, version: 2 });
+      expect(stored?.refreshToken).toBeUndefined();
+      expect(stored?.accessToken).toBeUndefined();
+      expect(stored?.accessTokenExpiresAt).toBeUndefined();
+      expect(stored?.lease).toBeUndefined();
+      expect(stored?.refreshDueAt).toBeUndefined();
+      expect(stored?.purgeAt).toBe(Math.ceil((f.clock.now + 90 * DAY) / 1000) * 1000);
+    });
+
+    it('treats a redelivered AppRemoved as a duplicate and changes nothing', async () => {
+      const key = newInstance();
+      await f.store.recordAppInstalled(key, { eventAt: t0 });
+      await f.store.recordAppRemoved(key, { eventAt: t0 + 1000 });
+
+      const again = await f.store.recordAppRemoved(key, { eventAt: t0 + 1000 });
+
+      expect(again.outcome).toBe('duplicate');
+      expect(again.record.version).toBe(2);
+    });
+
+    it('leaves a tombstone when AppRemoved arrives before anything else', async () => {
+      const key = newInstance();
+
+      const removed = await f.store.recordAppRemoved(key, { eventAt: t0 + 1000 });
+      const lateInstall = await f.store.recordAppInstalled(key, { eventAt: t0 });
+
+      expect(removed.outcome).toBe('applied');
+      expect(lateInstall.outcome).toBe('stale');
+      expect(lateInstall.record.status).toBe('uninstalled');
+    });
+
+    it('ignores an AppRemoved older than the install that followed it', async () => {
+      const key = newInstance();
+      const tokens = installTokens(t0 + 5000);
+      await f.store.storeInstallTokens(key, tokens);
+
+      const retried = await f.store.recordAppRemoved(key, { eventAt: t0 });
+
+      expect(retried.outcome).toBe('stale');
+      const stored = await f.store.getInstance(key, { consistentRead: true });
+      expect(stored).toMatchObject({ status: 'active', refreshToken: tokens.refreshToken });
+    });
+
+    it('wins a tie with AppInstalled in either order of arrival', async () => {
+      const removedFirst = newInstance();
+      const installedFirst = newInstance();
+
+      await f.store.recordAppRemoved(removedFirst, { eventAt: t0 });
+      const installAfter = await f.store.recordAppInstalled(removedFirst, { eventAt: t0 });
+      await f.store.recordAppInstalled(installedFirst, { eventAt: t0 });
+      const removeAfter = await f.store.recordAppRemoved(installedFirst, { eventAt: t0 });
+
+      expect(installAfter.outcome).toBe('stale');
+      expect(removeAfter.outcome).toBe('applied');
+      expect(removeAfter.record.status).toBe('uninstalled');
+    });
+  });
+
+  describe('after an uninstall', () => {
+    let key: InstanceKey;
+
+    beforeEach(async () => {
+      key = newInstance();
+      await f.store.storeInstallTokens(key, installTokens(t0));
+      await f.store.recordAppRemoved(key, { eventAt: t0 + 10_000 });
+    });
+
+    it('refuses an older AppInstalled (a late retry)', async () => {
+      const result = await f.store.recordAppInstalled(key, { eventAt: t0 + 5000 });
+
+      expect(result.outcome).toBe('stale');
+      expect(result.record.status).toBe('uninstalled');
+      expect(result.record.version).toBe(2);
+    });
+
+    it('revives the instance on a newer AppInstalled, on client credentials and without a purge time', async () => {
+      const result = await f.store.recordAppInstalled(key, { eventAt: t0 + 20_000 });
+
+      expect(result.outcome).toBe('applied');
+      expect(result.record).toMatchObject({ status: 'active', grantKind: 'client_credentials', lastEventAt: t0 + 20_000 });
+      expect(result.record.purgeAt).toBeUndefined();
+      expect(result.record.refreshToken).toBeUndefined();
+    });
+
+    it('refuses the tokens of a code exchange the uninstall came after', async () => {
+      const error = await f.store.storeInstallTokens(key, installTokens(t0 + 10_000)).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(StaleEventError);
+      expect((error as StaleEventError).code).toBe('STALE_EVENT');
+      const stored = await f.store.getInstance(key, { consistentRead: true });
+      expect(stored?.status).toBe('uninstalled');
+      expect(stored?.refreshToken).toBeUndefined();
+    });
+
+    it('revives the instance with the tokens of a later code exchange (a reinstall)', async () => {
+      const tokens = installTokens(t0 + 20_000);
+
+      const record = await f.store.storeInstallTokens(key, tokens);
+
+      expect(record).toMatchObject({
+        status: 'active',
+        grantKind: 'legacy',
+        refreshToken: tokens.refreshToken,
+        lastEventAt: t0 + 20_000,
+        refreshDueAt: tokens.refreshDueAt,
+      });
+      expect(record.purgeAt).toBeUndefined();
+    });
+
+    it('gives no lease, so a late mint or refresh cannot bring tokens back', async () => {
+      const result = await f.store.acquireLease(key, { owner: 'late-mint', createIfMissing: true });
+
+      expect(result).toMatchObject({ acquired: false, reason: 'uninstalled' });
+    });
+
+    it('refuses last-use writes on the tombstone', async () => {
+      expect(await f.store.touchLastUsed(key, f.clock.now)).toBe(false);
+    });
+  });
+
+  it('refuses the write of a holder that was minting when the uninstall landed', async () => {
+    const key = newInstance();
+    await f.store.storeInstallTokens(key, installTokens(t0));
+    const held = await f.store.acquireLease(key, { owner: 'minter' });
+    if (!held.acquired) throw new Error('arrange: no lease');
+    await f.store.recordAppRemoved(key, { eventAt: t0 + 1000 });
+
+    const error = await f.store
+      .storeLeasedTokens(key, {
+        owner: 'minter',
+        expectedVersion: held.record.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        refreshDueAt: f.clock.now + HOUR,
+      })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(TokenConflictError);
+    expect((error as TokenConflictError).current?.status).toBe('uninstalled');
+    const stored = await f.store.getInstance(key, { consistentRead: true });
+    expect(stored?.accessToken).toBeUndefined();
+    expect(stored?.refreshDueAt).toBeUndefined();
+  });
+
+  it('replaces the refresh token on a reinstall over an active instance and keeps the newest event time', async () => {
+    const key = newInstance();
+    await f.store.recordAppInstalled(key, { eventAt: t0 + 5000 });
+    const tokens = installTokens(t0 + 4000);
+
+    const first = await f.store.storeInstallTokens(key, tokens);
+    const second = await f.store.storeInstallTokens(key, installTokens(t0 + 6000));
+
+    expect(first).toMatchObject({ grantKind: 'legacy', refreshToken: tokens.refreshToken, lastEventAt: t0 + 5000, version: 2 });
+    expect(second.refreshToken).not.toBe(tokens.refreshToken);
+    expect(second).toMatchObject({ lastEventAt: t0 + 6000, version: 3 });
+  });
+});

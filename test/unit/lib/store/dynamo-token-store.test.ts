@@ -1,0 +1,108 @@
+import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+
+import { createDynamoTokenStore, StoreUnavailableError, type TokenStore } from '../../../../lib/store';
+
+const key = { appId: 'app-1', instanceId: 'instance-1' };
+const NOW = Date.UTC(2030, 0, 1);
+
+/** An error shaped like the SDK's service exceptions, by name only. */
+function awsError(name: string): Error {
+  return Object.assign(new Error(`${name} from DynamoDB`), { name, $metadata: { httpStatusCode: 400, attempts: 3 } });
+}
+
+describe('createDynamoTokenStore error mapping', () => {
+  const ddb = mockClient(DynamoDBDocumentClient);
+  let store: TokenStore;
+  let cipherCalls: number;
+
+  beforeEach(() => {
+    ddb.reset();
+    cipherCalls = 0;
+    store = createDynamoTokenStore({
+      documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      tableName: 'tokens',
+      cipherFor: async () => {
+        cipherCalls += 1;
+        return { encrypt: (plaintext) => `enc(${plaintext.length})`, decrypt: () => 'plain' };
+      },
+      now: () => NOW,
+    });
+  });
+
+  afterAll(() => {
+    ddb.restore();
+  });
+
+  const operations: Array<[string, () => Promise<unknown>]> = [
+    ['getInstance', () => store.getInstance(key)],
+    ['acquireLease', () => store.acquireLease(key, { owner: 'o' })],
+    ['touchLastUsed', () => store.touchLastUsed(key, NOW)],
+    ['recordAppRemoved', () => store.recordAppRemoved(key, { eventAt: NOW })],
+    ['queryDue', () => store.queryDue({ now: NOW, limit: 10 })],
+    ['consumeState', () => store.consumeState('state', NOW + 1000)],
+  ];
+
+  describe.each(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])(
+    'when DynamoDB answers %s after the SDK retries',
+    (name) => {
+      it.each(operations)('%s throws StoreUnavailableError (transient) with the SDK error as cause', async (operation, run) => {
+        const sdkError = awsError(name);
+        ddb.on(GetCommand).rejects(sdkError).on(UpdateCommand).rejects(sdkError).on(QueryCommand).rejects(sdkError).on(PutCommand).rejects(sdkError);
+
+        const error = await run().catch((e: unknown) => e);
+
+        expect(error).toBeInstanceOf(StoreUnavailableError);
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', transient: true, awsErrorName: name });
+        expect((error as Error).message).toBe(`Token store unavailable during ${operation}: ${name}`);
+        expect((error as Error).cause).toBe(sdkError);
+      });
+    },
+  );
+
+  it('maps the SDK exception class itself, not only a look-alike', async () => {
+    ddb.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
+
+    await expect(store.getInstance(key)).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('rethrows an unknown error unchanged', async () => {
+    const unknown = awsError('ResourceNotFoundException');
+    ddb.on(GetCommand).rejects(unknown);
+
+    await expect(store.getInstance(key)).rejects.toBe(unknown);
+  });
+
+  it('throws StoreUnavailableError when the first read of the install store is throttled', async () => {
+    ddb.on(GetCommand).rejects(awsError('ThrottlingException'));
+
+    const error = await store
+      .storeInstallTokens(key, { refreshToken: 'r', accessToken: 'a', accessTokenExpiresAt: NOW, installedAt: NOW, refreshDueAt: null })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(cipherCalls).toBe(1);
+  });
+
+  it('refuses an expired install state without calling DynamoDB', async () => {
+    const consumed = await store.consumeState('state', NOW);
+
+    expect(consumed).toBe(false);
+    expect(ddb.calls()).toHaveLength(0);
+  });
+
+  it('asks for the old item on a failed condition, so a conflict needs no second read', async () => {
+    ddb.on(UpdateCommand).resolves({ Attributes: { ...key, pk: 'app-1#instance-1', status: 'active', grantKind: 'legacy', version: 1, createdAt: NOW, updatedAt: NOW } });
+
+    await store.acquireLease(key, { owner: 'o' });
+
+    const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
+    expect(input).toMatchObject({ ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD', TableName: 'tokens' });
+  });
+
+  it('refuses app or instance ids that would make an ambiguous key', async () => {
+    await expect(store.getInstance({ appId: 'a#b', instanceId: 'c' })).rejects.toThrow('contain no #');
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
