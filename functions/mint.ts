@@ -1,0 +1,59 @@
+import { randomUUID } from 'node:crypto';
+import type { Context } from 'aws-lambda';
+import { loadConfig } from '../lib/config';
+import { createRuntime, lazyHandler } from '../lib/runtime';
+import { getAccessToken, type MintDeps } from '../lib/tokens/get-access-token';
+import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
+import { parseMintRequest } from '../lib/tokens/mint-request';
+import { createTokenCache } from '../lib/tokens/token-cache';
+
+/** What `mint` answers; never a refresh token. */
+export interface MintResponse {
+  accessToken: string;
+  tokenType: 'Bearer';
+  /** ISO 8601. */
+  expiresAt: string;
+  instanceId: string;
+  appId: string;
+}
+
+export interface MintHandlerDeps extends MintDeps {
+  appIds: readonly string[];
+  logger: MintDeps['logger'] & GuardLogger;
+}
+
+/** Time kept back from the invoke's remaining time for storing the result and answering. */
+const ANSWER_MARGIN_MS = 1000;
+
+/** `mint`: an access token for one app instance, for other Lambdas that invoke it directly. */
+export function createMintHandler(deps: MintHandlerDeps) {
+  return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<MintResponse> => {
+    try {
+      const request = parseMintRequest(event, deps.appIds);
+      const deadline = deps.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
+      const token = await getAccessToken(deps, request, { deadline });
+      deps.logger.info('minted', { appId: token.appId, instanceId: token.instanceId, source: token.source });
+      return {
+        accessToken: token.accessToken,
+        tokenType: 'Bearer',
+        expiresAt: new Date(token.expiresAt).toISOString(),
+        instanceId: token.instanceId,
+        appId: token.appId,
+      };
+    } catch (error) {
+      throw toContractError(error, deps.logger, { function: 'mint' });
+    }
+  };
+}
+
+export const handler = lazyHandler(() => {
+  const runtime = createRuntime(loadConfig(), 'mint');
+  return createMintHandler({
+    ...runtime,
+    appIds: runtime.config.appIds,
+    cache: createTokenCache(),
+    now: Date.now,
+    random: Math.random,
+    newLeaseOwner: randomUUID,
+  });
+});

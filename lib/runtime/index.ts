@@ -1,0 +1,87 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { Config } from '../config';
+import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
+import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
+import { createDynamoTokenStore, type TokenStore } from '../store';
+import { createWixClient, type WixClient } from '../wix';
+
+/** The real adapters, built once per container from the configuration. */
+export interface Runtime {
+  config: Config;
+  logger: ServiceLogger;
+  /** The Powertools logger behind `logger`, for its Lambda context and cold-start fields. */
+  powertools: Logger;
+  secrets: AppSecretsProvider;
+  store: TokenStore;
+  wix: WixClient;
+}
+
+/**
+ * Wires the adapters the functions share. The AWS clients take their endpoints from the SDK's
+ * own variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER), which is how the
+ * local stack and the tests point them at loopback stand-ins.
+ */
+export function createRuntime(config: Config, serviceName: string): Runtime {
+  const powertools = new Logger({ serviceName });
+  const logger = narrowLogger(powertools);
+  const secrets = createAppSecretsProvider({
+    client: new SecretsManagerClient({}),
+    secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
+    logger,
+  });
+  const store = createDynamoTokenStore({
+    documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    tableName: config.tokensTable,
+    cipherFor: cipherSource(secrets),
+  });
+  const wix = createWixClient({
+    baseUrl: config.wixApiUrl,
+    onRetry: (event) => logger.warn('retrying a Wix call', { ...event }),
+  });
+  return { config, logger, powertools, secrets, store, wix };
+}
+
+/** The logging the use cases need; attributes never carry a token, code, secret or state. */
+export interface ServiceLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Adapts Powertools' logger to {@link ServiceLogger}. */
+export function narrowLogger(logger: Logger): ServiceLogger {
+  return {
+    info: (message, attributes) => logger.info(message, attributes ?? {}),
+    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+    error: (message, attributes) => logger.error(message, attributes ?? {}),
+  };
+}
+
+/** An app's token cipher, rebuilt only when its key ring changes (a new secret version). */
+export function cipherSource(secrets: AppSecretsProvider): (appId: string) => Promise<TokenCipher> {
+  const ciphers = new WeakMap<KeyRing, TokenCipher>();
+  return async (appId) => {
+    const { tokenKeys } = await secrets.get(appId);
+    let cipher = ciphers.get(tokenKeys);
+    if (cipher === undefined) {
+      cipher = createTokenCipher(tokenKeys);
+      ciphers.set(tokenKeys, cipher);
+    }
+    return cipher;
+  };
+}
+
+/**
+ * A handler built on its first invocation and reused after: the cold start pays for wiring,
+ * no request does, and importing the module (as the tests do) needs no environment.
+ */
+export function lazyHandler<E, C, R>(build: () => (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R> {
+  let built: ((event: E, context: C) => Promise<R>) | undefined;
+  return (event, context) => {
+    built ??= build();
+    return built(event, context);
+  };
+}

@@ -1,0 +1,30 @@
+import { ServiceError } from '../errors';
+import { InvokeErrorName, ServiceUnavailableError } from './errors';
+
+const CONTRACT_NAMES = new Set<string>(Object.values(InvokeErrorName));
+
+/** The logging an invoke guard needs. */
+export interface GuardLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/**
+ * What a directly invoked function throws: a documented error as it is, anything else logged and
+ * replaced by a generic ServiceUnavailable, so an invoker never sees an internal message.
+ */
+export function toContractError(error: unknown, logger: GuardLogger, attributes: Record<string, unknown>): Error {
+  if (error instanceof Error && CONTRACT_NAMES.has(error.name)) {
+    logger.info('invoke refused', { ...attributes, errorType: error.name, code: (error as ServiceError).code, reason: error.message });
+    return error;
+  }
+  logger.error('invoke failed', { ...attributes, error: describe(error) });
+  return new ServiceUnavailableError('internal error');
+}
+
+/** Name, code and message of an unexpected error; our own errors carry no secret in these. */
+function describe(error: unknown): Record<string, unknown> {
+  if (error instanceof ServiceError) return { name: error.name, code: error.code, message: error.message };
+  if (error instanceof Error) return { name: error.name };
+  return { name: typeof error };
+}

@@ -1,0 +1,67 @@
+import { InvalidRequestError } from './errors';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_MIN_VALIDITY_SECONDS = 3600;
+const DEFAULT_MIN_VALIDITY_SECONDS = 300;
+const KNOWN_FIELDS = new Set(['instanceId', 'appId', 'minValiditySeconds']);
+
+/** A checked mint request. */
+export interface MintRequest {
+  appId: string;
+  instanceId: string;
+  /** The token handed back stays valid at least this long. */
+  minValidityMs: number;
+}
+
+/**
+ * Checks a `mint` payload: `{instanceId, appId?, minValiditySeconds?}`.
+ *
+ * @param servedAppIds the apps this deployment serves; the first is used when `appId` is absent
+ *   and it serves only one
+ * @throws {InvalidRequestError} naming the first bad field; never echoing a value
+ */
+export function parseMintRequest(payload: unknown, servedAppIds: readonly string[]): MintRequest {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw new InvalidRequestError('payload', 'must be a JSON object');
+  }
+  const fields = payload as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequestError(safeFieldName(key), 'is not a known field');
+  }
+
+  const instanceId = fields['instanceId'];
+  if (typeof instanceId !== 'string' || !GUID.test(instanceId)) {
+    throw new InvalidRequestError('instanceId', 'must be a GUID');
+  }
+
+  return {
+    appId: resolveAppId(fields['appId'], servedAppIds),
+    instanceId: instanceId.toLowerCase(),
+    minValidityMs: readMinValidity(fields['minValiditySeconds']) * 1000,
+  };
+}
+
+/** The app a request is for: the one it names, if served, or the only one served. */
+export function resolveAppId(appId: unknown, servedAppIds: readonly string[]): string {
+  if (appId === undefined || appId === null) {
+    if (servedAppIds.length === 1) return servedAppIds[0] as string;
+    throw new InvalidRequestError('appId', 'is required: this deployment serves several apps');
+  }
+  if (typeof appId !== 'string' || !GUID.test(appId)) throw new InvalidRequestError('appId', 'must be a GUID');
+  const normalised = appId.toLowerCase();
+  if (!servedAppIds.includes(normalised)) throw new InvalidRequestError('appId', 'is not an app this deployment serves');
+  return normalised;
+}
+
+function readMinValidity(value: unknown): number {
+  if (value === undefined || value === null) return DEFAULT_MIN_VALIDITY_SECONDS;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_MIN_VALIDITY_SECONDS) {
+    throw new InvalidRequestError('minValiditySeconds', `must be an integer from 0 to ${MAX_MIN_VALIDITY_SECONDS}`);
+  }
+  return value;
+}
+
+/** An unknown key is named in the error only if it looks like a field name, never echoed raw. */
+function safeFieldName(key: string): string {
+  return /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(key) ? key : 'payload';
+}

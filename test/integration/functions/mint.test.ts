@@ -1,0 +1,329 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import { InstanceStatus } from '../../../lib/store';
+import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
+
+const run = promisify(execFile);
+
+let table: TestTable;
+let sim: WixSimulator;
+let app: DemoAppSecret;
+let ddbCalls: string[];
+let logger: CapturedLogger;
+
+function container(overrides: Parameters<typeof mintContainer>[0]['overrides'] = {}) {
+  return mintContainer({
+    documentClient: countingClient(table.documentClient, ddbCalls),
+    tableName: table.tableName,
+    wixUrl: sim.url,
+    app,
+    logger,
+    overrides,
+  });
+}
+
+/** An instance installed at Wix and recorded by the AppInstalled webhook. */
+async function installed(): Promise<string> {
+  const instanceId = sim.install(app.appId);
+  await container().store.recordAppInstalled({ appId: app.appId, instanceId }, { eventAt: Date.now() });
+  return instanceId;
+}
+
+function reset(): void {
+  ddbCalls.length = 0;
+  sim.resetCalls();
+}
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the mint to fail');
+}
+
+beforeAll(async () => {
+  table = await createTestTable('mint');
+  app = demoAppSecret(randomUUID());
+  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+});
+
+afterAll(async () => {
+  await sim.stop();
+  await table.drop();
+});
+
+beforeEach(() => {
+  ddbCalls = [];
+  logger = captureLogger();
+  sim.clearFaults();
+});
+
+describe('mint', () => {
+  it('mints on a miss with one Wix call and one token write, and answers the contract shape', async () => {
+    const instanceId = await installed();
+    const { handler } = container();
+    reset();
+
+    const answer = await handler({ instanceId }, lambdaContext());
+
+    expect(answer).toEqual({
+      accessToken: expect.stringMatching(/^OauthNG\.JWS\./),
+      tokenType: 'Bearer',
+      expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      instanceId,
+      appId: app.appId,
+    });
+    expect(Object.keys(answer)).not.toContain('refreshToken');
+    expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(14_000_000);
+    expect(sim.calls.byGrant['client_credentials']).toBe(1);
+    // read, take the lease, write the token (releasing the lease), record the use
+    expect(ddbCalls).toEqual(['Get', 'Update', 'Update', 'Update']);
+  });
+
+  it('answers a warm repeat from memory with no network call at all', async () => {
+    const instanceId = await installed();
+    const { handler } = container();
+    const first = await handler({ instanceId }, lambdaContext());
+    reset();
+
+    const second = await handler({ instanceId }, lambdaContext());
+
+    expect(second.accessToken).toBe(first.accessToken);
+    expect(ddbCalls).toEqual([]);
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('serves a cold container from the store with one GetItem and no Wix call', async () => {
+    const instanceId = await installed();
+    const first = await container().handler({ instanceId }, lambdaContext());
+    reset();
+
+    const cold = await container().handler({ instanceId }, lambdaContext());
+
+    expect(cold.accessToken).toBe(first.accessToken);
+    expect(ddbCalls).toEqual(['Get']);
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('mints anew when the stored token would not last minValiditySeconds', async () => {
+    const instanceId = await installed();
+    const { handler } = container();
+    const first = await handler({ instanceId }, lambdaContext());
+    const remaining = Math.floor((Date.parse(first.expiresAt) - Date.now()) / 1000);
+    expect(remaining).toBeLessThan(14_401);
+    reset();
+
+    const longer = await handler({ instanceId, minValiditySeconds: 3600 }, lambdaContext());
+    await handler({ instanceId, minValiditySeconds: 0 }, lambdaContext());
+
+    expect(longer.accessToken).toBe(first.accessToken);
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('mints for an instance whose AppInstalled never arrived, creating its record', async () => {
+    const instanceId = sim.install(app.appId);
+    const { handler, store } = container();
+
+    const answer = await handler({ instanceId }, lambdaContext());
+
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.status).toBe(InstanceStatus.Active);
+    expect(record?.accessToken).toBe(answer.accessToken);
+    expect(record?.refreshDueAt).toBeLessThan(Date.parse(answer.expiresAt));
+  });
+
+  it('refuses an uninstalled instance without calling Wix', async () => {
+    const instanceId = await installed();
+    await container().handler({ instanceId }, lambdaContext());
+    await container().store.recordAppRemoved({ appId: app.appId, instanceId }, { eventAt: Date.now() + 1 });
+    reset();
+
+    const error = await rejection(container().handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('InstanceUninstalled');
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('surfaces a refused instance as WixRejected, marks it, and does not ask again at once', async () => {
+    const instanceId = await installed();
+    sim.uninstall(app.appId, instanceId);
+    const { handler, store } = container();
+
+    const error = await rejection(handler({ instanceId }, lambdaContext()));
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    reset();
+    const again = await rejection(container().handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('WixRejected');
+    expect(record?.status).toBe(InstanceStatus.NeedsReauth);
+    expect(record?.lastError).toMatchObject({ kind: 'grant_invalid', code: 'WIX_GRANT_INVALID' });
+    expect(record?.refreshDueAt).toBeUndefined();
+    expect(again.name).toBe('WixRejected');
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('surfaces a refused app secret as WixRejected without marking the instance', async () => {
+    const instanceId = await installed();
+    sim.setAppSecret(app.appId, 'rotated-at-wix-only');
+    try {
+      const { handler, store } = container();
+
+      const error = await rejection(handler({ instanceId }, lambdaContext()));
+
+      expect(error.name).toBe('WixRejected');
+      expect(error.message).toContain('credentials');
+      const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+      expect(record?.status).toBe(InstanceStatus.Active);
+      expect(record?.lease).toBeUndefined();
+    } finally {
+      sim.setAppSecret(app.appId, app.appSecret);
+    }
+  });
+
+  it('retries transient Wix failures and then surfaces WixUnavailable, backing the instance off', async () => {
+    const instanceId = await installed();
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    const { handler, store } = container();
+
+    const error = await rejection(handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('WixUnavailable');
+    expect(sim.calls.byPath['/oauth2/token']).toBeGreaterThan(1);
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.lastError).toMatchObject({ kind: 'transient', count: 1 });
+    expect(record?.refreshDueAt).toBeGreaterThan(Date.now());
+    expect(record?.lease).toBeUndefined();
+  });
+
+  it('falls back to the stored token when a re-mint for more validity fails', async () => {
+    const instanceId = await installed();
+    const { handler } = container({ now: () => Date.now() + 3 * 3600_000 + 20 * 60_000 });
+    const first = await container().handler({ instanceId }, lambdaContext());
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+
+    // 3 h 20 min later, 40 min are left: not the 60 asked for, but still valid
+    const answer = await handler({ instanceId, minValiditySeconds: 3600 }, lambdaContext());
+
+    expect(answer.accessToken).toBe(first.accessToken);
+    expect(logger.lines.some((line) => line.includes('serving the stored token'))).toBe(true);
+  });
+
+  it('waits for a lease holder that died and takes over once its lease expires', async () => {
+    const instanceId = await installed();
+    const key = { appId: app.appId, instanceId };
+    const { handler, store } = container();
+    const dead = await store.acquireLease(key, { owner: 'crashed-container', ttlMs: 300 });
+    expect(dead.acquired).toBe(true);
+    reset();
+
+    const answer = await handler({ instanceId }, lambdaContext());
+
+    expect(answer.accessToken).toMatch(/^OauthNG\.JWS\./);
+    expect(sim.calls.byGrant['client_credentials']).toBe(1);
+  });
+
+  it('makes one Wix call for 50 concurrent mints of one instance across five containers', async () => {
+    const instanceId = await installed();
+    sim.setLatency(50);
+    try {
+      const containers = Array.from({ length: 5 }, () => container());
+      reset();
+
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, index) => containers[index % 5]!.handler({ instanceId }, lambdaContext())),
+      );
+
+      expect(sim.calls.byGrant['client_credentials']).toBe(1);
+      expect(new Set(answers.map((answer) => answer.accessToken)).size).toBe(1);
+    } finally {
+      sim.setLatency(0);
+    }
+  });
+
+  it('makes one Wix call for 50 concurrent mints of one expired instance from two Node processes', async () => {
+    const instanceId = await installed();
+    sim.setLatency(100);
+    try {
+      reset();
+      const startAt = String(Date.now() + 4000);
+      const worker = () =>
+        run(process.execPath, ['--import', 'tsx', join(__dirname, '../../support/mint-worker.ts')], {
+          env: { ...process.env, TABLE_NAME: table.tableName, WIX_URL: sim.url, APP_JSON: JSON.stringify(app), INSTANCE_ID: instanceId, MINTS: '25', START_AT: startAt },
+          timeout: 30_000,
+        });
+
+      const outputs = await Promise.all([worker(), worker()]);
+
+      const tokens = outputs.flatMap((output) => (JSON.parse(output.stdout) as { tokens: string[] }).tokens);
+      expect(tokens).toHaveLength(50);
+      expect(tokens.every((token) => token.startsWith('OauthNG.JWS.'))).toBe(true);
+      expect(new Set(tokens).size).toBe(1);
+      expect(sim.calls.byGrant['client_credentials']).toBe(1);
+    } finally {
+      sim.setLatency(0);
+    }
+  }, 40_000);
+});
+
+describe('mint input', () => {
+  it.each([
+    ['a string payload', 'not an object', 'payload'],
+    ['an array payload', [], 'payload'],
+    ['null', null, 'payload'],
+    ['a missing instanceId', {}, 'instanceId'],
+    ['an instanceId that is not a GUID', { instanceId: 'abc' }, 'instanceId'],
+    ['an instanceId of the wrong type', { instanceId: 42 }, 'instanceId'],
+    ['an appId that is not a GUID', { instanceId: randomUUID(), appId: 'x' }, 'appId'],
+    ['an app this deployment does not serve', { instanceId: randomUUID(), appId: randomUUID() }, 'appId'],
+    ['a fractional minValiditySeconds', { instanceId: randomUUID(), minValiditySeconds: 1.5 }, 'minValiditySeconds'],
+    ['a negative minValiditySeconds', { instanceId: randomUUID(), minValiditySeconds: -1 }, 'minValiditySeconds'],
+    ['a minValiditySeconds over an hour', { instanceId: randomUUID(), minValiditySeconds: 3601 }, 'minValiditySeconds'],
+    ['a minValiditySeconds as a string', { instanceId: randomUUID(), minValiditySeconds: '60' }, 'minValiditySeconds'],
+    ['an unknown field', { instanceId: randomUUID(), minValidity: 60 }, 'minValidity'],
+  ])('refuses %s with InvalidRequest naming the field', async (_, payload, field) => {
+    const error = await rejection(container().handler(payload, lambdaContext()));
+
+    expect(error.name).toBe('InvalidRequest');
+    expect(error.field).toBe(field);
+    expect(error.message.startsWith(field)).toBe(true);
+    expect(ddbCalls).toEqual([]);
+  });
+
+  it('accepts the served appId in any case', async () => {
+    const instanceId = await installed();
+
+    const answer = await container().handler({ instanceId, appId: app.appId.toUpperCase() }, lambdaContext());
+
+    expect(answer.appId).toBe(app.appId);
+  });
+});
+
+describe('mint secrecy', () => {
+  it('puts no token or secret in any log line or error, across successes and failures', async () => {
+    const good = await installed();
+    const gone = await installed();
+    sim.uninstall(app.appId, gone);
+    const { handler } = container();
+    const errors: unknown[] = [];
+
+    await handler({ instanceId: good }, lambdaContext());
+    await handler({ instanceId: good }, lambdaContext());
+    errors.push(await rejection(handler({ instanceId: gone }, lambdaContext())));
+    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', rate: 1, body: `echo ${app.appSecret}` });
+    errors.push(await rejection(container().handler({ instanceId: await installed() }, lambdaContext())));
+
+    const rendered = [...logger.lines, ...errors.map((error) => `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack}`)].join('\n');
+    expect(logger.lines.length).toBeGreaterThan(2);
+    for (const secret of [...sim.issuedSecrets(), app.appSecret, ...Object.values(app.tokenKeys.keys)]) {
+      expect(rendered).not.toContain(secret);
+    }
+  });
+});

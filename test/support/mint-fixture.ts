@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+import { createMintHandler, type MintHandlerDeps } from '../../functions/mint';
+import type { DemoAppSecret } from '../../infra/local/demo-app';
+import { cipherSource } from '../../lib/runtime';
+import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
+import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
+import { createTokenCache } from '../../lib/tokens/token-cache';
+import { createWixClient } from '../../lib/wix';
+
+/** A secrets provider holding one app's credentials in memory (no Secrets Manager). */
+export function staticSecrets(app: DemoAppSecret): AppSecretsProvider {
+  const credentials: AppCredentials = Object.freeze({
+    appId: app.appId,
+    appSecret: app.appSecret,
+    webhookPublicKey: app.webhookPublicKey,
+    tokenKeys: app.tokenKeys,
+  });
+  return {
+    get: async (appId) => {
+      if (appId !== app.appId) throw new UnknownAppError(appId);
+      return credentials;
+    },
+    getPrevious: async () => undefined,
+    invalidate: () => undefined,
+  };
+}
+
+/** Every log line a handler wrote, as JSON, so tests can search them for secrets. */
+export interface CapturedLogger {
+  lines: string[];
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export function captureLogger(): CapturedLogger {
+  const lines: string[] = [];
+  const write = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
+    lines.push(JSON.stringify({ level, message, ...attributes }));
+  };
+  return { lines, info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
+}
+
+/** A document client that records the name of every command it sends. */
+export function countingClient(client: Pick<DynamoDBDocumentClient, 'send'>, calls: string[]): Pick<DynamoDBDocumentClient, 'send'> {
+  return {
+    send: ((command: { constructor: { name: string } }) => {
+      calls.push(command.constructor.name.replace(/Command$/, ''));
+      return (client.send as (command: unknown) => Promise<unknown>)(command);
+    }) as DynamoDBDocumentClient['send'],
+  };
+}
+
+export interface ContainerOptions {
+  documentClient: Pick<DynamoDBDocumentClient, 'send'>;
+  tableName: string;
+  wixUrl: string;
+  app: DemoAppSecret;
+  logger?: CapturedLogger;
+  overrides?: Partial<MintHandlerDeps>;
+}
+
+/** One simulated Lambda container: its own memory cache, store, Wix client and secrets cache. */
+export function mintContainer(options: ContainerOptions): { handler: ReturnType<typeof createMintHandler>; store: TokenStore } {
+  const secrets = staticSecrets(options.app);
+  const store = createDynamoTokenStore({
+    documentClient: options.documentClient,
+    tableName: options.tableName,
+    cipherFor: cipherSource(secrets),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+  const handler = createMintHandler({
+    appIds: [options.app.appId],
+    store,
+    secrets,
+    wix: createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 }),
+    cache: createTokenCache(),
+    now: Date.now,
+    random: Math.random,
+    newLeaseOwner: randomUUID,
+    logger: options.logger ?? captureLogger(),
+    leasePollMs: 20,
+    ...options.overrides,
+  });
+  return { handler, store };
+}
+
+/** A Lambda context with `ms` left. */
+export function lambdaContext(ms = 10_000) {
+  const end = Date.now() + ms;
+  return { getRemainingTimeInMillis: () => end - Date.now() };
+}
