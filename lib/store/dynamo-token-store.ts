@@ -299,6 +299,7 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
         sets.push(`${x.n(A.refreshToken)} = ${x.v(cipher.encrypt(write.refreshToken, context))}`);
       }
       if (write.grantKind !== undefined) sets.push(`${x.n(A.grantKind)} = ${x.v(write.grantKind)}`);
+      if (write.lastUsedAt !== undefined) sets.push(`${x.n(A.lastUsedAt)} = ${x.v(write.lastUsedAt)}`);
       const removes = [x.n(A.leaseOwner), x.n(A.leaseExpiresAt), ...errorAttributes(x)];
       dueParts(x, key, write.refreshDueAt, sets, removes);
 

@@ -115,6 +115,8 @@ export interface LeasedTokenWrite {
   grantKind?: GrantKind;
   /** Next sweep time, or null to leave the due index. */
   refreshDueAt: number | null;
+  /** Records use in the same write (a mint), so the sweep sees the instance as hot. */
+  lastUsedAt?: number;
 }
 
 /** A failed Wix call, recorded by the lease holder. */

@@ -164,13 +164,14 @@ async function mintUnderLease(
       accessToken: token.accessToken,
       accessTokenExpiresAt: token.expiresAt,
       refreshDueAt: clientCredentialsDueAt(token.expiresAt),
+      lastUsedAt: minted.lastUsedAt,
     });
   } catch (error) {
     // The token is good whether or not it was stored; the next cold container will mint again.
     if (!(error instanceof TokenConflictError)) throw error;
     deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
   }
-  return remember(deps, minted, 'wix', true);
+  return remember(deps, minted, 'wix', false);
 }
 
 async function recordMintFailure(deps: MintDeps, key: InstanceKey, record: InstanceRecord, owner: string, error: unknown): Promise<void> {

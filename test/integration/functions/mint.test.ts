@@ -84,8 +84,8 @@ describe('mint', () => {
     expect(Object.keys(answer)).not.toContain('refreshToken');
     expect(Date.parse(answer.expiresAt) - Date.now()).toBeGreaterThan(14_000_000);
     expect(sim.calls.byGrant['client_credentials']).toBe(1);
-    // read, take the lease, write the token (releasing the lease), record the use
-    expect(ddbCalls).toEqual(['Get', 'Update', 'Update', 'Update']);
+    // read, take the lease, then one conditional write: the token, its use, the lease released
+    expect(ddbCalls).toEqual(['Get', 'Update', 'Update']);
   });
 
   it('answers a warm repeat from memory with no network call at all', async () => {
@@ -138,6 +138,7 @@ describe('mint', () => {
     expect(record?.status).toBe(InstanceStatus.Active);
     expect(record?.accessToken).toBe(answer.accessToken);
     expect(record?.refreshDueAt).toBeLessThan(Date.parse(answer.expiresAt));
+    expect(record?.lastUsedAt).toBeGreaterThan(Date.now() - 10_000);
   });
 
   it('refuses an uninstalled instance without calling Wix', async () => {
