@@ -17,7 +17,7 @@ export {
   ServiceUnavailableError,
   WixRejectedError,
   WixUnavailableInvokeError,
-} from '../tokens/errors';
+};
 
 /** An access token for one app instance, as `mint` returns it. */
 export interface InstanceToken {
