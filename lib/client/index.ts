@@ -77,6 +77,7 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const marginMs = options.expiryMarginMs ?? 60_000;
   const capacity = options.maxCachedTokens ?? 1000;
   const cache = new Map<string, InstanceToken>();
+  /** Invokes under way, keyed by instance and by the validity asked for. */
   const inFlight = new Map<string, Promise<InstanceToken>>();
 
   async function invoke(payload: Record<string, unknown>): Promise<InstanceToken> {
@@ -93,28 +94,41 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     return toInstanceToken(body);
   }
 
+  function remember(key: string, token: InstanceToken): void {
+    cache.delete(key);
+    cache.set(key, token);
+    if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
+  }
+
   return {
     async getAccessToken(instanceId, callOptions = {}) {
-      const minValidityMs = (callOptions.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS) * 1000;
-      const key = `${callOptions.appId ?? ''}#${instanceId}`;
+      const minValiditySeconds = callOptions.minValiditySeconds ?? DEFAULT_MIN_VALIDITY_SECONDS;
+      const key = `${callOptions.appId?.toLowerCase() ?? ''}#${instanceId.toLowerCase()}`;
       const cached = cache.get(key);
-      if (cached && cached.expiresAt.getTime() - Math.max(marginMs, minValidityMs) > now()) return cached;
+      if (cached && cached.expiresAt.getTime() - Math.max(marginMs, minValiditySeconds * 1000) > now()) {
+        remember(key, cached);
+        return copyOf(cached);
+      }
 
-      const pending = inFlight.get(key);
-      if (pending) return pending;
+      // Callers share an invoke only when they ask for the same validity: a caller that needs an
+      // hour must not be handed the answer to one that asked for a minute.
+      const flightKey = `${key}#${minValiditySeconds}`;
+      const pending = inFlight.get(flightKey);
+      if (pending) return copyOf(await pending);
       const payload: Record<string, unknown> = { instanceId };
       if (callOptions.appId !== undefined) payload['appId'] = callOptions.appId;
       if (callOptions.minValiditySeconds !== undefined) payload['minValiditySeconds'] = callOptions.minValiditySeconds;
       const request = invoke(payload)
         .then((token) => {
-          cache.delete(key);
-          cache.set(key, token);
-          if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
+          if (token.instanceId.toLowerCase() !== instanceId.toLowerCase()) {
+            throw new ServiceUnavailableError('the token service answered for another instance');
+          }
+          remember(key, token);
           return token;
         })
-        .finally(() => inFlight.delete(key));
-      inFlight.set(key, request);
-      return request;
+        .finally(() => inFlight.delete(flightKey));
+      inFlight.set(flightKey, request);
+      return copyOf(await request);
     },
   };
 }
@@ -134,6 +148,11 @@ export function getAccessToken(instanceId: string, options: GetAccessTokenOption
     defaultClients.set(options.functionName, client);
   }
   return client.getAccessToken(instanceId, options);
+}
+
+/** A caller gets its own object: changing its `expiresAt` must not change what the cache holds. */
+function copyOf(token: InstanceToken): InstanceToken {
+  return { ...token, expiresAt: new Date(token.expiresAt.getTime()) };
 }
 
 function parsePayload(payload: Uint8Array | undefined): unknown {
@@ -174,8 +193,9 @@ function errorFromFailure(failure: InvokeFailure | undefined): ServiceError {
   }
   switch (name) {
     case InvokeErrorName.InvalidRequest: {
-      const [field = 'payload', ...reason] = message.split(' ');
-      return new InvalidRequestError(field, reason.join(' '));
+      // mint's message is `<field> <reason>`.
+      const [field, ...reason] = typeof failure?.errorMessage === 'string' ? failure.errorMessage.split(' ') : [];
+      return field ? new InvalidRequestError(field, reason.join(' ')) : new InvalidRequestError('payload', 'was refused');
     }
     case InvokeErrorName.InstanceUninstalled:
       return new InstanceUninstalledError();

@@ -40,6 +40,12 @@ export interface WixClientOptions {
   maxDelayMs?: number;
   /** A Retry-After longer than this ends the call at once (the caller reschedules). Default 10 s. */
   maxRetryAfterMs?: number;
+  /**
+   * A retry starts only if at least this long is left before the deadline after its backoff.
+   * Default 100 ms. A shorter attempt would only time out, hiding the real failure behind
+   * WIX_TIMEOUT, and for a code exchange it could spend the code and lose the answer.
+   */
+  minAttemptMs?: number;
   onRetry?: (event: RetryEvent) => void;
 }
 
@@ -118,6 +124,7 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
   const baseDelayMs = options.baseDelayMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 2000;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+  const minAttemptMs = options.minAttemptMs ?? 100;
 
   async function call<T>(request: Request<T>, callOptions: CallOptions = {}): Promise<T> {
     const deadline = callOptions.deadline ?? Number.POSITIVE_INFINITY;
@@ -139,12 +146,13 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
         ambiguousFailure.attempts = attempt;
         throw ambiguousFailure;
       }
-      if (!error.retryable || (error.code === 'WIX_MALFORMED_RESPONSE' && !request.retryUnusableSuccess)) throw error;
+      if (!error.retryable || error.code === 'WIX_ABORTED') throw error;
+      if (error.code === 'WIX_MALFORMED_RESPONSE' && !request.retryUnusableSuccess) throw error;
       ambiguousFailure ??= error;
 
       if (error.retryAfterMs !== undefined && error.retryAfterMs > maxRetryAfterMs) throw error;
       const delayMs = error.retryAfterMs ?? Math.floor(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)));
-      if (attempt >= maxAttempts || clock.now() + delayMs >= deadline) throw error;
+      if (attempt >= maxAttempts || clock.now() + delayMs + minAttemptMs > deadline) throw error;
 
       options.onRetry?.({
         operation: request.operation,

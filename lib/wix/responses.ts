@@ -19,6 +19,9 @@ export const DEFAULT_EXPIRES_IN_SECONDS = 300;
 /** Longest error description kept; Wix's are short, anything longer is noise or an echo. */
 const MAX_DESCRIPTION_LENGTH = 300;
 
+/** An error code looks like `invalid_grant` or `INSTANCE_NOT_FOUND`; anything else is not kept verbatim. */
+const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+
 /** What a response handler needs besides the body. */
 export interface ResponseContext {
   operation: WixOperation;
@@ -102,8 +105,11 @@ export function parseTokenInfo(body: string, context: ResponseContext): TokenInf
  * @see https://dev.wix.com/docs/rest/articles/getting-started/errors
  */
 export function errorFromResponse(body: string, context: ResponseContext, retryAfterMs: number | undefined): WixOAuthError {
-  const { error, description, validation } = readErrorBody(body);
-  const kind = classify(context.status, error, validation, context.operation);
+  const { error: rawError, description, validation } = readErrorBody(body);
+  const kind = classify(context.status, rawError, validation, context.operation);
+  // The code goes into the message, so it gets the same care as the description: Wix could echo
+  // a value we sent in it as well.
+  const error = rawError === undefined ? undefined : safeErrorCode(rawError, context.sentSecrets);
   const details = {
     operation: context.operation,
     status: context.status,
@@ -136,6 +142,8 @@ export function parseRetryAfter(header: string | null, now: number): number | un
   if (header === null) return undefined;
   const trimmed = header.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  // An HTTP date names its month; Date.parse alone would also take "-1" or "7 8" for a date.
+  if (!/[A-Za-z]{3}/.test(trimmed)) return undefined;
   const date = Date.parse(trimmed);
   if (Number.isNaN(date)) return undefined;
   return Math.max(0, date - now);
@@ -148,6 +156,12 @@ export function redact(text: string, secrets: readonly string[]): string {
     if (secret.length > 3) result = result.split(secret).join('[redacted]');
   }
   return result.length > MAX_DESCRIPTION_LENGTH ? `${result.slice(0, MAX_DESCRIPTION_LENGTH)}…` : result;
+}
+
+/** An error code as Wix sent it when it looks like one and echoes nothing we sent; else a placeholder. */
+function safeErrorCode(code: string, secrets: readonly string[]): string {
+  if (secrets.some((secret) => secret.length > 3 && code.includes(secret))) return '[redacted]';
+  return ERROR_CODE.test(code) ? code : '[unrecognised]';
 }
 
 function classify(status: number, error: string | undefined, validation: boolean, operation: WixOperation): WixErrorKind {
@@ -164,7 +178,8 @@ function classify(status: number, error: string | undefined, validation: boolean
       return WixErrorKind.BadRequest;
   }
   if (validation) return WixErrorKind.BadRequest;
-  if (status === 401) return WixErrorKind.CredentialsRejected;
+  // Token Info sends no app credentials, so its 401 cannot mean a refused app secret.
+  if (status === 401) return operation === 'token_info' ? WixErrorKind.BadRequest : WixErrorKind.CredentialsRejected;
   // wix-oauth.md §4: a bare 400/403/404 from a grant means the code, refresh token or instance is gone.
   if ((status === 400 || status === 403 || status === 404) && operation !== 'token_info') return WixErrorKind.GrantInvalid;
   return WixErrorKind.BadRequest;

@@ -161,4 +161,133 @@ describe('createTokenClient', () => {
     expect(token.accessToken).toBe('OauthNG.JWS.back');
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(2);
   });
+
+  it('does not hand a caller that needs more validity the answer to a concurrent caller that asked for less', async () => {
+    lambda.on(InvokeCommand).callsFake(async (input: { Payload: Uint8Array }) => {
+      const asked = (JSON.parse(new TextDecoder().decode(input.Payload)) as { minValiditySeconds?: number }).minValiditySeconds;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return asked === 0 ? minted('OauthNG.JWS.short', 120_000) : minted('OauthNG.JWS.long');
+    });
+    const tokens = client();
+
+    const [short, long] = await Promise.all([
+      tokens.getAccessToken(instanceId, { minValiditySeconds: 0 }),
+      tokens.getAccessToken(instanceId, { minValiditySeconds: 3600 }),
+    ]);
+
+    expect(short.accessToken).toBe('OauthNG.JWS.short');
+    expect(long.accessToken).toBe('OauthNG.JWS.long');
+    expect(long.expiresAt.getTime() - now).toBeGreaterThanOrEqual(3600_000);
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(2);
+  });
+
+  it('hands one failure to every concurrent caller sharing the invoke, and invokes afresh after it', async () => {
+    lambda
+      .on(InvokeCommand)
+      .callsFakeOnce(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return failed({ errorType: 'WixUnavailable', errorMessage: 'Wix did not answer in time (WIX_TIMEOUT)' });
+      })
+      .resolves(minted('OauthNG.JWS.after'));
+    const tokens = client();
+
+    const failures = await Promise.all(Array.from({ length: 3 }, () => rejection(tokens.getAccessToken(instanceId))));
+    const after = await tokens.getAccessToken(instanceId);
+
+    expect(failures.every((error) => error instanceof WixUnavailableInvokeError)).toBe(true);
+    expect(failures[0]?.message).toBe('Wix did not answer in time (WIX_TIMEOUT)');
+    expect(after.accessToken).toBe('OauthNG.JWS.after');
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(2);
+  });
+
+  it('evicts the least recently used token, not the oldest one, when full', async () => {
+    const [first, second, third] = ['7f3e2d1c-0000-4000-8000-000000000001', '7f3e2d1c-0000-4000-8000-000000000002', '7f3e2d1c-0000-4000-8000-000000000003'];
+    lambda.on(InvokeCommand).callsFake(async (input: { Payload: Uint8Array }) => {
+      const asked = (JSON.parse(new TextDecoder().decode(input.Payload)) as { instanceId: string }).instanceId;
+      return { StatusCode: 200, Payload: payload({ accessToken: `OauthNG.JWS.${asked}`, tokenType: 'Bearer', expiresAt: new Date(now + 3600_000).toISOString(), instanceId: asked, appId }) } as never;
+    });
+    const tokens = createTokenClient({ functionName: 'mint', lambda: new LambdaClient({ region: 'us-east-1' }), now: () => now, maxCachedTokens: 2 });
+    await tokens.getAccessToken(first!);
+    await tokens.getAccessToken(second!);
+    await tokens.getAccessToken(first!); // a hit: `first` is now the most recently used
+    await tokens.getAccessToken(third!); // full: `second` goes
+    lambda.resetHistory();
+
+    await tokens.getAccessToken(first!);
+    await tokens.getAccessToken(second!);
+
+    expect(lambda.commandCalls(InvokeCommand).map((call) => JSON.parse(new TextDecoder().decode(call.args[0].input.Payload as Uint8Array)).instanceId)).toEqual([second]);
+  });
+
+  it('serves an instance asked for in another letter case from the same cache entry', async () => {
+    lambda.on(InvokeCommand).resolves(minted('OauthNG.JWS.one'));
+    const tokens = client();
+    await tokens.getAccessToken(instanceId);
+
+    const upper = await tokens.getAccessToken(instanceId.toUpperCase());
+
+    expect(upper.accessToken).toBe('OauthNG.JWS.one');
+    expect(lambda.commandCalls(InvokeCommand)).toHaveLength(1);
+  });
+
+  it('gives each caller its own copy, so changing one cannot change what the cache serves', async () => {
+    lambda.on(InvokeCommand).resolvesOnce(minted('OauthNG.JWS.one')).resolves(minted('OauthNG.JWS.two'));
+    const tokens = client();
+    const first = await tokens.getAccessToken(instanceId);
+
+    first.expiresAt.setTime(0);
+    const second = await tokens.getAccessToken(instanceId);
+
+    expect(second.accessToken).toBe('OauthNG.JWS.one');
+    expect(second.expiresAt).toEqual(new Date(start + 4 * 3600_000));
+  });
+
+  it('refuses, and does not cache, an answer for another instance', async () => {
+    lambda.on(InvokeCommand).resolvesOnce({ StatusCode: 200, Payload: payload({ accessToken: 'OauthNG.JWS.other', tokenType: 'Bearer', expiresAt: new Date(now + 3600_000).toISOString(), instanceId: '00000000-0000-4000-8000-000000000000', appId }) } as never).resolves(minted('OauthNG.JWS.mine'));
+    const tokens = client();
+
+    const error = await rejection(tokens.getAccessToken(instanceId));
+    const next = await tokens.getAccessToken(instanceId);
+
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error.message).toBe('the token service answered for another instance');
+    expect(next.accessToken).toBe('OauthNG.JWS.mine');
+  });
+
+  it('names the field of an InvalidRequest reported by real Lambda', async () => {
+    lambda.on(InvokeCommand).resolves(failed({ errorType: 'InvalidRequest', errorMessage: 'appId is not an app this deployment serves', trace: [] }));
+
+    const error = await rejection(client().getAccessToken(instanceId, { appId }));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).field).toBe('appId');
+    expect(error.message).toBe('appId is not an app this deployment serves');
+  });
+
+  it('reports an InvalidRequest without a message as a refused payload', async () => {
+    lambda.on(InvokeCommand).resolves(failed({ errorType: 'InvalidRequest' }));
+
+    const error = await rejection(client().getAccessToken(instanceId));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as InvalidRequestError).field).toBe('payload');
+  });
+
+  it('reports a failure whose payload is not JSON as ServiceUnavailable', async () => {
+    lambda.on(InvokeCommand).resolves({ StatusCode: 200, FunctionError: 'Unhandled', Payload: new TextEncoder().encode('<html>') } as never);
+
+    const error = await rejection(client().getAccessToken(instanceId));
+
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error.message).toBe('the token service failed');
+  });
+
+  it('reads a ServiceUnavailable from the trace when serverless-offline reports "Error", keeping its message', async () => {
+    lambda.on(InvokeCommand).resolves(failed({ errorType: 'Error', errorMessage: 'internal error', trace: ['ServiceUnavailable: internal error'] }));
+
+    const error = await rejection(client().getAccessToken(instanceId));
+
+    expect(error).toBeInstanceOf(ServiceUnavailableError);
+    expect(error.message).toBe('internal error');
+  });
 });

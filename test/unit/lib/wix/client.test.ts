@@ -476,6 +476,75 @@ describe('createWixClient retries', () => {
     expect(error.code).toBe('WIX_ABORTED');
   });
 
+  it('ends the call at once when Retry-After would pass the deadline', async () => {
+    sim.injectFault({ kind: 'rate-limit', retryAfter: 3, path: '/oauth2/token' });
+
+    const error = await caught(client().createAccessToken(app, instanceId, { deadline: clock.now() + 2000 }));
+
+    expect(error.code).toBe('WIX_RATE_LIMITED');
+    expect(clock.sleeps).toEqual([]);
+    expect(retries).toEqual([]);
+    expect(sim.calls.total).toBe(1);
+  });
+
+  it('does not start a retry that would have less than minAttemptMs before the deadline', async () => {
+    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', times: 5 });
+
+    // the backoff is 99 ms, which would leave 1 ms for the retry: the 500 is the answer, not a timeout
+    const error = await caught(client({ random: () => 0.99, baseDelayMs: 100, minAttemptMs: 100 }).createAccessToken(app, instanceId, { deadline: clock.now() + 100 }));
+
+    expect(error.code).toBe('WIX_SERVER_ERROR');
+    expect(error.attempts).toBe(1);
+    expect(clock.sleeps).toEqual([]);
+    expect(sim.calls.byPath['/oauth2/token']).toBe(1);
+  });
+
+  it('reports no retry when the caller aborts an attempt', async () => {
+    sim.injectFault({ kind: 'hang', path: '/oauth2/token' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 30);
+
+    const error = await caught(client({ attemptTimeoutMs: 5000 }).createAccessToken(app, instanceId, { signal: controller.signal }));
+
+    expect(error.code).toBe('WIX_ABORTED');
+    expect(error.attempts).toBe(1);
+    expect(retries).toEqual([]);
+    expect(clock.sleeps).toEqual([]);
+  });
+
+  it('makes no further attempt when the caller aborts during the backoff', async () => {
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', times: 5 });
+    const controller = new AbortController();
+    const abortingClock = { now: clock.now, sleep: (ms: number, signal?: AbortSignal) => (controller.abort(), clock.sleep(ms, signal)) };
+
+    const error = await caught(client({ clock: abortingClock }).createAccessToken(app, instanceId, { signal: controller.signal }));
+
+    expect(error).toBeInstanceOf(WixUnavailableError);
+    expect(error.code).toBe('WIX_SERVER_ERROR');
+    expect(error.attempts).toBe(1);
+    expect(sim.calls.byPath['/oauth2/token']).toBe(1);
+  });
+
+  it('makes no call when the caller has already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+
+    const error = await caught(client().createAccessToken(app, instanceId, { signal: controller.signal }));
+
+    expect(error.code).toBe('WIX_ABORTED');
+    expect(sim.calls.total).toBe(0);
+    expect(retries).toEqual([]);
+  });
+
+  it('retries a 408 as transient', async () => {
+    sim.injectFault({ kind: 'status', status: 408, body: '', path: '/oauth2/token' });
+
+    const token = await client().createAccessToken(app, instanceId);
+
+    expect(token.tokenType).toBe('Bearer');
+    expect(retries.map((event) => event.status)).toEqual([408]);
+  });
+
   it('reports a code exchange whose answer was lost as unavailable, not as a bad code', async () => {
     const code = sim.issueCode(app.appId, instanceId);
     let first = true;
@@ -520,6 +589,17 @@ describe('createWixClient secrecy', () => {
     expect(error.body).toContain('invalid_grant');
     expect(Object.keys(error)).not.toContain('body');
     expect(JSON.stringify(error)).not.toContain('"body"');
+  });
+
+  it('keeps a secret that Wix echoes in its error code out of the message, the error field and every rendering', async () => {
+    const { refreshToken } = await client().exchangeCode(app, sim.issueCode(app.appId, instanceId));
+    sim.injectFault({ kind: 'status', status: 400, path: '/oauth/access', error: `invalid_${refreshToken}` });
+
+    const error = await caught(client().refreshAccessToken(app, refreshToken));
+
+    expect(error).toBeInstanceOf(WixGrantInvalidError);
+    expect(error.error).toBe('[redacted]');
+    expect(everyRendering(error, [])).not.toContain(refreshToken);
   });
 
   it('puts no code, token or secret in any error or retry log line, even when Wix echoes them', async () => {
