@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 import { ServiceError } from '../errors';
@@ -38,6 +38,7 @@ import {
   type InstallTokens,
   type InstanceKey,
   type InstanceRecord,
+  type LeasedReschedule,
   type LeasedTokenWrite,
   type LeaseResult,
   type LifecycleResult,
@@ -303,7 +304,10 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
       const removes = [x.n(A.leaseOwner), x.n(A.leaseExpiresAt), ...errorAttributes(x)];
       dueParts(x, key, write.refreshDueAt, sets, removes);
 
-      const condition = holderCondition(x, write.owner, write.expectedVersion, at);
+      const condition =
+        write.evenIfLeaseLost === true
+          ? `${x.n(A.version)} = ${x.v(write.expectedVersion)}`
+          : holderCondition(x, write.owner, write.expectedVersion, at);
       const result = await conditionalUpdate('storeLeasedTokens', key, x, updateExpression(sets, removes), condition);
       if (result.ok) return toRecord(result.item);
       throw await holderConflict(key, result.item, write.expectedVersion);
@@ -350,6 +354,19 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
         if (isConditionFailure(error)) return false;
         throw error;
       }
+    },
+
+    async rescheduleLeased(key, write: LeasedReschedule) {
+      const at = now();
+      const x = new ExpressionBuilder();
+      const sets: string[] = [];
+      const removes = [x.n(A.leaseOwner), x.n(A.leaseExpiresAt)];
+      dueParts(x, key, write.refreshDueAt, sets, removes);
+
+      const condition = holderCondition(x, write.owner, write.expectedVersion, at);
+      const result = await conditionalUpdate('rescheduleLeased', key, x, updateExpression(sets, removes), condition);
+      if (result.ok) return toRecord(result.item);
+      throw await holderConflict(key, result.item, write.expectedVersion);
     },
 
     async waitForRelease(key, options: WaitForReleaseOptions) {
@@ -515,6 +532,12 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
         if (isConditionFailure(error)) return false;
         throw error;
       }
+    },
+
+    async releaseState(stateId) {
+      await call('releaseState', () =>
+        documentClient.send(new DeleteCommand({ TableName: tableName, Key: { [A.pk]: statePk(stateId) } })),
+      );
     },
   };
 }

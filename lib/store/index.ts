@@ -26,6 +26,7 @@ export type {
   InstanceRecord,
   LastError,
   Lease,
+  LeasedReschedule,
   LeasedTokenWrite,
   LeaseResult,
   LifecycleResult,

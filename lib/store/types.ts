@@ -117,6 +117,20 @@ export interface LeasedTokenWrite {
   refreshDueAt: number | null;
   /** Records use in the same write (a mint), so the sweep sees the instance as hot. */
   lastUsedAt?: number;
+  /**
+   * Write even when the lease was lost, provided nobody has written since (version unchanged).
+   * Only for a refresh token Wix just rotated: dropping it would lose the instance's only working
+   * one, while a newer install or an uninstall still wins (they move the version).
+   */
+  evenIfLeaseLost?: boolean;
+}
+
+/** A new due time (or none) set by the lease holder without a Wix call, e.g. for a dormant instance. */
+export interface LeasedReschedule {
+  owner: string;
+  expectedVersion: number;
+  /** Next sweep time, or null to leave the due index. */
+  refreshDueAt: number | null;
 }
 
 /** A failed Wix call, recorded by the lease holder. */
@@ -229,6 +243,14 @@ export interface TokenStore {
   releaseLease(key: InstanceKey, owner: string): Promise<boolean>;
 
   /**
+   * Moves the instance's due time (null: out of the due index) and releases the lease, in one
+   * write; tokens, status and version are left alone.
+   *
+   * @throws {TokenConflictError} as {@link TokenStore.storeLeasedTokens}.
+   */
+  rescheduleLeased(key: InstanceKey, write: LeasedReschedule): Promise<InstanceRecord>;
+
+  /**
    * Polls until the holder wrote (version > sinceVersion) or the lease is gone or expired.
    *
    * @throws {LeaseWaitTimeoutError} after `timeoutMs`.
@@ -256,4 +278,11 @@ export interface TokenStore {
 
   /** True the first time a state is consumed before `expiresAt`, false afterwards or once expired. */
   consumeState(stateId: string, expiresAt: number): Promise<boolean>;
+
+  /**
+   * Undoes {@link TokenStore.consumeState}, so the state can be consumed once more before it
+   * expires. Only for the caller that consumed it, when nothing was spent with it (the install
+   * callback's code exchange failed transiently). Releasing a state that is not consumed is a no-op.
+   */
+  releaseState(stateId: string): Promise<void>;
 }

@@ -18,7 +18,8 @@ import {
   WixUnavailableInvokeError,
 } from './errors';
 import type { MintRequest } from './mint-request';
-import { clientCredentialsDueAt, isUsable, REJECTION_COOLDOWN_MS, retryDelayMs } from './refresh-policy';
+import { recordGrantFailure } from './grant-failure';
+import { isUsable, nextRefreshDueAt, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import type { CachedToken, TokenCache } from './token-cache';
 
 /** The narrow logger the use case needs; attributes never carry a token. */
@@ -147,7 +148,7 @@ async function mintUnderLease(
       deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
     );
   } catch (error) {
-    await recordMintFailure(deps, key, record, owner, error);
+    await recordGrantFailure(deps, key, record, owner, error);
     const stillValid = record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), 0);
     if (error instanceof WixOAuthError && error.kind === WixErrorKind.Transient && stillValid) {
       deps.logger.warn('Wix unavailable; serving the stored token', { ...key, code: error.code, requestId: error.requestId });
@@ -163,7 +164,7 @@ async function mintUnderLease(
       expectedVersion: record.version,
       accessToken: token.accessToken,
       accessTokenExpiresAt: token.expiresAt,
-      refreshDueAt: clientCredentialsDueAt(token.expiresAt),
+      refreshDueAt: nextRefreshDueAt(minted, { grant: 'client_credentials', grantKind: record.grantKind, expiresAt: token.expiresAt }, deps.now()),
       lastUsedAt: minted.lastUsedAt,
     });
   } catch (error) {
@@ -172,28 +173,6 @@ async function mintUnderLease(
     deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
   }
   return remember(deps, minted, 'wix', false);
-}
-
-async function recordMintFailure(deps: MintDeps, key: InstanceKey, record: InstanceRecord, owner: string, error: unknown): Promise<void> {
-  if (!(error instanceof WixOAuthError) || error.kind === WixErrorKind.CredentialsRejected || error.kind === WixErrorKind.BadRequest) {
-    // Not about this instance: leave its record alone.
-    await deps.store.releaseLease(key, owner);
-    return;
-  }
-  const now = deps.now();
-  const refused = error.kind === WixErrorKind.GrantInvalid;
-  try {
-    await deps.store.recordFailure(key, {
-      owner,
-      expectedVersion: record.version,
-      error: { kind: error.kind, code: error.code },
-      at: now,
-      retryAt: refused ? null : now + retryDelayMs((record.lastError?.count ?? 0) + 1, deps.random),
-      needsReauth: refused,
-    });
-  } catch (storeError) {
-    if (!(storeError instanceof TokenConflictError)) throw storeError;
-  }
 }
 
 async function waitForHolder(deps: MintDeps, key: InstanceKey, sinceVersion: number, deadline: number): Promise<InstanceRecord | undefined> {

@@ -21,24 +21,34 @@ export interface MintRequest {
  * @throws {InvalidRequestError} naming the first bad field; never echoing a value
  */
 export function parseMintRequest(payload: unknown, servedAppIds: readonly string[]): MintRequest {
+  const { key, fields } = readInstancePayload(payload, servedAppIds, KNOWN_FIELDS);
+  return { ...key, minValidityMs: readMinValidity(fields['minValiditySeconds']) * 1000 };
+}
+
+/**
+ * Checks the part every instance payload shares (`mint`, `refresh`): a JSON object with no
+ * field outside `knownFields`, a GUID `instanceId` and an `appId` this deployment serves.
+ *
+ * @throws {InvalidRequestError} naming the first bad field; never echoing a value
+ */
+export function readInstancePayload(
+  payload: unknown,
+  servedAppIds: readonly string[],
+  knownFields: ReadonlySet<string>,
+): { key: { appId: string; instanceId: string }; fields: Record<string, unknown> } {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new InvalidRequestError('payload', 'must be a JSON object');
   }
   const fields = payload as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
-    if (!KNOWN_FIELDS.has(key)) throw new InvalidRequestError(safeFieldName(key), 'is not a known field');
+    if (!knownFields.has(key)) throw new InvalidRequestError(safeFieldName(key), 'is not a known field');
   }
 
   const instanceId = fields['instanceId'];
   if (typeof instanceId !== 'string' || !GUID.test(instanceId)) {
     throw new InvalidRequestError('instanceId', 'must be a GUID');
   }
-
-  return {
-    appId: resolveAppId(fields['appId'], servedAppIds),
-    instanceId: instanceId.toLowerCase(),
-    minValidityMs: readMinValidity(fields['minValiditySeconds']) * 1000,
-  };
+  return { key: { appId: resolveAppId(fields['appId'], servedAppIds), instanceId: instanceId.toLowerCase() }, fields };
 }
 
 /** The app a request is for: the one it names, if served, or the only one served. */

@@ -42,6 +42,28 @@ describe('DynamoDB token store: consumeState', () => {
     expect(expired).toBe(false);
   });
 
+  it('lets a released state be consumed once more, and only once', async () => {
+    const state = randomUUID();
+    const expiresAt = f.clock.now + 600_000;
+    await f.store.consumeState(state, expiresAt);
+
+    await f.store.releaseState(state);
+    const again = await f.store.consumeState(state, expiresAt);
+    const third = await f.store.consumeState(state, expiresAt);
+
+    expect(again).toBe(true);
+    expect(third).toBe(false);
+  });
+
+  it('treats releasing a state that was never consumed as a no-op', async () => {
+    const state = randomUUID();
+
+    await f.store.releaseState(state);
+    const consumed = await f.store.consumeState(state, f.clock.now + 600_000);
+
+    expect(consumed).toBe(true);
+  });
+
   it('stores a hash of the state with a ttl in epoch seconds, never the state itself', async () => {
     const state = randomUUID();
     const expiresAt = f.clock.now + 600_000;

@@ -1,0 +1,57 @@
+import { TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
+import { WixOAuthError } from '../wix';
+import { failurePlan } from './refresh-policy';
+
+/** What the lease holder needs to write down a failed grant. */
+export interface GrantFailureDeps {
+  store: Pick<TokenStore, 'recordFailure' | 'releaseLease'>;
+  now: () => number;
+  random: () => number;
+}
+
+/** How the failure ended up in the store. */
+export type GrantFailureWrite =
+  /** lastError, backoff or needs_reauth written; the lease is released. */
+  | 'recorded'
+  /** Not about this instance: the lease is released, the record untouched. */
+  | 'released'
+  /** The record moved on under the holder (its lease was lost): nothing written. */
+  | 'conflict';
+
+/**
+ * Writes down a failed grant under the lease, by {@link failurePlan}, and frees the lease.
+ * Anything that is not a {@link WixOAuthError} (secrets unreadable, say) only frees it.
+ *
+ * @param options.needsReauth mark needs_reauth whatever the plan says (a legacy refresh token
+ *   was refused before this failure)
+ * @throws {StoreUnavailableError} the store could not be written; the lease then simply expires
+ */
+export async function recordGrantFailure(
+  deps: GrantFailureDeps,
+  key: InstanceKey,
+  record: InstanceRecord,
+  owner: string,
+  error: unknown,
+  options: { needsReauth?: boolean } = {},
+): Promise<GrantFailureWrite> {
+  const now = deps.now();
+  const plan = error instanceof WixOAuthError ? failurePlan(error.kind, (record.lastError?.count ?? 0) + 1, now, deps.random) : undefined;
+  if (plan === undefined || !plan.record) {
+    await deps.store.releaseLease(key, owner);
+    return 'released';
+  }
+  try {
+    await deps.store.recordFailure(key, {
+      owner,
+      expectedVersion: record.version,
+      error: { kind: (error as WixOAuthError).kind, code: (error as WixOAuthError).code },
+      at: now,
+      retryAt: plan.retryAt,
+      needsReauth: plan.needsReauth || options.needsReauth === true,
+    });
+    return 'recorded';
+  } catch (storeError) {
+    if (!(storeError instanceof TokenConflictError)) throw storeError;
+    return 'conflict';
+  }
+}

@@ -1,0 +1,215 @@
+import { randomBytes } from 'node:crypto';
+
+import { ServiceError } from '../errors';
+import { AppSecretMalformedError, SecretsUnavailableError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import { StoreUnavailableError, type InstanceKey, type TokenStore } from '../store';
+import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
+import { InvalidRequestError } from './errors';
+import { InstallStateError, InstallStateFailure, issueInstallState, verifyInstallState, type VerifiedState } from './install-state';
+import { resolveAppId } from './mint-request';
+import { legacyHealthDueAt } from './refresh-policy';
+
+/** The Redirect URL's path under PUBLIC_URL; register `${PUBLIC_URL}/oauth/callback` with Wix. */
+export const CALLBACK_PATH = '/oauth/callback';
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Wix's install token and code are opaque; anything longer than this is not one of them. */
+const MAX_OPAQUE_LENGTH = 4096;
+/** Kept back from the callback's deadline for storing the tokens (and retrying the store). */
+const STORE_RESERVE_MS = 2000;
+const STORE_RETRY_BASE_MS = 100;
+const STORE_RETRY_MAX_MS = 800;
+
+/** The logging the install use cases need; attributes never carry a code, token or state. */
+export interface InstallLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface InstallDeps {
+  /** The apps this deployment serves (lower case); the first is not special. */
+  appIds: readonly string[];
+  /** WIX_INSTALLER_URL, no trailing slash. */
+  installerUrl: string;
+  /** PUBLIC_URL, no trailing slash: the Redirect URL is `${publicUrl}${CALLBACK_PATH}`. */
+  publicUrl: string;
+  secrets: AppSecretsProvider;
+  store: Pick<TokenStore, 'consumeState' | 'releaseState' | 'storeInstallTokens'>;
+  wix: Pick<WixClient, 'exchangeCode' | 'getTokenInfo'>;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  logger: InstallLogger;
+  /** Source of the state's nonce; crypto.randomBytes by default. */
+  randomBytes?: (size: number) => Buffer;
+}
+
+/** Wix's Token Info did not vouch for the token the code exchange returned (code `INSTALL_NOT_CONFIRMED`). */
+export class InstallNotConfirmedError extends ServiceError {
+  constructor(reason: string) {
+    super('INSTALL_NOT_CONFIRMED', `Wix did not confirm the installation: ${reason}`);
+  }
+}
+
+/** GET /install as it arrives: every field is optional and unchecked. */
+export interface InstallStartRequest {
+  appId?: string;
+  /** Wix's install token; absent when the install starts from our own site. */
+  token?: string;
+}
+
+/**
+ * The App URL: where the installer should send the browser, with a fresh signed state.
+ *
+ * @throws {InvalidRequestError} the appId is missing (several apps served), malformed or not served; the token is too long
+ * @throws {SecretsUnavailableError} / {AppSecretMalformedError} the app's secret cannot be read
+ * @see https://dev.wix.com/docs/build-apps/develop-your-app/access/authentication/use-advanced-oauth
+ */
+export async function startInstall(deps: InstallDeps, request: InstallStartRequest): Promise<{ appId: string; location: string }> {
+  const appId = resolveAppId(request.appId === '' ? undefined : request.appId, deps.appIds);
+  const token = request.token === '' ? undefined : request.token;
+  if (token !== undefined && token.length > MAX_OPAQUE_LENGTH) throw new InvalidRequestError('token', 'is too long');
+
+  const state = await issueInstallState(deps, appId, deps.randomBytes ?? randomBytes);
+  const target = new URL(`${deps.installerUrl}/installer/install`);
+  if (token !== undefined) target.searchParams.set('token', token);
+  target.searchParams.set('appId', appId);
+  target.searchParams.set('redirectUrl', `${deps.publicUrl}${CALLBACK_PATH}`);
+  target.searchParams.set('state', state);
+  return { appId, location: target.href };
+}
+
+/** GET /oauth/callback as it arrives: every field is optional and unchecked. */
+export interface InstallCallbackRequest {
+  code?: string;
+  state?: string;
+  instanceId?: string;
+}
+
+export interface InstallCompleted extends InstanceKey {
+  /** `${installerUrl}/installer/close-window?access_token=...`: carries the access token. */
+  location: string;
+  /** The stored record's version (1 for a first install). */
+  version: number;
+}
+
+/**
+ * The Redirect URL: checks the state, exchanges the code, stores the tokens, and only then says
+ * where to close the consent window.
+ *
+ * ```
+ * state ok? ──no──▶ InstallStateError (nothing consumed)
+ *   │
+ * consumeState ──already used──▶ InstallStateError(used): a reload never reaches Wix or the store
+ *   │
+ * exchange code ──transient──▶ releaseState, rethrow: a reload may try again with the same code
+ *   │          └─refused────▶ rethrow; the state stays spent (the code is dead anyway)
+ * Token Info: the token is for this app and the instanceId the browser sent
+ *   │
+ * storeInstallTokens (retried while the store is throttled, within the deadline)
+ *   │
+ * close-window URL
+ * ```
+ *
+ * The state is consumed before the exchange so that two callbacks with one state (a reload, a
+ * replay) can never both reach the store: only one of them wins `consumeState`. The instanceId
+ * in the query is the browser's word, so the token Wix returned is checked with Token Info before
+ * anything is stored under it (otherwise a code from one site could overwrite another site's
+ * refresh token).
+ *
+ * @param options.deadline epoch ms by which the answer must be ready
+ * @throws {InvalidRequestError} code or instanceId missing or malformed; the instanceId is not the code's
+ * @throws {InstallStateError} state missing, invalid, expired or used
+ * @throws {WixOAuthError} the exchange or Token Info failed (`kind` says how)
+ * @throws {InstallNotConfirmedError} Token Info did not vouch for the token
+ * @throws {StaleEventError} the app was uninstalled from the instance after this consent
+ * @throws {StoreUnavailableError} / {TokenConflictError} the tokens could not be stored
+ */
+export async function completeInstall(
+  deps: InstallDeps,
+  request: InstallCallbackRequest,
+  options: { deadline: number },
+): Promise<InstallCompleted> {
+  const installedAt = deps.now();
+  if (request.state === undefined || request.state === '') throw new InstallStateError(InstallStateFailure.Missing);
+  const code = request.code;
+  if (code === undefined || code === '') throw new InvalidRequestError('code', 'is missing');
+  if (code.length > MAX_OPAQUE_LENGTH) throw new InvalidRequestError('code', 'is too long');
+  if (request.instanceId === undefined || request.instanceId === '') throw new InvalidRequestError('instanceId', 'is missing');
+  if (!GUID.test(request.instanceId)) throw new InvalidRequestError('instanceId', 'must be a GUID');
+  const instanceId = request.instanceId.toLowerCase();
+
+  const state = await verifyInstallState(deps, request.state);
+  const key: InstanceKey = { appId: state.appId, instanceId };
+  if (!(await deps.store.consumeState(state.id, state.expiresAt))) throw new InstallStateError(InstallStateFailure.Used);
+
+  const wixDeadline = options.deadline - STORE_RESERVE_MS;
+  const tokens = await exchange(deps, key, code, state, wixDeadline);
+  await confirmInstance(deps, key, tokens.accessToken, wixDeadline);
+
+  const record = await storeWithRetry(deps, key, options.deadline, {
+    refreshToken: tokens.refreshToken,
+    accessToken: tokens.accessToken,
+    accessTokenExpiresAt: tokens.expiresAt,
+    installedAt,
+    // The legacy access token lives five minutes and is not kept warm; the sweep's daily health
+    // pass of the refresh token is the next look at this instance.
+    refreshDueAt: legacyHealthDueAt(installedAt, key),
+  });
+
+  const target = new URL(`${deps.installerUrl}/installer/close-window`);
+  target.searchParams.set('access_token', tokens.accessToken);
+  return { ...key, location: target.href, version: record.version };
+}
+
+async function exchange(deps: InstallDeps, key: InstanceKey, code: string, state: VerifiedState, deadline: number): Promise<LegacyTokens> {
+  try {
+    return await withAppCredentials(deps.secrets, key.appId, (credentials) => deps.wix.exchangeCode(credentials, code, { deadline }));
+  } catch (error) {
+    if (spentNothing(error)) {
+      // Give the state back so that reloading the callback (same code) can try again.
+      try {
+        await deps.store.releaseState(state.id);
+        deps.logger.info('install state released after a transient failure', { ...key });
+      } catch (releaseError) {
+        if (!(releaseError instanceof StoreUnavailableError)) throw releaseError;
+        deps.logger.warn('install state could not be released', { ...key, code: releaseError.code });
+      }
+    }
+    throw error;
+  }
+}
+
+/** True when the exchange failed in a way that may have left the code unused. */
+function spentNothing(error: unknown): boolean {
+  if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError) return true;
+  // A 2xx with an unusable body (WIX_MALFORMED_RESPONSE) means Wix spent the code.
+  return error instanceof WixOAuthError && error.kind === WixErrorKind.Transient && error.code !== 'WIX_MALFORMED_RESPONSE';
+}
+
+async function confirmInstance(deps: InstallDeps, key: InstanceKey, accessToken: string, deadline: number): Promise<void> {
+  const info = await deps.wix.getTokenInfo(accessToken, { deadline });
+  if (!info.active) throw new InstallNotConfirmedError('the new access token is not active');
+  if (info.instanceId === undefined) throw new InstallNotConfirmedError('Token Info names no instance');
+  if (info.instanceId.toLowerCase() !== key.instanceId || (info.clientId !== undefined && info.clientId.toLowerCase() !== key.appId)) {
+    throw new InvalidRequestError('instanceId', 'does not match the installation code');
+  }
+}
+
+async function storeWithRetry(
+  deps: InstallDeps,
+  key: InstanceKey,
+  deadline: number,
+  tokens: Parameters<TokenStore['storeInstallTokens']>[1],
+): Promise<{ version: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.store.storeInstallTokens(key, tokens);
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      const delayMs = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_BASE_MS * 2 ** (attempt - 1));
+      if (deps.now() + delayMs >= deadline) throw error;
+      deps.logger.warn('retrying the install token store', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName });
+      await deps.sleep(delayMs);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import type { InstanceKey, TokenStore } from '../store';
+import { InvalidRequestError } from './errors';
+import { unpackEnvelope, type WebhookVerifier } from './webhook';
+
+/** Wix's lifecycle JWTs are well under 4 KB; refuse a body that cannot be one before parsing it. */
+const MAX_JWT_LENGTH = 64 * 1024;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The lifecycle events this service acts on; any other type is acknowledged and ignored. */
+export const LifecycleEventType = {
+  AppInstalled: 'AppInstalled',
+  AppRemoved: 'AppRemoved',
+} as const;
+export type LifecycleEventType = (typeof LifecycleEventType)[keyof typeof LifecycleEventType];
+
+/** What became of a webhook; every one of these is answered 200. */
+export type WebhookOutcome = 'applied' | 'duplicate' | 'stale' | 'ignored';
+
+/** The logging the use case needs; attributes never carry the JWT or its claims. */
+export interface LifecycleLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface LifecycleDeps {
+  verify: WebhookVerifier;
+  store: Pick<TokenStore, 'recordAppInstalled' | 'recordAppRemoved'>;
+  logger: LifecycleLogger;
+}
+
+export interface WebhookReceipt {
+  outcome: WebhookOutcome;
+  /** The event type when it is one we know, `other` otherwise (never an unchecked value). */
+  eventType: LifecycleEventType | 'other';
+  appId: string;
+  instanceId?: string;
+}
+
+/**
+ * Handles one App Instance Installed / App Removed webhook: verifies the body (the JWT), unpacks the
+ * envelope and applies the event in order. The event's time is the JWT's `iat` (Wix's clock), so
+ * the store can tell a late or retried delivery from a newer event: an AppRemoved followed by an
+ * older AppInstalled stays removed, and a newer AppInstalled revives the instance.
+ *
+ * @throws {WebhookVerificationError} the JWT's signature, algorithm or times are refused
+ * @throws {InvalidRequestError} the body is not a JWT, or its envelope is malformed
+ * @throws {StoreUnavailableError} / {SecretsUnavailableError} a dependency failed (Wix will retry)
+ * @see https://dev.wix.com/docs/rest/app-management/app-instance/instance-app-removed
+ */
+export async function receiveWebhook(deps: LifecycleDeps, body: string): Promise<WebhookReceipt> {
+  const jwt = body.trim();
+  if (jwt === '') throw new InvalidRequestError('body', 'is empty');
+  if (jwt.length > MAX_JWT_LENGTH) throw new InvalidRequestError('body', 'is too large');
+  const { appId, claims, issuedAt } = await deps.verify(jwt);
+  const envelope = unpackEnvelope(claims);
+
+  if (envelope.eventType !== LifecycleEventType.AppInstalled && envelope.eventType !== LifecycleEventType.AppRemoved) {
+    deps.logger.info('webhook ignored: not a lifecycle event', { appId, eventType: printable(envelope.eventType) });
+    return { outcome: 'ignored', eventType: 'other', appId };
+  }
+
+  const instanceId = guid(envelope.instanceId, 'data.instanceId', true) as string;
+  const payloadAppId = envelope.payload['appId'];
+  if (payloadAppId !== undefined && (typeof payloadAppId !== 'string' || payloadAppId.toLowerCase() !== appId)) {
+    throw new InvalidRequestError('data.data.appId', 'is not the app whose key signed the webhook');
+  }
+  const key: InstanceKey = { appId, instanceId };
+
+  const result =
+    envelope.eventType === LifecycleEventType.AppInstalled
+      ? await deps.store.recordAppInstalled(key, {
+          eventAt: issuedAt,
+          ...optional('originInstanceId', guid(envelope.payload['originInstanceId'], 'data.data.originInstanceId', false)),
+        })
+      : await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
+  return { outcome: result.outcome, eventType: envelope.eventType, ...key };
+}
+
+/** A GUID field, lower-cased; undefined when absent (null or empty counts as absent) and not required. */
+function guid(value: unknown, field: string, required: boolean): string | undefined {
+  if (value === undefined || value === null || value === '') {
+    if (required) throw new InvalidRequestError(field, 'is missing');
+    return undefined;
+  }
+  if (typeof value !== 'string' || !GUID.test(value)) throw new InvalidRequestError(field, 'must be a GUID');
+  return value.toLowerCase();
+}
+
+function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: string };
+}
+
+/** An event type for a log line: Wix's names are short identifiers; anything else is not printed. */
+function printable(eventType: string): string {
+  return /^[A-Za-z0-9_.]{1,64}$/.test(eventType) ? eventType : '(unprintable)';
+}

@@ -1,0 +1,266 @@
+import { DecryptionError } from '../crypto';
+import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import {
+  ConflictReason,
+  GrantKind,
+  InstanceStatus,
+  StoreUnavailableError,
+  TokenConflictError,
+  type InstanceKey,
+  type InstanceRecord,
+  type LeasedTokenWrite,
+  type TokenStore,
+} from '../store';
+import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
+import { recordGrantFailure } from './grant-failure';
+import { isHot, nextRefreshDueAt } from './refresh-policy';
+import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
+
+/** The narrow logger refreshes need; attributes never carry a token. */
+export interface RefreshLogger {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+export interface RefreshDeps {
+  store: TokenStore;
+  wix: Pick<WixClient, 'refreshAccessToken' | 'createAccessToken'>;
+  secrets: AppSecretsProvider;
+  now: () => number;
+  random: () => number;
+  /** A fresh lease owner id per attempt. */
+  newLeaseOwner: () => string;
+  logger: RefreshLogger;
+  /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 2 s. */
+  writeMarginMs?: number;
+  /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
+  minCallMs?: number;
+}
+
+export interface RefreshOneOptions {
+  /** Epoch ms: no Wix call runs past it. */
+  deadline: number;
+  /**
+   * A sweep's: the time the due index was read at. The record must still be due by then and be
+   * hot, else it is skipped (dormant ones leave the index). Absent for a direct invoke, which
+   * refreshes the instance now, fresh or not.
+   */
+  dueBy?: number;
+}
+
+const DEFAULT_WRITE_MARGIN_MS = 2000;
+const DEFAULT_MIN_CALL_MS = 1000;
+
+/**
+ * Refreshes one instance under its lease: the refresh_token grant for a legacy instance (its
+ * health pass), client credentials otherwise. The outcome drives the instance's state:
+ *
+ * ```
+ * refresh_token ok          new refresh token (if any) and access token stored in one write, first
+ * refresh_token refused     client credentials instead ──ok──────▶ grantKind client_credentials, active
+ *                                                      └─refused─▶ needs_reauth, out of the index
+ * client credentials ok     token stored, next due time by refresh-policy
+ * transient                 lastError, due again after a jittered backoff
+ * refused (grant_invalid)   needs_reauth, out of the index
+ * credentials_rejected      lease released, instance untouched (the app's problem, not the instance's)
+ * ```
+ *
+ * Store, secrets and decryption failures are returned as failed outcomes (the lease is released
+ * or simply expires); anything unexpected is rethrown.
+ */
+export async function refreshOne(deps: RefreshDeps, key: InstanceKey, options: RefreshOneOptions): Promise<RefreshOutcome> {
+  const owner = deps.newLeaseOwner();
+  try {
+    const lease = await deps.store.acquireLease(key, { owner });
+    if (!lease.acquired) {
+      if (lease.reason === 'held') return { status: 'skipped', reason: SkipReason.Leased };
+      return { status: 'skipped', reason: lease.reason === 'uninstalled' ? SkipReason.Uninstalled : SkipReason.NotFound };
+    }
+    return await underLease(deps, key, lease.record, owner, lease.lease.expiresAt, options);
+  } catch (error) {
+    // The lease may still be ours (say the record was taken but could not be decrypted): give it back.
+    await releaseQuietly(deps, key, owner);
+    return failureOf(error);
+  }
+}
+
+/**
+ * The direct invoke: refreshes one instance now, fresh or not, and sums it up in the same counts
+ * as a sweep (`examined` 1).
+ */
+export async function refreshNow(deps: RefreshDeps, key: InstanceKey, options: { deadline: number }): Promise<RefreshSummary> {
+  const startedAt = deps.now();
+  const outcome = await refreshOne(deps, key, { deadline: options.deadline });
+  const summary = emptySummary('instance');
+  summary.examined = 1;
+  countOutcome(summary, outcome);
+  summary.complete = outcome.status !== 'left';
+  summary.durationMs = deps.now() - startedAt;
+  const detail = outcomeDetail(outcome);
+  summary.instance = { ...key, outcome: outcome.status, ...(detail === undefined ? {} : { detail }) };
+  return summary;
+}
+
+async function underLease(
+  deps: RefreshDeps,
+  key: InstanceKey,
+  record: InstanceRecord,
+  owner: string,
+  leaseExpiresAt: number,
+  options: RefreshOneOptions,
+): Promise<RefreshOutcome> {
+  const now = deps.now();
+  if (options.dueBy !== undefined) {
+    // The due index is eventually consistent and other sweeps race this one: the record decides.
+    if (record.refreshDueAt === undefined || record.refreshDueAt > options.dueBy) {
+      await deps.store.releaseLease(key, owner);
+      return { status: 'skipped', reason: SkipReason.NotDue };
+    }
+    if (!isHot(record, now)) {
+      await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: null });
+      return { status: 'skipped', reason: SkipReason.Dormant };
+    }
+  }
+
+  const deadline = Math.min(options.deadline, leaseExpiresAt - (deps.writeMarginMs ?? DEFAULT_WRITE_MARGIN_MS));
+  if (deadline - now < (deps.minCallMs ?? DEFAULT_MIN_CALL_MS)) {
+    await deps.store.releaseLease(key, owner);
+    return { status: 'left' };
+  }
+  // A legacy instance already marked needs_reauth had its refresh token refused: skip to client credentials.
+  if (record.grantKind === GrantKind.Legacy && record.refreshToken !== undefined && record.status !== InstanceStatus.NeedsReauth) {
+    return healthPass(deps, key, record, record.refreshToken, owner, deadline);
+  }
+  return clientCredentials(deps, key, record, owner, deadline);
+}
+
+/** The legacy health pass: proves the refresh token works and stores what Wix hands back, first. */
+async function healthPass(
+  deps: RefreshDeps,
+  key: InstanceKey,
+  record: InstanceRecord,
+  refreshToken: string,
+  owner: string,
+  deadline: number,
+): Promise<RefreshOutcome> {
+  let tokens: LegacyTokens;
+  try {
+    tokens = await withAppCredentials(deps.secrets, key.appId, (credentials) =>
+      deps.wix.refreshAccessToken(credentials, refreshToken, { deadline }),
+    );
+  } catch (error) {
+    if (error instanceof WixOAuthError && error.kind === WixErrorKind.GrantInvalid) {
+      deps.logger.warn('legacy refresh token refused; trying client credentials', { ...key, code: error.code, requestId: error.requestId });
+      return clientCredentials(deps, key, record, owner, deadline);
+    }
+    return failedGrant(deps, key, record, owner, error, false);
+  }
+
+  const rotated = tokens.refreshToken !== refreshToken;
+  // Keep whichever access token lasts longer: a client-credentials one that mint stored outlives
+  // this five-minute legacy one, and callers are served from the store.
+  const keepStored = record.accessToken !== undefined && record.accessTokenExpiresAt !== undefined && record.accessTokenExpiresAt > tokens.expiresAt;
+  const refreshDueAt = nextRefreshDueAt(record, { grant: 'refresh_token', grantKind: GrantKind.Legacy, expiresAt: tokens.expiresAt }, deps.now());
+  const write: LeasedTokenWrite = {
+    owner,
+    expectedVersion: record.version,
+    accessToken: keepStored ? (record.accessToken as string) : tokens.accessToken,
+    accessTokenExpiresAt: keepStored ? (record.accessTokenExpiresAt as number) : tokens.expiresAt,
+    refreshDueAt,
+    ...(rotated ? { refreshToken: tokens.refreshToken } : {}),
+  };
+  try {
+    await deps.store.storeLeasedTokens(key, write);
+  } catch (error) {
+    if (!(error instanceof TokenConflictError) || !rotated) throw error;
+    if (error.reason !== ConflictReason.LeaseLost) {
+      deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason });
+      throw error;
+    }
+    // Our lease ran out, but nobody wrote since: the new refresh token is the only one that works now.
+    await deps.store.storeLeasedTokens(key, { ...write, evenIfLeaseLost: true });
+  }
+  return { status: 'refreshed', grant: 'refresh_token', fellBack: false, rotated, refreshDueAt };
+}
+
+/** A client-credentials mint; for a legacy instance, the fallback after its refresh token was refused. */
+async function clientCredentials(
+  deps: RefreshDeps,
+  key: InstanceKey,
+  record: InstanceRecord,
+  owner: string,
+  deadline: number,
+): Promise<RefreshOutcome> {
+  // A legacy instance gets here only without a working refresh token: refused now, refused on an
+  // earlier run (needs_reauth), or none held. It stays on client credentials from now on.
+  const fellBack = record.grantKind === GrantKind.Legacy;
+  let token;
+  try {
+    token = await withAppCredentials(deps.secrets, key.appId, (credentials) =>
+      deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
+    );
+  } catch (error) {
+    return failedGrant(deps, key, record, owner, error, fellBack);
+  }
+
+  const grantKind = GrantKind.ClientCredentials;
+  const refreshDueAt = nextRefreshDueAt(record, { grant: 'client_credentials', grantKind, expiresAt: token.expiresAt }, deps.now());
+  await deps.store.storeLeasedTokens(key, {
+    owner,
+    expectedVersion: record.version,
+    accessToken: token.accessToken,
+    accessTokenExpiresAt: token.expiresAt,
+    refreshDueAt,
+    ...(fellBack ? { grantKind } : {}),
+  });
+  if (fellBack) deps.logger.warn('legacy instance now served with client credentials; its refresh token needs re-authorisation', { ...key });
+  return { status: 'refreshed', grant: 'client_credentials', fellBack, rotated: false, refreshDueAt };
+}
+
+/** Writes down a failed grant (shared with mint) and says what happened. */
+async function failedGrant(
+  deps: RefreshDeps,
+  key: InstanceKey,
+  record: InstanceRecord,
+  owner: string,
+  error: unknown,
+  refreshTokenRefused: boolean,
+): Promise<RefreshOutcome> {
+  if (!(error instanceof WixOAuthError)) throw error;
+  const write = await recordGrantFailure(deps, key, record, owner, error, { needsReauth: refreshTokenRefused });
+  const needsReauth = write === 'recorded' && (error.kind === WixErrorKind.GrantInvalid || refreshTokenRefused);
+  const failure = WIX_FAILURES[error.kind];
+  if (failure !== FailureClass.Transient || needsReauth) {
+    deps.logger.warn('refresh failed', { ...key, failure, code: error.code, status: error.status, requestId: error.requestId, needsReauth });
+  }
+  return { status: 'failed', failure, code: error.code, needsReauth };
+}
+
+const WIX_FAILURES: Record<WixErrorKind, FailureClass> = {
+  [WixErrorKind.Transient]: FailureClass.Transient,
+  [WixErrorKind.GrantInvalid]: FailureClass.GrantInvalid,
+  [WixErrorKind.CredentialsRejected]: FailureClass.CredentialsRejected,
+  [WixErrorKind.BadRequest]: FailureClass.BadRequest,
+};
+
+/** The failed outcome of an error thrown outside a Wix call; unexpected errors are rethrown. */
+function failureOf(error: unknown): RefreshOutcome {
+  const failed = (failure: FailureClass, code: string): RefreshOutcome => ({ status: 'failed', failure, code, needsReauth: false });
+  if (error instanceof WixOAuthError) return failed(WIX_FAILURES[error.kind], error.code);
+  if (error instanceof StoreUnavailableError) return failed(FailureClass.Store, error.code);
+  if (error instanceof TokenConflictError) return failed(FailureClass.Conflict, error.code);
+  if (error instanceof DecryptionError) return failed(FailureClass.Decryption, error.code);
+  if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError || error instanceof UnknownAppError) {
+    return failed(FailureClass.Secrets, error.code);
+  }
+  throw error;
+}
+
+async function releaseQuietly(deps: RefreshDeps, key: InstanceKey, owner: string): Promise<void> {
+  try {
+    await deps.store.releaseLease(key, owner);
+  } catch (error) {
+    // The lease expires on its own.
+    if (!(error instanceof StoreUnavailableError)) throw error;
+  }
+}

@@ -1,0 +1,157 @@
+import { errors, importSPKI, jwtVerify, type JWTPayload } from 'jose';
+
+import { ServiceError } from '../errors';
+import type { AppSecretsProvider } from '../secrets';
+import { InvalidRequestError } from './errors';
+
+/**
+ * Verifying Wix's webhook JWTs and unpacking their envelope (wix-oauth.md §6).
+ *
+ * Which key: Wix signs each app's webhooks with that app's key, and the app id sits three layers
+ * deep inside the payload. Rather than read untrusted claims to choose a key, the verifier tries
+ * the key of every app this deployment serves (usually one; an RS256 check costs well under a
+ * millisecond), and the key that verifies says which app sent it. Only RS256 is accepted, so a
+ * token with `alg: none`, or HS256 with the public key used as an HMAC secret, is refused before
+ * any key is used.
+ */
+
+/** Why a webhook JWT was refused (answered 401). */
+export const WebhookRefusal = {
+  AlgorithmNotAllowed: 'algorithm_not_allowed',
+  BadSignature: 'bad_signature',
+  Expired: 'expired',
+  IssuedInTheFuture: 'issued_in_the_future',
+  Unsupported: 'unsupported',
+} as const;
+export type WebhookRefusal = (typeof WebhookRefusal)[keyof typeof WebhookRefusal];
+
+/** The webhook's JWT did not verify (code `WEBHOOK_UNVERIFIED`); `reason` says why, and nothing else is kept. */
+export class WebhookVerificationError extends ServiceError {
+  readonly reason: WebhookRefusal;
+  /** jose's error code, when jose refused it. */
+  readonly joseCode: string | undefined;
+
+  constructor(reason: WebhookRefusal, joseCode?: string) {
+    super('WEBHOOK_UNVERIFIED', `The webhook JWT was refused: ${reason.replace(/_/g, ' ')}`);
+    this.reason = reason;
+    this.joseCode = joseCode;
+  }
+}
+
+/** A verified webhook: the app whose key verified it and the JWT's claims. */
+export interface VerifiedWebhook {
+  appId: string;
+  claims: JWTPayload;
+  /** The JWT's `iat`, in epoch ms: the event's time on Wix's clock. */
+  issuedAt: number;
+}
+
+export type WebhookVerifier = (jwt: string) => Promise<VerifiedWebhook>;
+
+export interface WebhookVerifierDeps {
+  secrets: Pick<AppSecretsProvider, 'get'>;
+  /** The apps this deployment serves; their keys are tried in this order. */
+  appIds: readonly string[];
+  now: () => number;
+}
+
+/** Leeway for `exp` (and how far `iat` may lie ahead): clocks differ a little. */
+const CLOCK_TOLERANCE_SECONDS = 60;
+/** An `iat` further ahead than this could pin an instance's event order in the future: refuse it. */
+const MAX_FUTURE_IAT_MS = 5 * 60_000;
+
+/**
+ * Builds a verifier that keeps each imported public key for the container's life (keyed by the
+ * PEM, so a rotated key is imported once more).
+ *
+ * The verifier throws {@link WebhookVerificationError} for a token that does not verify,
+ * {@link InvalidRequestError} for one that is not a JWT or lacks `iat`/`data`, and the secrets
+ * provider's error when no served app's key verified it and some key could not be read.
+ */
+export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifier {
+  const keys = new Map<string, ReturnType<typeof importSPKI>>();
+  const keyFor = (pem: string) => {
+    let key = keys.get(pem);
+    if (key === undefined) {
+      key = importSPKI(pem, 'RS256');
+      key.catch(() => keys.delete(pem));
+      keys.set(pem, key);
+    }
+    return key;
+  };
+
+  return async (jwt) => {
+    const credentials = await Promise.allSettled(deps.appIds.map((appId) => deps.secrets.get(appId)));
+    let unreadable: unknown;
+    for (const [index, result] of credentials.entries()) {
+      if (result.status === 'rejected') {
+        unreadable ??= result.reason;
+        continue;
+      }
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(jwt, await keyFor(result.value.webhookPublicKey), {
+          algorithms: ['RS256'],
+          requiredClaims: ['iat', 'data'],
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: new Date(deps.now()),
+        }));
+      } catch (error) {
+        if (error instanceof errors.JWSSignatureVerificationFailed) continue;
+        throw refusal(error);
+      }
+      const issuedAt = Math.floor((claims.iat as number) * 1000);
+      if (issuedAt > deps.now() + MAX_FUTURE_IAT_MS) throw new WebhookVerificationError(WebhookRefusal.IssuedInTheFuture);
+      return { appId: deps.appIds[index] as string, claims, issuedAt };
+    }
+    if (unreadable !== undefined) throw unreadable;
+    throw new WebhookVerificationError(WebhookRefusal.BadSignature, errors.JWSSignatureVerificationFailed.code);
+  };
+}
+
+/** Turns jose's verdict into ours; jose's messages and payloads are dropped (they may quote the token). */
+function refusal(error: unknown): Error {
+  if (error instanceof errors.JOSEAlgNotAllowed) return new WebhookVerificationError(WebhookRefusal.AlgorithmNotAllowed, error.code);
+  if (error instanceof errors.JWTExpired) return new WebhookVerificationError(WebhookRefusal.Expired, error.code);
+  if (error instanceof errors.JOSENotSupported) return new WebhookVerificationError(WebhookRefusal.Unsupported, error.code);
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    return new InvalidRequestError(error.claim === 'iat' || error.claim === 'data' ? error.claim : 'claims', 'is missing or invalid');
+  }
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return new InvalidRequestError('body', 'is not a signed JWT');
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** The envelope inside `claims.data`; `data` and `identity` are JSON strings again. */
+export interface WebhookEnvelope {
+  eventType: string;
+  instanceId?: unknown;
+  /** The parsed event payload; {} when the envelope has none. */
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Unpacks `claims.data` (a JSON string) into the envelope and its `data` (a JSON string) into the
+ * payload. Only the shape is checked here; each event type checks its own fields.
+ *
+ * @throws {InvalidRequestError} naming the layer that is malformed
+ * @see https://dev.wix.com/docs/rest/app-management/app-instance/app-instance-installed
+ */
+export function unpackEnvelope(claims: JWTPayload): WebhookEnvelope {
+  const envelope = parseJsonObject(claims['data'], 'data');
+  const eventType = envelope['eventType'];
+  if (typeof eventType !== 'string' || eventType === '') throw new InvalidRequestError('data.eventType', 'is missing');
+  const payload = envelope['data'] === undefined || envelope['data'] === null ? {} : parseJsonObject(envelope['data'], 'data.data');
+  return { eventType, instanceId: envelope['instanceId'], payload };
+}
+
+function parseJsonObject(value: unknown, field: string): Record<string, unknown> {
+  if (typeof value !== 'string') throw new InvalidRequestError(field, 'must be a JSON string');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new InvalidRequestError(field, 'is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidRequestError(field, 'is not a JSON object');
+  return parsed as Record<string, unknown>;
+}

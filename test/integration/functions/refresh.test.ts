@@ -1,0 +1,246 @@
+import { randomUUID } from 'node:crypto';
+
+import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import { GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
+import { createWixClient } from '../../../lib/wix';
+import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { captureLogger, countingClient, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
+import { refreshContainer, scheduledEvent, seedClientCredentials, seedLegacy, storeMaker } from '../../support/refresh-fixture';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let table: TestTable;
+let sim: WixSimulator;
+let app: DemoAppSecret;
+let ddbCalls: string[];
+let logger: CapturedLogger;
+
+beforeAll(async () => {
+  app = demoAppSecret(randomUUID());
+  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+});
+
+afterAll(async () => {
+  await sim.stop();
+});
+
+// A table per test: the scheduled sweep reads every due item of its table.
+beforeEach(async () => {
+  table = await createTestTable('refresh');
+  ddbCalls = [];
+  logger = captureLogger();
+  sim.clearFaults();
+  sim.resetCalls();
+});
+
+afterEach(async () => {
+  await table.drop();
+});
+
+function container() {
+  return refreshContainer({
+    documentClient: countingClient(table.documentClient, ddbCalls),
+    tableName: table.tableName,
+    wixUrl: sim.url,
+    app,
+    logger,
+  });
+}
+
+const makeStore = () => storeMaker(table.documentClient, table.tableName, app);
+const exchanger = () => createWixClient({ baseUrl: sim.url });
+
+async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the invoke to fail');
+}
+
+describe('refresh', () => {
+  it('runs the sweep on a scheduled event, publishes its counts once and logs one summary line', async () => {
+    const due = { dueAt: Date.now() - MINUTE, lastUsedAt: Date.now() - MINUTE };
+    await seedLegacy(sim, exchanger(), makeStore(), app, due);
+    await seedClientCredentials(sim, makeStore(), app, due);
+    await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() + HOUR, lastUsedAt: Date.now() });
+    const idle = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() - MINUTE, createdAt: Date.now() - 30 * DAY });
+    const { handler, metrics } = container();
+    sim.resetCalls();
+
+    const summary = await handler(scheduledEvent(), lambdaContext(60_000));
+
+    expect(summary).toMatchObject({ mode: 'sweep', examined: 3, refreshed: 2, leftForNextRun: 0, complete: true });
+    expect(summary.skipped.dormant).toBe(1);
+    expect(sim.calls.byGrant).toEqual({ refresh_token: 1, client_credentials: 1 });
+    expect(metrics.flushes).toHaveLength(1);
+    expect(metrics.flushes[0]?.dimensions).toEqual({ mode: 'sweep' });
+    expect(metrics.flushes[0]?.counts).toMatchObject({
+      Examined: 3,
+      Refreshed: 2,
+      Failed: 0,
+      FailedTransient: 0,
+      FailedGrantInvalid: 0,
+      Skipped: 1,
+      SkippedDormant: 1,
+      LeftForNextRun: 0,
+    });
+    const lines = logger.lines.filter((line) => line.includes('refresh summary'));
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ level: 'INFO', mode: 'sweep', refreshed: 2 });
+    expect((await container().store.getInstance(idle, { consistentRead: true }))?.refreshDueAt).toBeUndefined();
+  });
+
+  it('counts failures by class in the sweep metrics', async () => {
+    const due = { dueAt: Date.now() - MINUTE, lastUsedAt: Date.now() - MINUTE };
+    const gone = await seedClientCredentials(sim, makeStore(), app, due);
+    await seedClientCredentials(sim, makeStore(), app, due);
+    sim.uninstall(app.appId, gone.instanceId);
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1, grant: 'client_credentials' });
+    const { handler, metrics } = container();
+
+    const summary = await handler(scheduledEvent(), lambdaContext(60_000));
+
+    // Faults answer before the endpoint: the uninstalled instance fails transiently too.
+    expect(summary.failed.transient).toBe(2);
+    expect(metrics.flushes[0]?.counts).toMatchObject({ Failed: 2, FailedTransient: 2, Refreshed: 0 });
+  });
+
+  it('refreshes one legacy instance now on a direct invoke, fresh or not, with the refresh_token grant', async () => {
+    const key = await seedLegacy(sim, exchanger(), makeStore(), app, { dueAt: Date.now() + 20 * HOUR, lastUsedAt: Date.now() });
+    const { handler, store, metrics } = container();
+    sim.resetCalls();
+
+    const summary = await handler({ instanceId: key.instanceId }, lambdaContext());
+
+    expect(summary).toMatchObject({
+      mode: 'instance',
+      examined: 1,
+      refreshed: 1,
+      complete: true,
+      instance: { appId: app.appId, instanceId: key.instanceId, outcome: 'refreshed', detail: 'refresh_token' },
+    });
+    expect(sim.calls.byGrant).toEqual({ refresh_token: 1 });
+    const record = await store.getInstance(key, { consistentRead: true });
+    expect(record?.refreshDueAt).toBeGreaterThan(Date.now() + 22 * HOUR);
+    expect(metrics.flushes[0]?.dimensions).toEqual({ mode: 'instance' });
+  });
+
+  it('refreshes one client-credentials instance now on a direct invoke with client credentials', async () => {
+    const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() + 3 * HOUR, lastUsedAt: Date.now() });
+    const { handler, store } = container();
+    const before = await store.getInstance(key, { consistentRead: true });
+    sim.resetCalls();
+
+    const summary = await handler({ instanceId: key.instanceId, appId: app.appId.toUpperCase() }, lambdaContext());
+
+    expect(summary.instance).toMatchObject({ outcome: 'refreshed', detail: 'client_credentials' });
+    expect(sim.calls.byGrant).toEqual({ client_credentials: 1 });
+    const after = await store.getInstance(key, { consistentRead: true });
+    expect(after?.accessToken).not.toBe(before?.accessToken);
+    expect(after?.grantKind).toBe(GrantKind.ClientCredentials);
+  });
+
+  it('refreshes a dormant instance when asked directly, and leaves it out of the due index', async () => {
+    const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() - MINUTE, createdAt: Date.now() - 30 * DAY });
+    const { handler, store } = container();
+
+    const summary = await handler({ instanceId: key.instanceId }, lambdaContext());
+
+    expect(summary.refreshed).toBe(1);
+    expect((await store.getInstance(key, { consistentRead: true }))?.refreshDueAt).toBeUndefined();
+  });
+
+  it.each([
+    ['an instance with no record', 'not_found', async (): Promise<InstanceKey> => ({ appId: app.appId, instanceId: randomUUID() })],
+    [
+      'an uninstalled instance',
+      'uninstalled',
+      async (): Promise<InstanceKey> => {
+        const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now(), lastUsedAt: Date.now() });
+        await makeStore()().recordAppRemoved(key, { eventAt: Date.now() });
+        return key;
+      },
+    ],
+  ])('answers %s with a skipped count and no Wix call', async (_, reason, arrange) => {
+    const key = await arrange();
+    const { handler } = container();
+    sim.resetCalls();
+
+    const summary = await handler({ instanceId: key.instanceId }, lambdaContext());
+
+    expect(summary).toMatchObject({ refreshed: 0, instance: { outcome: 'skipped', detail: reason } });
+    expect(summary.skipped[reason as keyof typeof summary.skipped]).toBe(1);
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('reports a refused instance in the counts, marked needs_reauth', async () => {
+    const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now(), lastUsedAt: Date.now() });
+    sim.uninstall(app.appId, key.instanceId);
+    const { handler, store } = container();
+
+    const summary = await handler({ instanceId: key.instanceId }, lambdaContext());
+
+    expect(summary).toMatchObject({ needsReauth: 1, failed: { grant_invalid: 1 }, instance: { outcome: 'failed', detail: 'grant_invalid' } });
+    expect((await store.getInstance(key, { consistentRead: true }))?.status).toBe(InstanceStatus.NeedsReauth);
+  });
+});
+
+describe('refresh input', () => {
+  it.each([
+    ['a string payload', 'not an object', 'payload'],
+    ['an array payload', [], 'payload'],
+    ['null', null, 'payload'],
+    ['an empty object', {}, 'instanceId'],
+    ['an instanceId that is not a GUID', { instanceId: 'abc' }, 'instanceId'],
+    ['an instanceId of the wrong type', { instanceId: 42 }, 'instanceId'],
+    ['an appId that is not a GUID', { instanceId: randomUUID(), appId: 'x' }, 'appId'],
+    ['an app this deployment does not serve', { instanceId: randomUUID(), appId: randomUUID() }, 'appId'],
+    ['a mint-only field', { instanceId: randomUUID(), minValiditySeconds: 60 }, 'minValiditySeconds'],
+    ['an event from another EventBridge source', { source: 'aws.s3', 'detail-type': 'Scheduled Event' }, 'source'],
+    ['an unknown field with an odd name', { instanceId: randomUUID(), 'x y': 1 }, 'payload'],
+  ])('refuses %s with InvalidRequest naming the field, touching nothing', async (_, payload, field) => {
+    const { handler, metrics } = container();
+
+    const error = await rejection(handler(payload, lambdaContext()));
+
+    expect(error.name).toBe('InvalidRequest');
+    expect(error.field).toBe(field);
+    expect(error.message.startsWith(field)).toBe(true);
+    expect(ddbCalls).toEqual([]);
+    expect(sim.calls.total).toBe(0);
+    expect(metrics.flushes).toEqual([]);
+  });
+});
+
+describe('refresh secrecy', () => {
+  it('puts no token or secret in any log line or answer, across successes and failures', async () => {
+    const due = { dueAt: Date.now() - MINUTE, lastUsedAt: Date.now() - MINUTE };
+    const legacy = await seedLegacy(sim, exchanger(), makeStore(), app, due);
+    const fellBack = await seedLegacy(sim, exchanger(), makeStore(), app, due);
+    sim.uninstall(app.appId, fellBack.instanceId);
+    sim.install(app.appId, fellBack.instanceId);
+    const refused = await seedLegacy(sim, exchanger(), makeStore(), app, due);
+    sim.uninstall(app.appId, refused.instanceId);
+    await seedClientCredentials(sim, makeStore(), app, due);
+    const { handler } = container();
+
+    const answers = [
+      await handler(scheduledEvent(), lambdaContext(60_000)),
+      await handler({ instanceId: legacy.instanceId }, lambdaContext()),
+    ];
+    sim.injectFault({ kind: 'status', status: 500, rate: 1, body: `echo ${app.appSecret}` });
+    answers.push(await handler({ instanceId: legacy.instanceId }, lambdaContext()));
+
+    const rendered = [...logger.lines, ...answers.map((answer) => JSON.stringify(answer))].join('\n');
+    expect(answers[0]).toMatchObject({ refreshed: 3, fellBack: 1, needsReauth: 1 });
+    expect(answers[2]).toMatchObject({ failed: { transient: 1 } });
+    for (const secret of [...sim.issuedSecrets(), app.appSecret, ...Object.values(app.tokenKeys.keys)]) {
+      expect(rendered).not.toContain(secret);
+    }
+  });
+});

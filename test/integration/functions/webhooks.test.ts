@@ -1,0 +1,252 @@
+import { randomUUID } from 'node:crypto';
+
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { SignJWT } from 'jose';
+
+import { createWebhooksHandler } from '../../../functions/webhooks';
+import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import type { HttpResult } from '../../../lib/http';
+import { cipherSource } from '../../../lib/runtime';
+import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey, type TokenStore } from '../../../lib/store';
+import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { httpContext, httpEvent, memorySecrets, signWebhook, unsignedJwt, type WebhookEvent } from '../../support/http-fixture';
+import { captureLogger, type CapturedLogger } from '../../support/mint-fixture';
+
+/** Wix counts a delivery as failed when the answer takes longer than this. */
+const WIX_DEADLINE_MS = 1250;
+
+let table: TestTable;
+let app: DemoAppSecret;
+let store: TokenStore;
+let logger: CapturedLogger;
+let handler: ReturnType<typeof createWebhooksHandler>;
+let answers: HttpResult[];
+
+const nowS = () => Math.floor(Date.now() / 1000);
+
+async function deliver(body: string, options: { base64?: boolean; contentType?: string } = {}): Promise<HttpResult & { json: Record<string, unknown> }> {
+  const event = httpEvent('POST', '/webhooks', {
+    body: options.base64 ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: options.base64 ?? false,
+    headers: { 'content-type': options.contentType ?? 'text/plain' },
+  });
+  const answer = await handler(event, httpContext(3000));
+  answers.push(answer);
+  return { ...answer, json: JSON.parse(answer.body) as Record<string, unknown> };
+}
+
+function lifecycle(eventType: 'AppInstalled' | 'AppRemoved', instanceId: string, data: Record<string, unknown> = {}): WebhookEvent {
+  return { eventType, instanceId, data: { appId: app.appId, ...data } };
+}
+
+async function record(instanceId: string) {
+  return store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+}
+
+beforeAll(async () => {
+  table = await createTestTable('webhooks');
+  app = demoAppSecret(randomUUID());
+});
+
+afterAll(async () => {
+  await table.drop();
+});
+
+beforeEach(() => {
+  logger = captureLogger();
+  answers = [];
+  const secrets = memorySecrets([app]);
+  store = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor: cipherSource(secrets) });
+  handler = createWebhooksHandler({ appIds: [app.appId], secrets, store, now: Date.now, logger });
+});
+
+describe('webhooks: lifecycle events', () => {
+  it('records AppInstalled as an active client-credentials instance at the JWT iat, well within Wix’s deadline', async () => {
+    const instanceId = randomUUID();
+    const iat = nowS() - 5;
+    const jwt = await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat });
+
+    const started = performance.now();
+    const answer = await deliver(jwt);
+    const elapsed = performance.now() - started;
+
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json).toEqual({ outcome: 'applied' });
+    expect(answer.headers['Cross-Origin-Opener-Policy']).toBe('unsafe-none');
+    expect(elapsed).toBeLessThan(WIX_DEADLINE_MS / 2);
+    expect(await record(instanceId)).toMatchObject({ status: InstanceStatus.Active, grantKind: GrantKind.ClientCredentials, lastEventAt: iat * 1000 });
+  });
+
+  it('keeps the originInstanceId of a duplicated site', async () => {
+    const instanceId = randomUUID();
+    const origin = randomUUID();
+
+    await deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId, { originInstanceId: origin })));
+
+    expect((await record(instanceId))?.originInstanceId).toBe(origin);
+  });
+
+  it('answers a delivery that arrives twice with 200 both times, applying it once', async () => {
+    const instanceId = randomUUID();
+    const jwt = await signWebhook(app, lifecycle('AppInstalled', instanceId));
+
+    const first = await deliver(jwt);
+    const version = (await record(instanceId))?.version;
+    const second = await deliver(jwt);
+
+    expect([first.statusCode, second.statusCode]).toEqual([200, 200]);
+    expect([first.json['outcome'], second.json['outcome']]).toEqual(['applied', 'duplicate']);
+    expect((await record(instanceId))?.version).toBe(version);
+  });
+
+  it('removes the instance on AppRemoved: a tombstone, the legacy tokens gone from the table', async () => {
+    const key: InstanceKey = { appId: app.appId, instanceId: randomUUID() };
+    const refreshToken = `refresh-${randomUUID()}`;
+    await store.storeInstallTokens(key, { refreshToken, accessToken: `OauthNG.JWS.${randomUUID()}`, accessTokenExpiresAt: Date.now() + 300_000, installedAt: Date.now() - 60_000, refreshDueAt: Date.now() });
+
+    const answer = await deliver(await signWebhook(app, lifecycle('AppRemoved', key.instanceId)));
+    const again = await deliver(await signWebhook(app, lifecycle('AppRemoved', key.instanceId)));
+
+    expect(answer.json).toEqual({ outcome: 'applied' });
+    expect(again.json).toEqual({ outcome: 'duplicate' });
+    const removed = await record(key.instanceId);
+    expect(removed?.status).toBe(InstanceStatus.Uninstalled);
+    expect(removed?.refreshToken).toBeUndefined();
+    expect(removed?.accessToken).toBeUndefined();
+    const scan = await table.client.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }));
+    const item = scan.Items?.find((candidate) => candidate.pk?.S === `${key.appId}#${key.instanceId}`);
+    expect(item?.refreshToken).toBeUndefined();
+    expect(item?.ttl?.N).toBeDefined();
+  });
+
+  it('keeps an instance removed when an older AppInstalled arrives after the AppRemoved', async () => {
+    const instanceId = randomUUID();
+    const t = nowS() - 120;
+    const installed = await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: t });
+    const removed = await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: t + 60 });
+
+    const first = await deliver(removed);
+    const late = await deliver(installed);
+
+    expect(first.json['outcome']).toBe('applied');
+    expect(late.statusCode).toBe(200);
+    expect(late.json['outcome']).toBe('stale');
+    expect((await record(instanceId))?.status).toBe(InstanceStatus.Uninstalled);
+  });
+
+  it('revives the instance with an AppInstalled newer than the removal', async () => {
+    const instanceId = randomUUID();
+    const t = nowS() - 120;
+    await deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: t }));
+    await deliver(await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: t + 30 }));
+
+    const reinstalled = await deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: t + 60 }));
+    const retriedRemoval = await deliver(await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: t + 30 }));
+
+    expect(reinstalled.json['outcome']).toBe('applied');
+    expect(retriedRemoval.statusCode).toBe(200);
+    expect(retriedRemoval.json['outcome']).toBe('stale');
+    expect(await record(instanceId)).toMatchObject({ status: InstanceStatus.Active, lastEventAt: (t + 60) * 1000 });
+  });
+
+  it('lets a removal win a tie with an install of the same second', async () => {
+    const instanceId = randomUUID();
+    const t = nowS() - 10;
+
+    await deliver(await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: t }));
+    const tie = await deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: t }));
+
+    expect(tie.json['outcome']).toBe('stale');
+    expect((await record(instanceId))?.status).toBe(InstanceStatus.Uninstalled);
+  });
+
+  it('reads the raw body as the JWT whatever the Content-Type, base64-encoded or not', async () => {
+    const first = randomUUID();
+    const second = randomUUID();
+
+    const binary = await deliver(await signWebhook(app, lifecycle('AppInstalled', first)), { base64: true, contentType: 'application/octet-stream' });
+    const json = await deliver(`${await signWebhook(app, lifecycle('AppInstalled', second))}\n`, { contentType: 'application/json' });
+
+    expect([binary.statusCode, json.statusCode]).toEqual([200, 200]);
+    expect((await record(first))?.status).toBe(InstanceStatus.Active);
+    expect((await record(second))?.status).toBe(InstanceStatus.Active);
+  });
+
+  it('acknowledges an event type it does not handle, logs it, and stores nothing', async () => {
+    const instanceId = randomUUID();
+
+    const answer = await deliver(await signWebhook(app, { eventType: 'PaidPlanChanged', instanceId, data: { appId: app.appId } }));
+
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json).toEqual({ outcome: 'ignored' });
+    expect(await record(instanceId)).toBeUndefined();
+    expect(logger.lines.some((line) => line.includes('PaidPlanChanged'))).toBe(true);
+  });
+
+  it('answers 404 on any other route', async () => {
+    const answer = await handler(httpEvent('GET', '/webhooks'), httpContext());
+
+    expect(answer.statusCode).toBe(404);
+  });
+});
+
+describe('webhooks: refused deliveries', () => {
+  const instanceId = randomUUID();
+
+  it.each([
+    ['signed with another key', async () => signWebhook(demoAppSecret(randomUUID()), lifecycle('AppInstalled', instanceId)), 'bad signature'],
+    ['with alg none', async () => unsignedJwt({ data: JSON.stringify(lifecycle('AppRemoved', instanceId)), iat: nowS() }), 'algorithm not allowed'],
+    [
+      'HS256 with the public key as the secret',
+      async () =>
+        new SignJWT({ data: JSON.stringify({ ...lifecycle('AppRemoved', instanceId), data: '{}' }) })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setIssuedAt()
+          .sign(new TextEncoder().encode(app.webhookPublicKey)),
+      'algorithm not allowed',
+    ],
+    ['expired', async () => signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: nowS() - 3600, exp: nowS() - 600 }), 'expired'],
+  ])('answers 401 to a JWT %s and records nothing', async (_name, makeJwt, reason) => {
+    const answer = await deliver(await makeJwt());
+
+    expect(answer.statusCode).toBe(401);
+    expect(answer.json['error']).toBe('WEBHOOK_UNVERIFIED');
+    expect(answer.json['message']).toBe(`The webhook JWT was refused: ${reason}`);
+    expect(typeof answer.json['referenceId']).toBe('string');
+    expect(await record(instanceId)).toBeUndefined();
+  });
+
+  it.each([
+    ['an empty body', async () => '', 'body is empty'],
+    ['a body that is not a JWT', async () => JSON.stringify(lifecycle('AppRemoved', instanceId)), 'body is not a signed JWT'],
+    ['an envelope that is not JSON', async () => signWebhook(app, { eventType: 'x' }, { claims: { data: 'not json' } }), 'data is not valid JSON'],
+    ['an envelope without instanceId', async () => signWebhook(app, { eventType: 'AppRemoved', data: { appId: app.appId } }), 'data.instanceId is missing'],
+    ['a payload for another app', async () => signWebhook(app, { eventType: 'AppRemoved', instanceId, data: { appId: randomUUID() } }), 'data.data.appId is not the app whose key signed the webhook'],
+  ])('answers 400 to %s', async (_name, makeBody, message) => {
+    const answer = await deliver(await makeBody());
+
+    expect(answer.statusCode).toBe(400);
+    expect(answer.json['message']).toBe(`The request is not valid: ${message}.`);
+    expect(await record(instanceId)).toBeUndefined();
+  });
+
+  it('never shows or logs the JWT, in success or refusal', async () => {
+    const jwts = [
+      await signWebhook(app, lifecycle('AppInstalled', randomUUID())),
+      await signWebhook(app, lifecycle('AppRemoved', randomUUID()), { iat: nowS() - 3600, exp: nowS() - 600 }),
+      await signWebhook(demoAppSecret(randomUUID()), lifecycle('AppRemoved', randomUUID())),
+      await signWebhook(app, { eventType: 'AppRemoved', data: 'not json' }),
+    ];
+
+    for (const jwt of jwts) await deliver(jwt);
+
+    const shown = [...answers.map((answer) => JSON.stringify(answer)), ...logger.lines];
+    for (const jwt of jwts) {
+      const [, payload, signature] = jwt.split('.') as [string, string, string];
+      for (const text of shown) {
+        expect(text).not.toContain(payload);
+        expect(text).not.toContain(signature);
+      }
+    }
+  });
+});

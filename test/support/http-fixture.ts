@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { SignJWT, importPKCS8 } from 'jose';
+
+import type { DemoAppSecret } from '../../infra/local/demo-app';
+import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
+
+/** An HTTP API (payload v2) event as API Gateway builds it for `method path?query`. */
+export function httpEvent(
+  method: string,
+  path: string,
+  options: { query?: string | Record<string, string>; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string> } = {},
+): APIGatewayProxyEventV2 {
+  const rawQueryString =
+    options.query === undefined ? '' : typeof options.query === 'string' ? options.query : new URLSearchParams(options.query).toString();
+  const parsed = new URLSearchParams(rawQueryString);
+  const queryStringParameters: Record<string, string> = {};
+  for (const name of new Set(parsed.keys())) queryStringParameters[name] = parsed.getAll(name).join(',');
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString,
+    headers: { host: 'localhost:3000', ...options.headers },
+    ...(rawQueryString === '' ? {} : { queryStringParameters }),
+    requestContext: {
+      accountId: 'offlineContext_accountId',
+      apiId: 'offlineContext_apiId',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+    ...(options.body === undefined ? {} : { body: options.body }),
+    isBase64Encoded: options.isBase64Encoded ?? false,
+  };
+}
+
+/** A GET event built from a URL's path and query (e.g. a Location header). */
+export function eventFromUrl(url: string): APIGatewayProxyEventV2 {
+  const parsed = new URL(url);
+  return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, '') });
+}
+
+/** A Lambda context with `ms` left and a request id. */
+export function httpContext(ms = 10_000, awsRequestId: string = randomUUID()) {
+  const end = Date.now() + ms;
+  return { awsRequestId, getRemainingTimeInMillis: () => end - Date.now() };
+}
+
+/**
+ * A secrets provider over several apps held in memory; `previous` gives an app an AWSPREVIOUS.
+ * `fail` makes get() throw for an app (e.g. a SecretsUnavailableError).
+ */
+export function memorySecrets(
+  apps: DemoAppSecret[],
+  options: { previous?: Record<string, string>; fail?: Record<string, Error> } = {},
+): AppSecretsProvider & { gets: string[] } {
+  const gets: string[] = [];
+  const credentials = (app: DemoAppSecret, appSecret = app.appSecret): AppCredentials =>
+    Object.freeze({ appId: app.appId, appSecret, webhookPublicKey: app.webhookPublicKey, tokenKeys: app.tokenKeys });
+  const find = (appId: string) => {
+    const app = apps.find((candidate) => candidate.appId === appId);
+    if (app === undefined) throw new UnknownAppError(appId);
+    return app;
+  };
+  return {
+    gets,
+    get: async (appId) => {
+      gets.push(appId);
+      const failure = options.fail?.[appId];
+      if (failure) throw failure;
+      return credentials(find(appId));
+    },
+    getPrevious: async (appId) => {
+      const app = find(appId);
+      const previous = options.previous?.[appId];
+      return previous === undefined ? undefined : credentials(app, previous);
+    },
+    invalidate: () => undefined,
+  };
+}
+
+/** What goes into a webhook's envelope (wix-oauth.md §6). */
+export interface WebhookEvent {
+  eventType: string;
+  instanceId?: string;
+  /** The payload, serialised as the envelope's `data` string; a string is used as is. */
+  data?: Record<string, unknown> | string;
+}
+
+/** Signs a webhook JWT the way Wix does: RS256 with the app's private key, `data` a JSON string. */
+export async function signWebhook(
+  app: Pick<DemoAppSecret, 'webhookPrivateKey'>,
+  event: WebhookEvent,
+  options: { iat?: number; exp?: number; claims?: Record<string, unknown> } = {},
+): Promise<string> {
+  const iat = options.iat ?? Math.floor(Date.now() / 1000);
+  const envelope = {
+    eventType: event.eventType,
+    ...(event.instanceId === undefined ? {} : { instanceId: event.instanceId }),
+    ...(event.data === undefined ? {} : { data: typeof event.data === 'string' ? event.data : JSON.stringify(event.data) }),
+  };
+  const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
+  return new SignJWT({ data: JSON.stringify(envelope), ...options.claims })
+    .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+    .setIssuedAt(iat)
+    .setExpirationTime(options.exp ?? iat + 300_000)
+    .sign(key);
+}
+
+/** An unsigned JWT (`alg: none`) with the given claims. */
+export function unsignedJwt(claims: Record<string, unknown>): string {
+  const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+}

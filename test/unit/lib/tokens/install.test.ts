@@ -1,0 +1,307 @@
+import { randomUUID } from 'node:crypto';
+
+import { demoAppSecret } from '../../../../infra/local/demo-app';
+import { SecretsUnavailableError } from '../../../../lib/secrets';
+import { StaleEventError, StoreUnavailableError, type InstallTokens, type InstanceKey, type InstanceRecord } from '../../../../lib/store';
+import { InvalidRequestError } from '../../../../lib/tokens/errors';
+import { completeInstall, InstallNotConfirmedError, startInstall, type InstallDeps } from '../../../../lib/tokens/install';
+import { InstallStateError, issueInstallState } from '../../../../lib/tokens/install-state';
+import { legacyHealthDueAt } from '../../../../lib/tokens/refresh-policy';
+import {
+  WixGrantInvalidError,
+  WixMalformedResponseError,
+  WixUnavailableError,
+  type LegacyTokens,
+  type TokenInfo,
+} from '../../../../lib/wix';
+import { captureLogger } from '../../../support/mint-fixture';
+import { memorySecrets } from '../../../support/http-fixture';
+
+const app = demoAppSecret(randomUUID());
+const second = demoAppSecret(randomUUID());
+const T0 = Date.UTC(2030, 0, 1, 12);
+
+/** In-memory stand-ins that record what the use case did, in order. */
+function fakes(options: { exchange?: () => Promise<LegacyTokens>; tokenInfo?: (token: string) => Promise<TokenInfo>; storeFailures?: number } = {}) {
+  const steps: string[] = [];
+  const consumed = new Set<string>();
+  const stored: Array<{ key: InstanceKey; tokens: InstallTokens }> = [];
+  let clock = T0;
+  let storeFailures = options.storeFailures ?? 0;
+  const tokens: LegacyTokens = { accessToken: `OauthNG.JWS.${randomUUID()}`, refreshToken: randomUUID(), expiresAt: T0 + 300_000 };
+  let instanceId = '';
+
+  const deps: InstallDeps = {
+    appIds: [app.appId],
+    installerUrl: 'https://installer.example',
+    publicUrl: 'https://tokens.example',
+    secrets: memorySecrets([app, second]),
+    store: {
+      consumeState: async (id) => {
+        steps.push('consume');
+        if (consumed.has(id)) return false;
+        consumed.add(id);
+        return true;
+      },
+      releaseState: async (id) => {
+        steps.push('release');
+        consumed.delete(id);
+      },
+      storeInstallTokens: async (key, install) => {
+        steps.push('store');
+        if (storeFailures > 0) {
+          storeFailures -= 1;
+          throw new StoreUnavailableError('ThrottlingException', 'storeInstallTokens', new Error('slow down'));
+        }
+        stored.push({ key, tokens: install });
+        return { ...key, version: stored.length } as InstanceRecord;
+      },
+    },
+    wix: {
+      exchangeCode: async () => {
+        steps.push('exchange');
+        return options.exchange ? options.exchange() : tokens;
+      },
+      getTokenInfo: async (token) => {
+        steps.push('token-info');
+        return options.tokenInfo ? options.tokenInfo(token) : { active: true, instanceId, clientId: app.appId };
+      },
+    },
+    now: () => clock,
+    sleep: async (ms) => {
+      steps.push(`sleep ${ms}`);
+      clock += ms;
+    },
+    logger: captureLogger(),
+  };
+  return {
+    deps,
+    steps,
+    stored,
+    tokens,
+    forInstance(id: string) {
+      instanceId = id;
+    },
+  };
+}
+
+async function callback(f: ReturnType<typeof fakes>, overrides: { code?: string; state?: string; instanceId?: string } = {}) {
+  const instanceId = randomUUID();
+  f.forInstance(overrides.instanceId ?? instanceId);
+  const state = await issueInstallState(f.deps, app.appId);
+  return completeInstall(f.deps, { code: 'the-code', state, instanceId, ...overrides }, { deadline: T0 + 9_000 });
+}
+
+async function failure(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the install step to fail');
+}
+
+describe('startInstall', () => {
+  it('sends the browser to the installer with the token, app id, our Redirect URL and a signed state', async () => {
+    const f = fakes();
+
+    const { location } = await startInstall(f.deps, { token: 'wix-install-token' });
+
+    const url = new URL(location);
+    expect(`${url.origin}${url.pathname}`).toBe('https://installer.example/installer/install');
+    expect([...url.searchParams.keys()]).toEqual(['token', 'appId', 'redirectUrl', 'state']);
+    expect(url.searchParams.get('token')).toBe('wix-install-token');
+    expect(url.searchParams.get('appId')).toBe(app.appId);
+    expect(url.searchParams.get('redirectUrl')).toBe('https://tokens.example/oauth/callback');
+    expect(url.searchParams.get('state')).toMatch(new RegExp(`^v1\\.${app.appId}\\.`));
+  });
+
+  it('leaves the token out when the install starts from our own site', async () => {
+    const f = fakes();
+
+    const { location } = await startInstall(f.deps, {});
+    const { location: empty } = await startInstall(f.deps, { token: '' });
+
+    expect(new URL(location).searchParams.has('token')).toBe(false);
+    expect(new URL(empty).searchParams.has('token')).toBe(false);
+  });
+
+  it('needs an appId when the deployment serves several apps, and signs the state for that app', async () => {
+    const f = fakes();
+    f.deps.appIds = [app.appId, second.appId];
+
+    const error = await failure(startInstall(f.deps, {}));
+    const { appId, location } = await startInstall(f.deps, { appId: second.appId.toUpperCase() });
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('appId is required: this deployment serves several apps');
+    expect(appId).toBe(second.appId);
+    expect(new URL(location).searchParams.get('state')).toMatch(new RegExp(`^v1\\.${second.appId}\\.`));
+  });
+
+  it.each([
+    ['an app id that is not a GUID', { appId: 'nope' }, 'appId must be a GUID'],
+    ['an app this deployment does not serve', { appId: randomUUID() }, 'appId is not an app this deployment serves'],
+    ['a token too long to be one', { token: 'x'.repeat(5000) }, 'token is too long'],
+  ])('refuses %s', async (_name, request, message) => {
+    const error = await failure(startInstall(fakes().deps, request));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe(message);
+  });
+});
+
+describe('completeInstall', () => {
+  it('consumes the state, exchanges the code, checks the instance with Token Info, stores, then answers close-window', async () => {
+    const f = fakes();
+
+    const done = await callback(f);
+
+    expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store']);
+    expect(done.location).toBe(`https://installer.example/installer/close-window?access_token=${encodeURIComponent(f.tokens.accessToken)}`);
+    expect(f.stored[0]?.tokens).toEqual({
+      refreshToken: f.tokens.refreshToken,
+      accessToken: f.tokens.accessToken,
+      accessTokenExpiresAt: f.tokens.expiresAt,
+      installedAt: T0,
+      refreshDueAt: legacyHealthDueAt(T0, { appId: app.appId, instanceId: done.instanceId }),
+    });
+    expect(f.stored[0]?.key).toEqual({ appId: app.appId, instanceId: done.instanceId });
+  });
+
+  it('refuses a replayed callback before it reaches Wix or the store', async () => {
+    const f = fakes();
+    const instanceId = randomUUID();
+    f.forInstance(instanceId);
+    const state = await issueInstallState(f.deps, app.appId);
+    await completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 });
+    f.steps.length = 0;
+
+    const error = await failure(completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 }));
+
+    expect(error).toBeInstanceOf(InstallStateError);
+    expect((error as InstallStateError).reason).toBe('used');
+    expect(f.steps).toEqual(['consume']);
+    expect(f.stored).toHaveLength(1);
+  });
+
+  it('gives the state back when Wix was unavailable, so reloading the callback can succeed', async () => {
+    let calls = 0;
+    const f = fakes({
+      exchange: async () => {
+        calls += 1;
+        if (calls === 1) throw new WixUnavailableError('WIX_HTTP_503', 'Wix authorization_code failed: 503', { operation: 'authorization_code', status: 503 });
+        return f.tokens;
+      },
+    });
+    const instanceId = randomUUID();
+    f.forInstance(instanceId);
+    const state = await issueInstallState(f.deps, app.appId);
+
+    const error = await failure(completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 }));
+    const retried = await completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 });
+
+    expect(error).toBeInstanceOf(WixUnavailableError);
+    expect(f.steps).toEqual(['consume', 'exchange', 'release', 'consume', 'exchange', 'token-info', 'store']);
+    expect(retried.instanceId).toBe(instanceId);
+  });
+
+  it('gives the state back when the app secret could not be read for the exchange', async () => {
+    const f = fakes({ exchange: async () => Promise.reject(new SecretsUnavailableError(app.appId, new Error('down'))) });
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(SecretsUnavailableError);
+    expect(f.steps).toEqual(['consume', 'exchange', 'release']);
+  });
+
+  it.each([
+    ['Wix refused the code', () => new WixGrantInvalidError('Wix authorization_code failed: invalid_grant', { operation: 'authorization_code', status: 400 })],
+    ['Wix answered 200 with an unusable body (the code is spent)', () => new WixMalformedResponseError('Wix authorization_code failed: not JSON', { operation: 'authorization_code', status: 200 })],
+  ])('keeps the state spent when %s', async (_name, makeError) => {
+    const f = fakes({ exchange: async () => Promise.reject(makeError()) });
+
+    await failure(callback(f));
+
+    expect(f.steps).toEqual(['consume', 'exchange']);
+  });
+
+  it('refuses to store tokens under an instanceId the code was not issued for', async () => {
+    const f = fakes({ tokenInfo: async () => ({ active: true, instanceId: randomUUID(), clientId: app.appId }) });
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('instanceId does not match the installation code');
+    expect(f.steps).not.toContain('store');
+  });
+
+  it('refuses a token Token Info says belongs to another app', async () => {
+    const instanceId = randomUUID();
+    const f = fakes({ tokenInfo: async () => ({ active: true, instanceId, clientId: second.appId }) });
+
+    const error = await failure(callback(f, { instanceId }));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(f.stored).toHaveLength(0);
+  });
+
+  it.each([
+    ['inactive', { active: false }],
+    ['naming no instance', { active: true }],
+  ])('refuses to store when Token Info calls the new token %s', async (_name, info) => {
+    const f = fakes({ tokenInfo: async () => info });
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(InstallNotConfirmedError);
+    expect(f.stored).toHaveLength(0);
+  });
+
+  it('retries a throttled store with backoff and succeeds', async () => {
+    const f = fakes({ storeFailures: 2 });
+
+    const done = await callback(f);
+
+    expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store', 'sleep 100', 'store', 'sleep 200', 'store']);
+    expect(done.version).toBe(1);
+  });
+
+  it('stops retrying the store at the deadline and lets the failure through, with no close-window', async () => {
+    const f = fakes({ storeFailures: 1000 });
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    const slept = f.steps.filter((step) => step.startsWith('sleep')).map((step) => Number(step.split(' ')[1]));
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(9000);
+    expect(slept.length).toBeGreaterThan(3);
+  });
+
+  it('lets a StaleEventError through: the app was removed after this consent', async () => {
+    const f = fakes();
+    f.deps.store.storeInstallTokens = async (key) => {
+      throw new StaleEventError(key, T0, T0 + 1);
+    };
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(StaleEventError);
+  });
+
+  it.each([
+    ['no state', { state: '' }, InstallStateError, 'The install state is missing'],
+    ['no code', { code: '' }, InvalidRequestError, 'code is missing'],
+    ['no instanceId', { instanceId: '' }, InvalidRequestError, 'instanceId is missing'],
+    ['an instanceId that is not a GUID', { instanceId: '../etc' }, InvalidRequestError, 'instanceId must be a GUID'],
+    ['a code too long to be one', { code: 'c'.repeat(5000) }, InvalidRequestError, 'code is too long'],
+  ])('refuses a callback with %s before doing anything', async (_name, overrides, type, message) => {
+    const f = fakes();
+
+    const error = await failure(callback(f, overrides));
+
+    expect(error).toBeInstanceOf(type);
+    expect(error.message).toBe(message);
+    expect(f.steps).toEqual([]);
+  });
+});

@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+
+import { SignJWT, importPKCS8 } from 'jose';
+
+import { demoAppSecret } from '../../../../infra/local/demo-app';
+import { SecretsUnavailableError } from '../../../../lib/secrets';
+import { InvalidRequestError } from '../../../../lib/tokens/errors';
+import { createWebhookVerifier, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
+import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
+
+const app = demoAppSecret(randomUUID());
+const second = demoAppSecret(randomUUID());
+const stranger = demoAppSecret(randomUUID());
+const NOW_S = Math.floor(Date.now() / 1000);
+
+function verifier(overrides: Partial<WebhookVerifierDeps> = {}) {
+  return createWebhookVerifier({ secrets: memorySecrets([app, second]), appIds: [app.appId, second.appId], now: () => NOW_S * 1000, ...overrides });
+}
+
+const installed = { eventType: 'AppInstalled', instanceId: randomUUID(), data: { appId: app.appId } };
+
+async function refusal(promise: Promise<unknown>): Promise<Error & { reason?: string; code?: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the webhook to be refused');
+}
+
+describe('webhook verifier', () => {
+  it('verifies an RS256 JWT with the app key and reports the app and iat in ms', async () => {
+    const jwt = await signWebhook(app, installed, { iat: NOW_S - 10 });
+
+    const verified = await verifier()(jwt);
+
+    expect(verified.appId).toBe(app.appId);
+    expect(verified.issuedAt).toBe((NOW_S - 10) * 1000);
+    expect(typeof verified.claims['data']).toBe('string');
+  });
+
+  it('finds the app whose key signed it among several served apps', async () => {
+    const jwt = await signWebhook(second, { ...installed, data: { appId: second.appId } });
+
+    const verified = await verifier()(jwt);
+
+    expect(verified.appId).toBe(second.appId);
+  });
+
+  it('refuses a JWT signed with a key no served app holds', async () => {
+    const jwt = await signWebhook(stranger, installed);
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('bad_signature');
+    expect(error.message).toBe('The webhook JWT was refused: bad signature');
+  });
+
+  it('refuses a JWT whose payload was altered after signing', async () => {
+    const jwt = await signWebhook(app, installed);
+    const [header, , signature] = jwt.split('.');
+    const claims = { data: JSON.stringify({ ...installed, eventType: 'AppRemoved', data: '{}' }), iat: NOW_S, exp: NOW_S + 300 };
+    const altered = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
+
+    const error = await refusal(verifier()(altered));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('bad_signature');
+  });
+
+  it('refuses alg none', async () => {
+    const jwt = unsignedJwt({ data: JSON.stringify(installed), iat: NOW_S, exp: NOW_S + 300 });
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('algorithm_not_allowed');
+  });
+
+  it('refuses HS256 signed with the public key as the HMAC secret', async () => {
+    const jwt = await new SignJWT({ data: JSON.stringify(installed) })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuedAt(NOW_S)
+      .setExpirationTime(NOW_S + 300)
+      .sign(new TextEncoder().encode(app.webhookPublicKey));
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('algorithm_not_allowed');
+  });
+
+  it('refuses RS512 even with the right key', async () => {
+    const jwt = await new SignJWT({ data: JSON.stringify(installed) })
+      .setProtectedHeader({ alg: 'RS512' })
+      .setIssuedAt(NOW_S)
+      .sign(await importPKCS8(app.webhookPrivateKey, 'RS512'));
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('algorithm_not_allowed');
+  });
+
+  it('refuses an expired JWT (beyond a minute of clock tolerance)', async () => {
+    const jwt = await signWebhook(app, installed, { iat: NOW_S - 600, exp: NOW_S - 61 });
+    const tolerated = await signWebhook(app, installed, { iat: NOW_S - 600, exp: NOW_S - 30 });
+
+    const error = await refusal(verifier()(jwt));
+    const verified = await verifier()(tolerated);
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('expired');
+    expect(verified.appId).toBe(app.appId);
+  });
+
+  it('refuses a JWT issued well in the future (it would pin the event order)', async () => {
+    const jwt = await signWebhook(app, installed, { iat: NOW_S + 3600 });
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    expect(error.reason).toBe('issued_in_the_future');
+  });
+
+  it('refuses a verified JWT without iat as a bad request', async () => {
+    const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
+    const jwt = await new SignJWT({ data: JSON.stringify(installed) }).setProtectedHeader({ alg: 'RS256' }).sign(key);
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('iat is missing or invalid');
+  });
+
+  it.each([
+    ['plain text', 'hello'],
+    ['JSON', JSON.stringify(installed)],
+    ['two segments', 'a.b'],
+  ])('refuses %s as not a JWT', async (_name, body) => {
+    const error = await refusal(verifier()(body));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('body is not a signed JWT');
+  });
+
+  it('lets a secrets failure through when no readable key verified the JWT', async () => {
+    const secrets = memorySecrets([app, second], { fail: { [app.appId]: new SecretsUnavailableError(app.appId, new Error('down')) } });
+    const jwt = await signWebhook(app, installed);
+
+    const error = await refusal(verifier({ secrets })(jwt));
+
+    expect(error).toBeInstanceOf(SecretsUnavailableError);
+  });
+
+  it('still verifies with the readable key when another app’s secret cannot be read', async () => {
+    const secrets = memorySecrets([app, second], { fail: { [app.appId]: new SecretsUnavailableError(app.appId, new Error('down')) } });
+    const jwt = await signWebhook(second, installed);
+
+    const verified = await verifier({ secrets })(jwt);
+
+    expect(verified.appId).toBe(second.appId);
+  });
+
+  it('never quotes the token in a refusal', async () => {
+    const jwt = await signWebhook(app, installed, { iat: NOW_S - 600, exp: NOW_S - 100 });
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(`${error.message} ${JSON.stringify(error)}`).not.toContain(installed.instanceId);
+    expect(Object.keys(error)).not.toContain('payload');
+  });
+});
+
+describe('unpackEnvelope', () => {
+  const envelope = (data: unknown) => ({ data, iat: NOW_S });
+
+  it('unpacks the envelope and its JSON payload', () => {
+    const unpacked = unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppInstalled', instanceId: 'i', data: '{"appId":"a","originInstanceId":"o"}' })));
+
+    expect(unpacked).toEqual({ eventType: 'AppInstalled', instanceId: 'i', payload: { appId: 'a', originInstanceId: 'o' } });
+  });
+
+  it('treats a missing payload as empty', () => {
+    expect(unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppRemoved', instanceId: 'i' }))).payload).toEqual({});
+  });
+
+  it.each([
+    ['data is an object, not a string', { eventType: 'AppInstalled' }, 'data must be a JSON string'],
+    ['data is not JSON', '{eventType', 'data is not valid JSON'],
+    ['data is a JSON array', '[]', 'data is not a JSON object'],
+    ['the event type is missing', JSON.stringify({ instanceId: 'i' }), 'data.eventType is missing'],
+    ['the payload is not a string', JSON.stringify({ eventType: 'AppInstalled', data: { appId: 'a' } }), 'data.data must be a JSON string'],
+    ['the payload is not JSON', JSON.stringify({ eventType: 'AppInstalled', data: 'appId=a' }), 'data.data is not valid JSON'],
+  ])('refuses an envelope where %s', (_name, data, message) => {
+    let error: unknown;
+    try {
+      unpackEnvelope(envelope(data));
+    } catch (caught) {
+      error = caught;
+    }
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toBe(message);
+  });
+});
