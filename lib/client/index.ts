@@ -54,9 +54,10 @@ export interface TokenClient {
    *
    * @throws {InvalidRequestError} a bad instanceId, appId or minValiditySeconds
    * @throws {InstanceUninstalledError} the app is not installed on the instance
-   * @throws {WixRejectedError} Wix refused the instance or the app's credentials
+   * @throws {WixRejectedError} Wix refused to issue a token for the instance
    * @throws {WixUnavailableInvokeError} Wix is down and no valid token is stored: retry shortly
-   * @throws {ServiceUnavailableError} the token service failed or could not be invoked
+   * @throws {ServiceUnavailableError} the token service failed or could not be invoked, or Wix
+   *   refused the app's own credentials
    */
   getAccessToken(instanceId: string, options?: GetAccessTokenOptions): Promise<InstanceToken>;
 }

@@ -13,7 +13,8 @@ export const InvokeErrorName = {
 } as const;
 export type InvokeErrorName = (typeof InvokeErrorName)[keyof typeof InvokeErrorName];
 
-abstract class InvokeError extends ServiceError {
+/** The base of every documented invoke error; only these reach an invoker as they are. */
+export abstract class InvokeError extends ServiceError {
   abstract override readonly name: InvokeErrorName;
 }
 

@@ -1,5 +1,6 @@
 import { SecretsUnavailableError, AppSecretMalformedError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
+  DEFAULT_LEASE_TTL_MS,
   InstanceStatus,
   LeaseWaitTimeoutError,
   shouldTouchLastUsed,
@@ -32,17 +33,24 @@ export interface MintDeps {
   store: TokenStore;
   wix: Pick<WixClient, 'createAccessToken'>;
   secrets: AppSecretsProvider;
-  cache: TokenCache;
+  cache: TokenCache<CacheEntry>;
   now: () => number;
   random: () => number;
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
   logger: MintLogger;
-  /** How long a waiter polls for another caller's mint, at most (the deadline may cut it shorter). */
+  /**
+   * How long a waiter polls for another caller's mint, at most (the deadline may cut it
+   * shorter). Default: a lease's life, so a dead holder's lease is taken over, not waited out.
+   */
   leaseWaitMs?: number;
   leasePollMs?: number;
-  /** How often a warm container records use of an instance it serves from memory. Default 10 min. */
-  touchIntervalMs?: number;
+  /**
+   * How often a warm container, serving an instance from memory, reads its record again: to
+   * notice an uninstall or a refusal, and to record use for the sweep. Default 5 min; the warm
+   * calls in between make no network call at all.
+   */
+  recheckIntervalMs?: number;
 }
 
 export interface MintResult {
@@ -56,12 +64,16 @@ export interface MintResult {
 /** How a mint was served; for logs, metrics and tests. */
 export type MintSource = 'memory' | 'store' | 'wix' | 'waited' | 'stale';
 
-interface CacheEntry extends CachedToken {
-  /** When this container last recorded use of the instance, epoch ms. */
-  touchedAt: number;
+/** What a container keeps per instance. */
+export interface CacheEntry extends CachedToken {
+  /** When this container last read the instance's record, epoch ms. */
+  checkedAt: number;
 }
 
 const MAX_LEASE_ROUNDS = 3;
+
+/** The Wix call must end this long before the lease does, to leave time for the write. */
+const WRITE_MARGIN_MS = 1500;
 
 /**
  * Returns an access token for one app instance: from this container's memory, else from the
@@ -69,9 +81,10 @@ const MAX_LEASE_ROUNDS = 3;
  * (the store's lease; the others wait for the holder's result).
  *
  * @throws {InstanceUninstalledError} the app was removed from the instance
- * @throws {WixRejectedError} Wix refused the instance or the app's credentials
+ * @throws {WixRejectedError} Wix refused the instance
  * @throws {WixUnavailableInvokeError} Wix failed within the deadline and nothing valid was stored
- * @throws {ServiceUnavailableError} the store or the app's secrets could not be read
+ * @throws {ServiceUnavailableError} the store or the app's secrets could not be read, or Wix
+ *   refused the app's credentials
  */
 export async function getAccessToken(
   deps: MintDeps,
@@ -88,50 +101,88 @@ export async function getAccessToken(
 async function mint(deps: MintDeps, request: MintRequest, deadline: number): Promise<MintResult & { source: MintSource }> {
   const key: InstanceKey = { appId: request.appId, instanceId: request.instanceId };
   const cacheKey = `${key.appId}#${key.instanceId}`;
-  const touchIntervalMs = deps.touchIntervalMs ?? 10 * 60_000;
 
-  const cached = deps.cache.get(cacheKey) as CacheEntry | undefined;
+  const cached = deps.cache.get(cacheKey);
   if (cached && isUsable(cached.expiresAt, deps.now(), request.minValidityMs)) {
-    if (deps.now() - cached.touchedAt >= touchIntervalMs) {
-      await deps.store.touchLastUsed(key, deps.now());
-      cached.touchedAt = deps.now();
+    if (deps.now() - cached.checkedAt < (deps.recheckIntervalMs ?? 5 * 60_000)) {
+      return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
     }
-    return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
+    return await recheck(deps, key, cacheKey, cached);
   }
 
-  const stored = await deps.store.getInstance(key);
-  if (stored) {
-    refuseIfGone(stored, deps.now());
-    if (stored.accessToken && isUsable(stored.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
-      return remember(deps, stored, 'store', shouldTouchLastUsed(stored, deps.now()));
+  // The newest record seen: if Wix or the lease holder fails, a still-valid token in it is served.
+  let lastSeen = await deps.store.getInstance(key);
+  if (lastSeen) {
+    refuseIfGone(lastSeen, deps.now());
+    if (lastSeen.accessToken && isUsable(lastSeen.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+      return remember(deps, lastSeen, 'store', shouldTouchLastUsed(lastSeen, deps.now()));
     }
   }
 
-  for (let round = 1; round <= MAX_LEASE_ROUNDS; round++) {
-    const owner = deps.newLeaseOwner();
-    const lease = await deps.store.acquireLease(key, { owner, createIfMissing: true });
-    if (!lease.acquired) {
-      if (lease.reason === 'uninstalled') throw new InstanceUninstalledError();
-      if (lease.reason === 'not_found') throw new ServiceUnavailableError('the instance record could not be created');
-      const settled = await waitForHolder(deps, key, lease.record.version, deadline);
-      if (settled) {
-        refuseIfGone(settled, deps.now());
-        if (settled.accessToken && isUsable(settled.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
-          return remember(deps, settled, 'waited', true);
+  try {
+    for (let round = 1; round <= MAX_LEASE_ROUNDS; round++) {
+      const owner = deps.newLeaseOwner();
+      const lease = await deps.store.acquireLease(key, { owner, createIfMissing: true });
+      if (!lease.acquired) {
+        if (lease.reason === 'uninstalled') throw new InstanceUninstalledError();
+        if (lease.reason === 'not_found') throw new ServiceUnavailableError('the instance record could not be created');
+        lastSeen = lease.record;
+        const settled = await waitForHolder(deps, key, lease.record.version, deadline);
+        if (settled) {
+          lastSeen = settled;
+          refuseIfGone(settled, deps.now());
+          if (settled.accessToken && isUsable(settled.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+            return remember(deps, settled, 'waited', true);
+          }
         }
+        continue;
       }
-      continue;
-    }
 
-    const record = lease.record;
-    // Someone may have minted between our read and the lease: use theirs.
-    if (record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
-      await deps.store.releaseLease(key, owner);
-      return remember(deps, record, 'store', true);
+      const record = lease.record;
+      lastSeen = record;
+      try {
+        refuseIfGone(record, deps.now());
+      } catch (error) {
+        await deps.store.releaseLease(key, owner);
+        throw error;
+      }
+      // Someone may have minted between our read and the lease: use theirs.
+      if (record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+        await deps.store.releaseLease(key, owner);
+        return remember(deps, record, 'store', true);
+      }
+      return await mintUnderLease(deps, key, record, owner, Math.min(deadline, lease.lease.expiresAt - WRITE_MARGIN_MS));
     }
-    return await mintUnderLease(deps, key, record, owner, deadline);
+    throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
+  } catch (error) {
+    const fallback = lastSeen;
+    if (isOutage(error) && fallback?.accessToken && isUsable(fallback.accessTokenExpiresAt, deps.now(), 0)) {
+      deps.logger.warn('serving the stored token: a fresher one could not be had', { ...key, code: codeOf(error) });
+      return remember(deps, fallback, 'stale', false);
+    }
+    throw error;
   }
-  throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
+}
+
+/**
+ * A warm container's periodic look at the record behind a cached token: an uninstall or a
+ * refusal evicts it, use is recorded for the sweep. A store outage does not fail the mint.
+ */
+async function recheck(deps: MintDeps, key: InstanceKey, cacheKey: string, cached: CacheEntry): Promise<MintResult & { source: MintSource }> {
+  try {
+    const record = await deps.store.getInstance(key);
+    if (record === undefined) throw new InstanceUninstalledError();
+    refuseIfGone(record, deps.now());
+    if (shouldTouchLastUsed(record, deps.now())) await deps.store.touchLastUsed(key, deps.now());
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) {
+      deps.cache.delete(cacheKey);
+      throw error;
+    }
+    deps.logger.warn('could not recheck the instance; serving the cached token', { ...key, code: error.code });
+  }
+  cached.checkedAt = deps.now();
+  return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
 }
 
 /** The lease holder's path: one Wix call, then one conditional write that also frees the lease. */
@@ -148,11 +199,12 @@ async function mintUnderLease(
       deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
     );
   } catch (error) {
-    await recordGrantFailure(deps, key, record, owner, error);
-    const stillValid = record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), 0);
-    if (error instanceof WixOAuthError && error.kind === WixErrorKind.Transient && stillValid) {
-      deps.logger.warn('Wix unavailable; serving the stored token', { ...key, code: error.code, requestId: error.requestId });
-      return remember(deps, record, 'stale', false);
+    try {
+      await recordGrantFailure(deps, key, record, owner, error);
+    } catch (storeError) {
+      // The Wix failure is the answer; the lease simply expires.
+      if (!(storeError instanceof StoreUnavailableError)) throw storeError;
+      deps.logger.warn('could not record the failed mint', { ...key, code: storeError.code });
     }
     throw error;
   }
@@ -168,15 +220,21 @@ async function mintUnderLease(
       lastUsedAt: minted.lastUsedAt,
     });
   } catch (error) {
-    // The token is good whether or not it was stored; the next cold container will mint again.
-    if (!(error instanceof TokenConflictError)) throw error;
-    deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
+    // The token is good whether or not it was stored; the next cold container mints again.
+    if (error instanceof TokenConflictError) {
+      deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
+    } else if (error instanceof StoreUnavailableError) {
+      deps.logger.warn('minted token not stored: the store is unavailable', { ...key, code: error.code });
+      await deps.store.releaseLease(key, owner).catch(() => false);
+    } else {
+      throw error;
+    }
   }
   return remember(deps, minted, 'wix', false);
 }
 
 async function waitForHolder(deps: MintDeps, key: InstanceKey, sinceVersion: number, deadline: number): Promise<InstanceRecord | undefined> {
-  const timeoutMs = Math.min(deps.leaseWaitMs ?? 8000, deadline - deps.now());
+  const timeoutMs = Math.min(deps.leaseWaitMs ?? DEFAULT_LEASE_TTL_MS + 500, deadline - deps.now());
   if (timeoutMs <= 0) throw new WixUnavailableInvokeError('no time left to wait for the token being minted');
   try {
     return await deps.store.waitForRelease(key, { sinceVersion, timeoutMs, intervalMs: deps.leasePollMs ?? 100 });
@@ -192,9 +250,9 @@ function refuseIfGone(record: InstanceRecord, now: number): void {
   if (
     record.status === InstanceStatus.NeedsReauth &&
     lastError?.kind === WixErrorKind.GrantInvalid &&
-    now - lastError.at < REJECTION_COOLDOWN_MS &&
-    !isUsable(record.accessTokenExpiresAt, now, 0)
+    now - lastError.at < REJECTION_COOLDOWN_MS
   ) {
+    // Whatever token is stored was issued before the refusal and is most likely dead too.
     throw new WixRejectedError('Wix refused this instance moments ago');
   }
 }
@@ -208,23 +266,49 @@ async function remember(
   const key = { appId: record.appId, instanceId: record.instanceId };
   const accessToken = record.accessToken as string;
   const expiresAt = record.accessTokenExpiresAt as number;
-  if (touch) await deps.store.touchLastUsed(key, deps.now());
-  const entry: CacheEntry = { accessToken, expiresAt, touchedAt: deps.now() };
+  if (touch) await touchQuietly(deps, key);
+  const entry: CacheEntry = { accessToken, expiresAt, checkedAt: deps.now() };
   deps.cache.set(`${key.appId}#${key.instanceId}`, entry);
   return { ...key, accessToken, expiresAt, source };
+}
+
+/** Records use for the sweep; a store outage must not fail a mint that has its token. */
+async function touchQuietly(deps: MintDeps, key: InstanceKey): Promise<void> {
+  try {
+    await deps.store.touchLastUsed(key, deps.now());
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    deps.logger.warn('could not record use of the instance', { ...key, code: error.code });
+  }
+}
+
+/** Failures after which a still-valid stored token beats an error: Wix or the store being down. */
+function isOutage(error: unknown): boolean {
+  return (
+    (error instanceof WixOAuthError && error.kind === WixErrorKind.Transient) ||
+    error instanceof WixUnavailableInvokeError ||
+    error instanceof StoreUnavailableError ||
+    error instanceof SecretsUnavailableError
+  );
+}
+
+function codeOf(error: unknown): string | undefined {
+  return typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
 }
 
 function toInvokeError(error: unknown): Error {
   if (error instanceof WixOAuthError) {
     switch (error.kind) {
       case WixErrorKind.Transient:
-        return new WixUnavailableInvokeError(`Wix did not answer in time (${error.code})`, { cause: error });
+        return new WixUnavailableInvokeError(`Wix is unavailable (${error.code})`, { cause: error });
       case WixErrorKind.GrantInvalid:
         return new WixRejectedError('Wix refused to issue a token for this instance', { cause: error });
+      // Not about the instance: the service is misconfigured (a wrong or half-rotated app secret),
+      // and a caller that drops sites on WixRejected must not drop them all for it.
       case WixErrorKind.CredentialsRejected:
-        return new WixRejectedError("Wix refused the app's credentials", { cause: error });
+        return new ServiceUnavailableError("Wix refused the app's credentials", { cause: error });
       case WixErrorKind.BadRequest:
-        return new WixRejectedError('Wix refused the token request', { cause: error });
+        return new ServiceUnavailableError('Wix refused the token request as malformed', { cause: error });
     }
   }
   if (error instanceof UnknownAppError) return new InvalidRequestError('appId', 'is not an app this deployment serves');

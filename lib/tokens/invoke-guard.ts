@@ -1,11 +1,13 @@
 import { ServiceError } from '../errors';
-import { InvokeErrorName, ServiceUnavailableError } from './errors';
+import { InvokeError, InvokeErrorName, ServiceUnavailableError } from './errors';
 
-const CONTRACT_NAMES = new Set<string>(Object.values(InvokeErrorName));
+/** Refusals that mean something is down rather than that the request was wrong. */
+const OUTAGES = new Set<string>([InvokeErrorName.WixUnavailable, InvokeErrorName.ServiceUnavailable]);
 
 /** The logging an invoke guard needs. */
 export interface GuardLogger {
   info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
   error(message: string, attributes?: Record<string, unknown>): void;
 }
 
@@ -14,8 +16,11 @@ export interface GuardLogger {
  * replaced by a generic ServiceUnavailable, so an invoker never sees an internal message.
  */
 export function toContractError(error: unknown, logger: GuardLogger, attributes: Record<string, unknown>): Error {
-  if (error instanceof Error && CONTRACT_NAMES.has(error.name)) {
-    logger.info('invoke refused', { ...attributes, errorType: error.name, code: (error as ServiceError).code, reason: error.message });
+  if (error instanceof InvokeError) {
+    const cause = error.cause instanceof ServiceError ? error.cause.code : undefined;
+    const line = { ...attributes, errorType: error.name, code: error.code, reason: error.message, ...(cause ? { cause } : {}) };
+    if (OUTAGES.has(error.name)) logger.warn('invoke refused', line);
+    else logger.info('invoke refused', line);
     return error;
   }
   logger.error('invoke failed', { ...attributes, error: describe(error) });

@@ -123,7 +123,7 @@ export function nextRefreshDueAt(
   return legacyHealthDueAt(now, record);
 }
 
-/** Backoff after a transient failure: full jitter under an exponential cap (1 min .. 1 h). */
+/** Backoff after a transient failure: "equal jitter", between half the cap and the cap, under an exponential cap (1 min .. 1 h). */
 export function retryDelayMs(failuresInARow: number, random: () => number): number {
   const cap = Math.min(60 * 60_000, 60_000 * 2 ** Math.max(0, failuresInARow - 1));
   return Math.floor(cap / 2 + (random() * cap) / 2);

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
-import { InstanceStatus } from '../../../lib/store';
+import { SecretsUnavailableError, type AppSecretsProvider } from '../../../lib/secrets';
+import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../../lib/store';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
 
@@ -171,7 +172,7 @@ describe('mint', () => {
     expect(sim.calls.total).toBe(0);
   });
 
-  it('surfaces a refused app secret as WixRejected without marking the instance', async () => {
+  it('surfaces a refused app secret as ServiceUnavailable, not WixRejected, without marking the instance', async () => {
     const instanceId = await installed();
     sim.setAppSecret(app.appId, 'rotated-at-wix-only');
     try {
@@ -179,7 +180,7 @@ describe('mint', () => {
 
       const error = await rejection(handler({ instanceId }, lambdaContext()));
 
-      expect(error.name).toBe('WixRejected');
+      expect(error.name).toBe('ServiceUnavailable');
       expect(error.message).toContain('credentials');
       const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
       expect(record?.status).toBe(InstanceStatus.Active);
@@ -326,5 +327,138 @@ describe('mint secrecy', () => {
     for (const secret of [...sim.issuedSecrets(), app.appSecret, ...Object.values(app.tokenKeys.keys)]) {
       expect(rendered).not.toContain(secret);
     }
+  });
+});
+
+describe('mint when parts fail (review of issue 5)', () => {
+  const throttled = (operation: string) => new StoreUnavailableError('ThrottlingException', operation, undefined);
+
+  /** The real store with some methods failing as a throttled table would. */
+  function failing(store: TokenStore, methods: Array<keyof TokenStore>): TokenStore {
+    const copy = { ...store };
+    for (const method of methods) {
+      (copy as Record<string, unknown>)[method] = async () => {
+        throw throttled(method);
+      };
+    }
+    return copy;
+  }
+
+  it('hands out a freshly minted token even when storing it fails, and frees the lease', async () => {
+    const instanceId = await installed();
+    const { store } = container();
+    const { handler } = container({ store: failing(store, ['storeLeasedTokens']) });
+
+    const answer = await handler({ instanceId }, lambdaContext());
+
+    expect(answer.accessToken).toMatch(/^OauthNG\.JWS\./);
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.lease).toBeUndefined();
+    expect(logger.lines.some((line) => line.includes('the store is unavailable'))).toBe(true);
+  });
+
+  it('serves a stored token when recording use fails', async () => {
+    const instanceId = await installed();
+    await container().handler({ instanceId }, lambdaContext());
+    const { store } = container();
+    const later = () => Date.now() + 2 * 60_000; // past the one-minute resolution of lastUsedAt
+
+    const answer = await container({ store: failing(store, ['touchLastUsed']), now: later }).handler({ instanceId }, lambdaContext());
+
+    expect(answer.accessToken).toMatch(/^OauthNG\.JWS\./);
+  });
+
+  it('serves a still-valid stored token when Wix is down and the failure cannot be recorded', async () => {
+    const instanceId = await installed();
+    const first = await container().handler({ instanceId }, lambdaContext());
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    const { store } = container();
+    const later = () => Date.now() + 3 * 3600_000 + 20 * 60_000;
+
+    const answer = await container({ store: failing(store, ['recordFailure', 'releaseLease']), now: later }).handler(
+      { instanceId, minValiditySeconds: 3600 },
+      lambdaContext(),
+    );
+
+    expect(answer.accessToken).toBe(first.accessToken);
+  });
+
+  it('serves a still-valid stored token when the lease holder never delivers', async () => {
+    const instanceId = await installed();
+    const first = await container().handler({ instanceId }, lambdaContext());
+    const { store } = container();
+    await store.acquireLease({ appId: app.appId, instanceId }, { owner: 'stuck-container', ttlMs: 5000 });
+    const later = () => Date.now() + 3 * 3600_000 + 20 * 60_000;
+    reset();
+
+    const answer = await container({ now: later, leaseWaitMs: 200 }).handler({ instanceId, minValiditySeconds: 3600 }, lambdaContext());
+
+    expect(answer.accessToken).toBe(first.accessToken);
+    expect(sim.calls.total).toBe(0);
+  });
+
+  it('does not call Wix when the lease would end before the call could', async () => {
+    const instanceId = await installed();
+    const { store: shortLeases } = mintContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app });
+    const store = { ...shortLeases, acquireLease: (key: Parameters<TokenStore['acquireLease']>[0], options: Parameters<TokenStore['acquireLease']>[1]) => shortLeases.acquireLease(key, { ...options, ttlMs: 1000 }) };
+    reset();
+
+    const error = await rejection(container({ store }).handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('WixUnavailable');
+    expect(sim.calls.total).toBe(0);
+    const record = await shortLeases.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.lease).toBeUndefined();
+  });
+
+  it('notices an uninstall from a warm container once the recheck interval has passed', async () => {
+    const instanceId = await installed();
+    const { handler } = container({ recheckIntervalMs: 0 });
+    await handler({ instanceId }, lambdaContext());
+    await container().store.recordAppRemoved({ appId: app.appId, instanceId }, { eventAt: Date.now() + 1 });
+
+    const error = await rejection(handler({ instanceId }, lambdaContext()));
+    const again = await rejection(handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('InstanceUninstalled');
+    expect(again.name).toBe('InstanceUninstalled');
+  });
+
+  it('keeps serving from memory between rechecks without any network call', async () => {
+    const instanceId = await installed();
+    const { handler } = container({ recheckIntervalMs: 60_000 });
+    await handler({ instanceId }, lambdaContext());
+    reset();
+
+    await handler({ instanceId }, lambdaContext());
+
+    expect(ddbCalls).toEqual([]);
+  });
+
+  it('reports Secrets Manager being down as ServiceUnavailable and frees the lease', async () => {
+    const instanceId = await installed();
+    const { store } = container();
+    const secrets: AppSecretsProvider = {
+      get: async () => {
+        throw new SecretsUnavailableError(app.appId, new Error('InternalServiceError'));
+      },
+      getPrevious: async () => undefined,
+      invalidate: () => undefined,
+    };
+
+    const error = await rejection(container({ secrets }).handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('ServiceUnavailable');
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.lease).toBeUndefined();
+  });
+
+  it('reports a malformed Wix answer as WixUnavailable', async () => {
+    const instanceId = await installed();
+    sim.injectFault({ kind: 'html', path: '/oauth2/token', rate: 1 });
+
+    const error = await rejection(container().handler({ instanceId }, lambdaContext()));
+
+    expect(error.name).toBe('WixUnavailable');
   });
 });

@@ -13,26 +13,46 @@ function recordingLogger() {
   return {
     lines,
     info: (message: string, attributes: Record<string, unknown> = {}) => lines.push({ level: 'info', message, attributes }),
+    warn: (message: string, attributes: Record<string, unknown> = {}) => lines.push({ level: 'warn', message, attributes }),
     error: (message: string, attributes: Record<string, unknown> = {}) => lines.push({ level: 'error', message, attributes }),
   };
 }
 
 describe('toContractError', () => {
   it.each([
-    new InvalidRequestError('instanceId', 'must be a GUID'),
-    new InstanceUninstalledError(),
-    new WixRejectedError('Wix refused to issue a token for this instance'),
-    new WixUnavailableInvokeError('Wix did not answer in time (WIX_TIMEOUT)'),
-    new ServiceUnavailableError('a dependency is unavailable (STORE_UNAVAILABLE)'),
-  ])('passes the documented $name through unchanged and logs it as a refusal', (error) => {
+    ['info', new InvalidRequestError('instanceId', 'must be a GUID')],
+    ['info', new InstanceUninstalledError()],
+    ['info', new WixRejectedError('Wix refused to issue a token for this instance')],
+    ['warn', new WixUnavailableInvokeError('Wix is unavailable (WIX_TIMEOUT)')],
+    ['warn', new ServiceUnavailableError('a dependency is unavailable (STORE_UNAVAILABLE)')],
+  ] as const)('passes the documented error through unchanged and logs it at %s', (level, error) => {
     const logger = recordingLogger();
 
     const result = toContractError(error, logger, { function: 'mint' });
 
     expect(result).toBe(error);
     expect(logger.lines).toEqual([
-      { level: 'info', message: 'invoke refused', attributes: { function: 'mint', errorType: error.name, code: error.code, reason: error.message } },
+      { level, message: 'invoke refused', attributes: { function: 'mint', errorType: error.name, code: error.code, reason: error.message } },
     ]);
+  });
+
+  it('names the cause of an outage by its code', () => {
+    const logger = recordingLogger();
+    const cause = new ServiceError('STORE_UNAVAILABLE', 'Token store unavailable during getInstance: ThrottlingException');
+
+    toContractError(new ServiceUnavailableError('a dependency is unavailable (STORE_UNAVAILABLE)', { cause }), logger, {});
+
+    expect(logger.lines[0]?.attributes['cause']).toBe('STORE_UNAVAILABLE');
+  });
+
+  it('does not pass through a foreign error that merely borrows a contract name (issue 5 review)', () => {
+    const logger = recordingLogger();
+    const impostor = Object.assign(new Error('OauthNG.JWS.secret inside'), { name: 'InvalidRequest' });
+
+    const result = toContractError(impostor, logger, {});
+
+    expect(result).toBeInstanceOf(ServiceUnavailableError);
+    expect(result.message).toBe('internal error');
   });
 
   it('replaces an unexpected error by a generic ServiceUnavailable and logs only its name', () => {
