@@ -1,0 +1,340 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import type { SpecDatabase } from '@aws-cdk/service-spec-types';
+
+import { METRICS_NAMESPACE } from '../../../functions/refresh';
+import { PROJECT_ROOT } from '../../../infra/local/stack';
+import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
+import {
+  awsServiceSpec,
+  renderIntrinsic,
+  validateTemplate,
+  type CloudFormationTemplate,
+  type TemplateResource,
+} from '../../support/cloudformation-spec';
+import { copyService, type ServiceCopy } from '../../support/service-copy';
+
+/**
+ * `serverless package` (what `npm run package` runs) builds the deployment offline, and the template
+ * it writes is one CloudFormation accepts and that grants each function only what it uses.
+ *
+ * It packages a private copy of the service (test/support/service-copy.ts), so it shares no
+ * `.esbuild` or `.serverless` folder with the e2e test, another run, or a developer's checkout.
+ */
+
+const STAGE = 'test';
+const SERVICE = 'wix-token-service';
+const FUNCTIONS = ['mint', 'refresh', 'install', 'webhooks'] as const;
+type FunctionName = (typeof FUNCTIONS)[number];
+
+const TABLE = '${TokensTable.Arn}';
+const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
+const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
+const ownLogs = (fn: FunctionName) => {
+  const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
+  return { 'logs:CreateLogStream': [group], 'logs:PutLogEvents': [group] };
+};
+
+/** Every action each function's role allows, and on what: exactly what its code calls (see infra/iam.yml). */
+const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
+  mint: {
+    ...ownLogs('mint'),
+    'dynamodb:GetItem': [TABLE],
+    'dynamodb:UpdateItem': [TABLE],
+    'secretsmanager:GetSecretValue': [APP_SECRETS],
+  },
+  refresh: {
+    ...ownLogs('refresh'),
+    'dynamodb:UpdateItem': [TABLE],
+    'dynamodb:Query': [DUE_INDEX],
+    'secretsmanager:GetSecretValue': [APP_SECRETS],
+  },
+  install: {
+    ...ownLogs('install'),
+    'dynamodb:GetItem': [TABLE],
+    'dynamodb:UpdateItem': [TABLE],
+    'dynamodb:PutItem': [TABLE],
+    'dynamodb:DeleteItem': [TABLE],
+    'secretsmanager:GetSecretValue': [APP_SECRETS],
+  },
+  webhooks: {
+    ...ownLogs('webhooks'),
+    'dynamodb:UpdateItem': [TABLE],
+    'secretsmanager:GetSecretValue': [APP_SECRETS],
+  },
+};
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  [key: string]: unknown;
+}
+
+let service: ServiceCopy;
+let template: CloudFormationTemplate;
+let state: { service: { functions: Record<string, { events?: Array<Record<string, unknown>> }> } };
+let spec: SpecDatabase;
+
+function logicalPrefix(fn: FunctionName): string {
+  return fn.charAt(0).toUpperCase() + fn.slice(1);
+}
+
+function resource(logicalId: string): TemplateResource {
+  const found = template.Resources[logicalId];
+  if (found === undefined) throw new Error(`no resource ${logicalId} in the template`);
+  return found;
+}
+
+function resourcesOfType(type: string): Array<[string, TemplateResource]> {
+  return Object.entries(template.Resources).filter(([, candidate]) => candidate.Type === type);
+}
+
+function lambdaOf(fn: FunctionName): TemplateResource {
+  return resource(`${logicalPrefix(fn)}LambdaFunction`);
+}
+
+/** The logical id of the role a function runs as. */
+function roleIdOf(fn: FunctionName): string {
+  const role = lambdaOf(fn).Properties?.['Role'] as { 'Fn::GetAtt'?: [string, string] } | undefined;
+  const getAtt = role?.['Fn::GetAtt'];
+  if (getAtt === undefined || getAtt[1] !== 'Arn') throw new Error(`${fn} does not run as a role of this template: ${JSON.stringify(role)}`);
+  return getAtt[0];
+}
+
+function statementsOf(role: TemplateResource): Statement[] {
+  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+}
+
+function asList<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Action to rendered resources, over every statement of the role. */
+function permissionsOf(role: TemplateResource): Record<string, string[]> {
+  const permissions: Record<string, string[]> = {};
+  for (const statement of statementsOf(role)) {
+    for (const action of asList(statement.Action)) {
+      permissions[action] = [...(permissions[action] ?? []), ...asList(statement.Resource).map(renderIntrinsic)].sort();
+    }
+  }
+  return permissions;
+}
+
+/** Every metric an alarm watches, single-metric or metric math. */
+function alarmMetrics(alarm: TemplateResource): Array<{ Namespace: string; MetricName: string; Dimensions?: Array<{ Name: string; Value: unknown }> }> {
+  const properties = alarm.Properties ?? {};
+  if (properties['MetricName'] !== undefined) {
+    return [{ Namespace: properties['Namespace'] as string, MetricName: properties['MetricName'] as string, Dimensions: properties['Dimensions'] as never }];
+  }
+  const queries = (properties['Metrics'] ?? []) as Array<{ MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions?: never } } }>;
+  return queries.flatMap((query) => (query.MetricStat === undefined ? [] : [query.MetricStat.Metric]));
+}
+
+function dimensionsOf(metric: { Dimensions?: Array<{ Name: string; Value: unknown }> }): Record<string, string> {
+  return Object.fromEntries((metric.Dimensions ?? []).map((dimension) => [dimension.Name, renderIntrinsic(dimension.Value)]));
+}
+
+beforeAll(async () => {
+  service = await copyService('package');
+  const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
+  // The template must not depend on the shell it was packaged from.
+  for (const name of ['WIX_API_URL', 'WIX_INSTALLER_URL', 'PUBLIC_URL', 'WIX_APP_IDS', 'APP_SECRET_PREFIX']) delete env[name];
+  try {
+    await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', STAGE], {
+      cwd: service.dir,
+      env,
+      timeout: 170_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`serverless package failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });
+  }
+  const output = join(service.dir, '.serverless');
+  template = JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate;
+  state = JSON.parse(readFileSync(join(output, 'serverless-state.json'), 'utf8')) as typeof state;
+  spec = await awsServiceSpec();
+}, 180_000);
+
+afterAll(async () => {
+  await service?.remove();
+});
+
+describe('serverless package', () => {
+  it('builds one artifact per function, offline', () => {
+    for (const fn of FUNCTIONS) {
+      expect(existsSync(join(service.dir, '.serverless', `${fn}.zip`))).toBe(true);
+      expect(lambdaOf(fn).Properties).toMatchObject({
+        FunctionName: `${SERVICE}-${STAGE}-${fn}`,
+        Handler: `functions/${fn}.handler`,
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+      });
+    }
+  });
+});
+
+describe('the CloudFormation template', () => {
+  it('uses only resource types, properties and attributes CloudFormation knows, with every required property', () => {
+    expect(validateTemplate(spec, template)).toEqual([]);
+  });
+
+  it('is checked for real: the validator refuses an unknown type, an unknown property, a missing required one, a mistyped value and a dangling Ref', () => {
+    const broken: CloudFormationTemplate = {
+      Resources: {
+        Typo: { Type: 'AWS::DynamoDB::Tabel' },
+        Table: { Type: 'AWS::DynamoDB::Table', Properties: { KeySchema: [], PointInTimeRecoverySpecification: { Enabled: true } } },
+        Fn: { Type: 'AWS::Lambda::Function', Properties: { Code: { ZipFile: 'exports.handler = async () => 1' } } },
+        Alarm: { Type: 'AWS::CloudWatch::Alarm', Properties: { EvaluationPeriods: 'one', AlarmActions: [{ Ref: 'Nowhere' }] } },
+      },
+    };
+
+    const problems = validateTemplate(spec, broken);
+
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'Resources.Typo: unknown resource type AWS::DynamoDB::Tabel',
+        'Resources.Table.Properties.PointInTimeRecoverySpecification: unknown property Enabled',
+        'Resources.Fn.Properties: missing required property Role',
+        'Resources.Alarm.Properties.EvaluationPeriods: expected a number',
+        'Resources.Alarm.Properties.AlarmActions[0]: Ref to unknown Nowhere',
+      ]),
+    );
+  });
+});
+
+describe('least privilege', () => {
+  it.each(FUNCTIONS)('gives %s a role of its own holding exactly the actions its code uses, on only its table, index, secrets and logs', (fn) => {
+    const roleId = roleIdOf(fn);
+    const role = resource(roleId);
+
+    expect(role.Type).toBe('AWS::IAM::Role');
+    expect(FUNCTIONS.filter((other) => roleIdOf(other) === roleId)).toEqual([fn]);
+    expect(permissionsOf(role)).toEqual(
+      Object.fromEntries(Object.entries(EXPECTED_PERMISSIONS[fn]).map(([action, resources]) => [action, [...resources].sort()])),
+    );
+    expect(role.Properties?.['ManagedPolicyArns']).toBeUndefined();
+  });
+
+  it.each(FUNCTIONS)('lets %s write only to the log group of its own name', (fn) => {
+    expect(resource(`${logicalPrefix(fn)}LogGroup`).Properties?.['LogGroupName']).toBe(`/aws/lambda/${SERVICE}-${STAGE}-${fn}`);
+  });
+
+  it('has no shared role, no wildcard action and no wildcard resource in any IAM policy', () => {
+    const roles = resourcesOfType('AWS::IAM::Role');
+    const statements = roles.flatMap(([, role]) => statementsOf(role));
+
+    expect(roles.map(([id]) => id).sort()).toEqual(FUNCTIONS.map(roleIdOf).sort());
+    expect(resourcesOfType('AWS::IAM::Policy')).toEqual([]);
+    expect(resourcesOfType('AWS::IAM::ManagedPolicy')).toEqual([]);
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) {
+      expect(statement.Effect).toBe('Allow');
+      expect(Object.keys(statement).filter((key) => key.startsWith('Not'))).toEqual([]);
+      for (const action of asList(statement.Action)) expect(action).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+      for (const target of asList(statement.Resource).map(renderIntrinsic)) {
+        // The one trailing wildcard allowed: the secret name suffix Secrets Manager adds, under our prefix.
+        if (target.includes('*')) expect(target).toBe(APP_SECRETS);
+      }
+    }
+  });
+
+  it('lets only Lambda assume the function roles', () => {
+    for (const [, role] of resourcesOfType('AWS::IAM::Role')) {
+      expect(role.Properties?.['AssumeRolePolicyDocument']).toEqual({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      });
+    }
+  });
+
+  it('routes only install and webhooks through the HTTP API; mint and refresh have no public route', () => {
+    const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.['RouteKey']);
+    const integrated = resourcesOfType('AWS::ApiGatewayV2::Integration').map(([, integration]) =>
+      renderIntrinsic(integration.Properties?.['IntegrationUri']),
+    );
+    const invokers = (fn: FunctionName) =>
+      resourcesOfType('AWS::Lambda::Permission')
+        .filter(([, permission]) => renderIntrinsic(permission.Properties?.['FunctionName']).includes(`${logicalPrefix(fn)}LambdaFunction`))
+        .map(([, permission]) => permission.Properties?.['Principal']);
+
+    expect(routes.sort()).toEqual(['GET /install', 'GET /oauth/callback', 'POST /webhooks']);
+    expect(integrated.sort()).toEqual(['${InstallLambdaFunction.Arn}', '${WebhooksLambdaFunction.Arn}']);
+    expect(invokers('mint')).toEqual([]);
+    expect(invokers('refresh')).toEqual(['events.amazonaws.com']);
+    for (const fn of ['mint', 'refresh']) {
+      const events = state.service.functions[fn]?.events ?? [];
+      expect(events.filter((event) => 'httpApi' in event || 'http' in event)).toEqual([]);
+    }
+  });
+});
+
+describe('the token table', () => {
+  it('is on demand, with point-in-time recovery, TTL, deletion protection and encryption, and kept on stack deletion', () => {
+    const table = resource('TokensTable');
+
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      TableName: `${SERVICE}-${STAGE}-tokens`,
+      BillingMode: 'PAY_PER_REQUEST',
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      DeletionProtectionEnabled: true,
+      SSESpecification: { SSEEnabled: true },
+    });
+    expect(table.Properties?.['ProvisionedThroughput']).toBeUndefined();
+  });
+});
+
+describe('alarms', () => {
+  const alarms = () => resourcesOfType('AWS::CloudWatch::Alarm');
+  const watching = (namespace: string, metricName: string, dimensions: Record<string, string>) =>
+    alarms().filter(([, alarm]) =>
+      alarmMetrics(alarm).some(
+        (metric) => metric.Namespace === namespace && metric.MetricName === metricName && expect.objectContaining(dimensions).asymmetricMatch(dimensionsOf(metric)),
+      ),
+    );
+
+  it('notify the alarm topic, or the one given in alarmTopicArn, on alarm and on recovery', () => {
+    const topicActions = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }];
+
+    expect(alarms().length).toBeGreaterThan(0);
+    for (const [, alarm] of alarms()) {
+      expect(alarm.Properties?.['AlarmActions']).toEqual(topicActions);
+      expect(alarm.Properties?.['OKActions']).toEqual(topicActions);
+    }
+    expect(resource('AlarmTopic')).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'CreateAlarmTopic' });
+    expect(template.Conditions?.['CreateAlarmTopic']).toEqual({ 'Fn::Equals': ['', ''] });
+  });
+
+  it('watch only refresh metrics the sweep publishes, under its namespace and dimensions', () => {
+    const published = new Set(Object.keys(summaryMetrics(emptySummary('sweep'))));
+    const serviceMetrics = alarms().flatMap(([, alarm]) => alarmMetrics(alarm).filter((metric) => metric.Namespace === METRICS_NAMESPACE));
+
+    expect(serviceMetrics.length).toBeGreaterThan(0);
+    for (const metric of serviceMetrics) {
+      expect(published).toContain(metric.MetricName);
+      expect(dimensionsOf(metric)).toEqual({ service: 'refresh', mode: 'sweep' });
+    }
+  });
+
+  it('cover failing refreshes, mint errors and throttling of every function and of the table', () => {
+    const sweep = { service: 'refresh', mode: 'sweep' };
+    const fn = (name: FunctionName) => ({ FunctionName: `\${${logicalPrefix(name)}LambdaFunction}` });
+    const table = { TableName: '${TokensTable}' };
+
+    expect(watching(METRICS_NAMESPACE, 'Failed', sweep)).not.toEqual([]);
+    expect(watching(METRICS_NAMESPACE, 'FailedCredentialsRejected', sweep)).not.toEqual([]);
+    expect(watching('AWS/Lambda', 'Errors', fn('refresh'))).not.toEqual([]);
+    expect(watching('AWS/Lambda', 'Errors', fn('mint'))).not.toEqual([]);
+    for (const name of FUNCTIONS) expect(watching('AWS/Lambda', 'Throttles', fn(name))).not.toEqual([]);
+    expect(watching('AWS/DynamoDB', 'ReadThrottleEvents', table)).not.toEqual([]);
+    expect(watching('AWS/DynamoDB', 'WriteThrottleEvents', table)).not.toEqual([]);
+  });
+});
