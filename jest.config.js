@@ -8,6 +8,8 @@ module.exports = {
   },
   // middy and jose ship ESM only; let swc turn them into CommonJS for jest.
   transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  // The log audit (issue 8): every test file's output is searched for the values issued in it.
+  setupFilesAfterEnv: ['<rootDir>/test/support/log-audit.setup.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',
   globalTeardown: '<rootDir>/test/global-teardown.ts',
   testTimeout: 20000,

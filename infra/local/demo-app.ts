@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 
 import { generateKey, type KeyRing } from '../../lib/crypto';
+import { IssuedKind, recordIssued, recordSecretString } from './issued-values';
 
 /** The app id the local stack serves when no real Wix app is configured. */
 export const DEMO_APP_ID = '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17';
@@ -31,5 +32,7 @@ export function demoAppSecret(appId: string = DEMO_APP_ID): DemoAppSecret {
   const appSecret = randomUUID();
   const tokenKeys: KeyRing = { currentKeyId: 'k1', keys: { k1: generateKey() } };
   const secretString = JSON.stringify({ appId, appSecret, webhookPublicKey: publicKey, tokenKeys });
+  recordSecretString(secretString);
+  recordIssued(IssuedKind.WebhookPrivateKey, privateKey);
   return { appId, appSecret, webhookPublicKey: publicKey, webhookPrivateKey: privateKey, tokenKeys, secretString };
 }

@@ -2,6 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+import { recordSecretString } from './issued-values';
+
 /**
  * A loopback stand-in for AWS Secrets Manager, speaking its JSON 1.1 protocol
  * (`POST /`, `X-Amz-Target: secretsmanager.<Operation>`), so the real SDK client reaches it through
@@ -122,6 +124,7 @@ export async function startSecretsManagerStandIn(options: SecretsManagerStandInO
       if (existing.value === value) return existing;
       throw new AwsError('ResourceExistsException', `A version with VersionId ${versionId} already exists with a different value.`);
     }
+    recordSecretString(value);
     const version: StoredVersion = { versionId, value, createdAt: new Date(), stages: new Set() };
     for (const stage of stages) {
       const holder = [...secret.versions.values()].find((candidate) => candidate.stages.has(stage));

@@ -4,7 +4,8 @@
  * It speaks the protocol described in the shared protocol notes (wix-oauth.md): the legacy
  * `/oauth/access` grants, client credentials on `/oauth2/token`, Token Info, and the two
  * installer pages of the legacy install flow. Tests, benchmarks and `npm start` use it; it
- * depends on nothing but `node:http` and `node:crypto` and never logs.
+ * depends on nothing but `node:http`, `node:crypto` and ./issued-values (where it records what it
+ * issues for the tests' log audit, when that is on) and never logs.
  *
  * ```
  *   app under test ──POST /oauth/access────────▶ ┌──────────────┐
@@ -17,6 +18,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+
+import { IssuedKind, recordIssued } from './issued-values';
 
 /** An app the simulator knows: its id (the OAuth `client_id`) and its secret. */
 export interface SimulatedApp {
@@ -170,6 +173,8 @@ export interface WixSimulator {
   readonly issued: { accessTokens: number; refreshTokens: number; codes: number };
   /** Every secret-ish value this simulator ever issued (codes, access tokens, refresh tokens) so tests can assert none of them leaks into logs or errors. */
   issuedSecrets(): string[];
+  /** The refresh tokens Wix would accept for the instance now (none once uninstalled), for consistency checks. */
+  liveRefreshTokens(appId: string, instanceId: string): string[];
 }
 
 /** The routes the simulator serves. */
@@ -406,7 +411,7 @@ class Simulator implements WixSimulator {
   issueCode(appId: string, instanceId: string): string {
     this.install(appId, instanceId);
     const installation = this.installs.get(installKey(appId, instanceId)) as Installation;
-    const code = this.mint(randomBytes(24).toString('base64url'));
+    const code = this.mint(IssuedKind.AuthorizationCode, randomBytes(24).toString('base64url'));
     this.codes.set(code, { appId, instanceId, epoch: installation.epoch, issuedAt: this.now(), used: false });
     this.issued.codes += 1;
     return code;
@@ -441,6 +446,14 @@ class Simulator implements WixSimulator {
 
   issuedSecrets(): string[] {
     return [...this.secrets];
+  }
+
+  liveRefreshTokens(appId: string, instanceId: string): string[] {
+    const live: string[] = [];
+    for (const [token, issued] of this.refreshTokens) {
+      if (issued.appId === appId && issued.instanceId === instanceId && issued.current && this.liveInstallation(issued)) live.push(token);
+    }
+    return live;
   }
 
   // --- HTTP ------------------------------------------------------------------------------------
@@ -607,7 +620,7 @@ class Simulator implements WixSimulator {
   }
 
   private newAccessToken(installation: Installation, lifetimeSeconds: number): string {
-    const token = this.mint(`OauthNG.JWS.${randomBytes(48).toString('base64url')}`);
+    const token = this.mint(IssuedKind.AccessToken, `OauthNG.JWS.${randomBytes(48).toString('base64url')}`);
     const iat = Math.floor(this.now() / 1000);
     const { appId, instanceId, epoch } = installation;
     this.accessTokens.set(token, { appId, instanceId, epoch, iat, exp: iat + lifetimeSeconds });
@@ -616,15 +629,16 @@ class Simulator implements WixSimulator {
   }
 
   private newRefreshToken(installation: Installation): string {
-    const token = this.mint(randomBytes(32).toString('base64url'));
+    const token = this.mint(IssuedKind.RefreshToken, randomBytes(32).toString('base64url'));
     const { appId, instanceId, epoch } = installation;
     this.refreshTokens.set(token, { appId, instanceId, epoch, current: true });
     this.issued.refreshTokens += 1;
     return token;
   }
 
-  private mint(secret: string): string {
+  private mint(kind: IssuedKind, secret: string): string {
     this.secrets.add(secret);
+    recordIssued(kind, secret);
     return secret;
   }
 
@@ -636,6 +650,9 @@ class Simulator implements WixSimulator {
     const target = parseHttpUrl(url.searchParams.get('redirectUrl'));
     if (!target) return htmlPage(400, 'Bad request', 'redirectUrl must be an absolute http(s) URL.');
 
+    // What the service sent through the browser: the audit looks for these in the logs too.
+    recordIssued(IssuedKind.InstallState, url.searchParams.get('state'));
+    recordIssued(IssuedKind.InstallToken, url.searchParams.get('token'));
     // instanceId in the query is a simulator-only convenience: the real installer picks the site.
     const instanceId = this.install(appId, url.searchParams.get('instanceId') || undefined);
     const code = this.issueCode(appId, instanceId);

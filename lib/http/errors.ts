@@ -78,6 +78,17 @@ export function httpFailureOf(error: unknown): HttpFailure {
     if (error.kind === WixErrorKind.Transient) {
       return { ...UNAVAILABLE, code: error.code, message: 'Wix could not be reached. Please try again in a minute.', level: 'warn' };
     }
+    if (error.kind === WixErrorKind.GrantInvalid && error.operation === 'authorization_code') {
+      // The browser brought a code Wix does not accept (unknown, expired, already used): the
+      // request's fault, not ours or Wix's, so no 5xx (which anyone could otherwise cause at will).
+      return {
+        status: 400,
+        code: error.code,
+        title: 'Installation refused',
+        message: 'Wix did not accept this installation. Please start the installation again from Wix.',
+        level: 'warn',
+      };
+    }
     return {
       status: 502,
       code: error.code,

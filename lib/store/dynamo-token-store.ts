@@ -83,7 +83,14 @@ const TRANSIENT_ERRORS = new Set([
   'RequestLimitExceeded',
   'InternalServerError',
   'ServiceUnavailable',
+  // The SDK's own timeouts (requestTimeout, connectionTimeout) and the service's.
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
 ]);
+
+/** Node's socket errors, which the SDK rethrows as they are once its retries are spent. */
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * The token store on DynamoDB (one table, see infra/dynamodb-table.yml and ./item for the layout).
@@ -100,13 +107,17 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   if (!Number.isInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer');
 
-  /** Runs one DynamoDB call, turning throttling into StoreUnavailableError; everything else is rethrown. */
+  /**
+   * Runs one DynamoDB call, turning throttling, timeouts and network failures into
+   * StoreUnavailableError; everything else is rethrown. A write that timed out may still have
+   * been applied: the conditional writes make a retry of it safe.
+   */
   async function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
-      const name = errorName(error);
-      if (name !== undefined && TRANSIENT_ERRORS.has(name)) throw new StoreUnavailableError(name, operation, error);
+      const transient = transientErrorName(error);
+      if (transient !== undefined) throw new StoreUnavailableError(transient, operation, error);
       throw error;
     }
   }
@@ -583,6 +594,15 @@ function errorName(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && typeof (error as { name?: unknown }).name === 'string'
     ? (error as { name: string }).name
     : undefined;
+}
+
+/** The name to report for a transient DynamoDB failure, or undefined when it is not one. */
+function transientErrorName(error: unknown): string | undefined {
+  const name = errorName(error);
+  if (name !== undefined && TRANSIENT_ERRORS.has(name)) return name;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return code;
+  return undefined;
 }
 
 function isConditionFailure(error: unknown): boolean {

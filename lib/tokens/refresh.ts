@@ -35,6 +35,8 @@ export interface RefreshDeps {
   writeMarginMs?: number;
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
   minCallMs?: number;
+  /** Waits between retries of a rotated refresh token's write; setTimeout by default. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface RefreshOneOptions {
@@ -50,6 +52,8 @@ export interface RefreshOneOptions {
 
 const DEFAULT_WRITE_MARGIN_MS = 2000;
 const DEFAULT_MIN_CALL_MS = 1000;
+const ROTATED_RETRY_BASE_MS = 50;
+const ROTATED_RETRY_MAX_MS = 800;
 
 /**
  * Refreshes one instance under its lease: the refresh_token grant for a legacy instance (its
@@ -68,7 +72,9 @@ const DEFAULT_MIN_CALL_MS = 1000;
  * Store, secrets and decryption failures are returned as failed outcomes (the lease is released
  * or simply expires); anything unexpected is rethrown.
  */
-export async function refreshOne(deps: RefreshDeps, key: InstanceKey, options: RefreshOneOptions): Promise<RefreshOutcome> {
+export async function refreshOne(deps: RefreshDeps, given: InstanceKey, options: RefreshOneOptions): Promise<RefreshOutcome> {
+  // Log lines spread the key: keep just its two ids, whatever richer object the caller passed.
+  const key = instanceKeyOf(given);
   const owner = deps.newLeaseOwner();
   try {
     const lease = await deps.store.acquireLease(key, { owner });
@@ -88,7 +94,9 @@ export async function refreshOne(deps: RefreshDeps, key: InstanceKey, options: R
  * The direct invoke: refreshes one instance now, fresh or not, and sums it up in the same counts
  * as a sweep (`examined` 1).
  */
-export async function refreshNow(deps: RefreshDeps, key: InstanceKey, options: { deadline: number }): Promise<RefreshSummary> {
+export async function refreshNow(deps: RefreshDeps, given: InstanceKey, options: { deadline: number }): Promise<RefreshSummary> {
+  // The summary goes back to the invoker and into a log line: just the two ids.
+  const key = instanceKeyOf(given);
   const startedAt = deps.now();
   const outcome = await refreshOne(deps, key, { deadline: options.deadline });
   const summary = emptySummary('instance');
@@ -129,7 +137,7 @@ async function underLease(
   }
   // A legacy instance already marked needs_reauth had its refresh token refused: skip to client credentials.
   if (record.grantKind === GrantKind.Legacy && record.refreshToken !== undefined && record.status !== InstanceStatus.NeedsReauth) {
-    return healthPass(deps, key, record, record.refreshToken, owner, deadline);
+    return healthPass(deps, key, record, record.refreshToken, owner, { callDeadline: deadline, storeDeadline: options.deadline });
   }
   return clientCredentials(deps, key, record, owner, deadline);
 }
@@ -141,8 +149,9 @@ async function healthPass(
   record: InstanceRecord,
   refreshToken: string,
   owner: string,
-  deadline: number,
+  deadlines: { callDeadline: number; storeDeadline: number },
 ): Promise<RefreshOutcome> {
+  const deadline = deadlines.callDeadline;
   let tokens: LegacyTokens;
   try {
     tokens = await withAppCredentials(deps.secrets, key.appId, (credentials) =>
@@ -169,18 +178,53 @@ async function healthPass(
     refreshDueAt,
     ...(rotated ? { refreshToken: tokens.refreshToken } : {}),
   };
-  try {
-    await deps.store.storeLeasedTokens(key, write);
-  } catch (error) {
-    if (!(error instanceof TokenConflictError) || !rotated) throw error;
-    if (error.reason !== ConflictReason.LeaseLost) {
-      deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason });
-      throw error;
-    }
-    // Our lease ran out, but nobody wrote since: the new refresh token is the only one that works now.
-    await deps.store.storeLeasedTokens(key, { ...write, evenIfLeaseLost: true });
-  }
+  if (rotated) await storeRotated(deps, key, write, deadlines.storeDeadline);
+  else await deps.store.storeLeasedTokens(key, write);
   return { status: 'refreshed', grant: 'refresh_token', fellBack: false, rotated, refreshDueAt };
+}
+
+/**
+ * Stores a refresh token Wix just rotated. Wix has retired the old one, so this write is the only
+ * copy of the instance's working token: it is retried while the store is unavailable, until the
+ * invocation's deadline, and it outlives the lease as long as nobody else wrote.
+ *
+ * ```
+ * write ──ok──────────────────────────────────────────────▶ stored
+ *   ├─ store unavailable ── time left? ──yes──▶ wait, write again
+ *   │                                   └─no──▶ throw (the token is lost: logged by the caller's summary)
+ *   ├─ conflict, and the record holds our token ─────────▶ stored (an earlier attempt's answer was lost)
+ *   ├─ conflict: lease lost, version unchanged ──────────▶ write again, even without the lease
+ *   └─ conflict: the record moved on (a reinstall) ──────▶ throw: the newer install's token wins
+ * ```
+ */
+async function storeRotated(deps: RefreshDeps, key: InstanceKey, first: LeasedTokenWrite, deadline: number): Promise<void> {
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let write = first;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.store.storeLeasedTokens(key, write);
+      return;
+    } catch (error) {
+      if (error instanceof TokenConflictError) {
+        if (error.current !== undefined && error.current.refreshToken === write.refreshToken) return;
+        if (error.reason === ConflictReason.LeaseLost && write.evenIfLeaseLost !== true) {
+          // Our lease ran out, but nobody wrote since: the new refresh token is the only one that works now.
+          write = { ...write, evenIfLeaseLost: true };
+          continue;
+        }
+        deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason });
+        throw error;
+      }
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      const delayMs = Math.min(ROTATED_RETRY_MAX_MS, ROTATED_RETRY_BASE_MS * 2 ** (attempt - 1));
+      if (deps.now() + delayMs >= deadline) {
+        deps.logger.warn('rotated refresh token not stored: the store stayed unavailable', { ...key, attempts: attempt, awsErrorName: error.awsErrorName });
+        throw error;
+      }
+      deps.logger.warn('retrying the store of a rotated refresh token', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName });
+      await sleep(delayMs);
+    }
+  }
 }
 
 /** A client-credentials mint; for a legacy instance, the fallback after its refresh token was refused. */
@@ -263,4 +307,9 @@ async function releaseQuietly(deps: RefreshDeps, key: InstanceKey, owner: string
     // The lease expires on its own.
     if (!(error instanceof StoreUnavailableError)) throw error;
   }
+}
+
+/** The two ids of an instance key and nothing else (a caller's object may carry more, a token say). */
+function instanceKeyOf(key: InstanceKey): InstanceKey {
+  return { appId: key.appId, instanceId: key.instanceId };
 }

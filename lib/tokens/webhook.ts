@@ -100,6 +100,9 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
         if (error instanceof errors.JWSSignatureVerificationFailed) continue;
         throw refusal(error);
       }
+      // jose checked that iat is a number. Before 1970 is no time Wix signed an event at, and a
+      // large negative one would also be beyond what DynamoDB stores (the write would fail as a 500).
+      if (!((claims.iat as number) >= 0)) throw new InvalidRequestError('iat', 'is missing or invalid');
       const issuedAt = Math.floor((claims.iat as number) * 1000);
       if (issuedAt > deps.now() + MAX_FUTURE_IAT_MS) throw new WebhookVerificationError(WebhookRefusal.IssuedInTheFuture);
       return { appId: deps.appIds[index] as string, claims, issuedAt };

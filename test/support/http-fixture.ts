@@ -4,6 +4,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SignJWT, importPKCS8 } from 'jose';
 
 import type { DemoAppSecret } from '../../infra/local/demo-app';
+import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
 
 /** An HTTP API (payload v2) event as API Gateway builds it for `method path?query`. */
@@ -41,9 +42,14 @@ export function httpEvent(
   };
 }
 
-/** A GET event built from a URL's path and query (e.g. a Location header). */
+/**
+ * A GET event built from a URL's path and query (e.g. a Location header). The code and state it
+ * carries are recorded for the log audit.
+ */
 export function eventFromUrl(url: string): APIGatewayProxyEventV2 {
   const parsed = new URL(url);
+  recordIssued(IssuedKind.AuthorizationCode, parsed.searchParams.get('code'));
+  recordIssued(IssuedKind.InstallState, parsed.searchParams.get('state'));
   return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, '') });
 }
 

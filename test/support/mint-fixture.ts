@@ -9,6 +9,7 @@ import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '.
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createTokenCache } from '../../lib/tokens/token-cache';
 import { createWixClient } from '../../lib/wix';
+import { auditText } from './log-audit';
 
 /** A secrets provider holding one app's credentials in memory (no Secrets Manager). */
 export function staticSecrets(app: DemoAppSecret): AppSecretsProvider {
@@ -28,7 +29,7 @@ export function staticSecrets(app: DemoAppSecret): AppSecretsProvider {
   };
 }
 
-/** Every log line a handler wrote, as JSON, so tests can search them for secrets. */
+/** Every log line a handler wrote, as JSON, so tests can search them for secrets (and the suite's log audit does). */
 export interface CapturedLogger {
   lines: string[];
   info(message: string, attributes?: Record<string, unknown>): void;
@@ -39,7 +40,9 @@ export interface CapturedLogger {
 export function captureLogger(): CapturedLogger {
   const lines: string[] = [];
   const write = (level: string) => (message: string, attributes?: Record<string, unknown>) => {
-    lines.push(JSON.stringify({ level, message, ...attributes }));
+    const line = JSON.stringify({ level, message, ...attributes });
+    lines.push(line);
+    auditText('a handler log line (captureLogger)', line);
   };
   return { lines, info: write('INFO'), warn: write('WARN'), error: write('ERROR') };
 }

@@ -4,6 +4,7 @@ import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dyn
 
 import { createRefreshHandler, type CountMetrics, type RefreshHandlerDeps } from '../../functions/refresh';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
+import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import type { WixSimulator } from '../../infra/local/wix-simulator';
 import { cipherSource } from '../../lib/runtime';
 import {
@@ -200,10 +201,12 @@ export async function seedClientCredentials(
   const owner = randomUUID();
   const lease = await store.acquireLease(key, { owner, createIfMissing: true, ttlMs: 3_600_000 });
   if (!lease.acquired) throw new Error(`arrange: no lease (${lease.reason})`);
+  const accessToken = `OauthNG.JWS.seeded-${randomUUID()}`;
+  recordIssued(IssuedKind.AccessToken, accessToken);
   await store.storeLeasedTokens(key, {
     owner,
     expectedVersion: lease.record.version,
-    accessToken: `OauthNG.JWS.seeded-${randomUUID()}`,
+    accessToken,
     accessTokenExpiresAt: options.dueAt + 15 * 60_000,
     refreshDueAt: options.dueAt,
     ...(options.lastUsedAt === undefined ? {} : { lastUsedAt: options.lastUsedAt }),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import { createDynamoTokenStore, type DynamoTokenStoreDeps, type InstanceKey, type TokenStore } from '../../lib/store';
 import { createTestTable, type TestTable } from './dynamodb-table';
 import { testCipherFor } from './token-cipher';
@@ -42,5 +43,7 @@ export function newInstance(appId: string = randomUUID()): InstanceKey {
 
 /** Token-looking values, unique per call, so a scan can look for them. */
 export function fakeToken(kind: 'access' | 'refresh'): string {
-  return `OauthNG.JWS.${kind}-${randomUUID()}`;
+  const token = `OauthNG.JWS.${kind}-${randomUUID()}`;
+  recordIssued(kind === 'access' ? IssuedKind.AccessToken : IssuedKind.RefreshToken, token);
+  return token;
 }

@@ -257,12 +257,12 @@ describe('install failures', () => {
     expectErrorPage(answer, 403, /could not be verified/);
   });
 
-  it('answers 502 when Wix refuses the code', async () => {
+  it('issue 8: answers 400, not 502, when Wix refuses the code the browser brought', async () => {
     const { callback } = await consent();
 
     const answer = await container().call(eventFromUrl(withParam(callback, 'code', 'not-a-code-wix-issued').href));
 
-    expectErrorPage(answer, 502, /Wix did not accept this installation/);
+    expectErrorPage(answer, 400, /Wix did not accept this installation/);
   });
 
   it('answers 503 when Wix is unavailable, and a reload succeeds once Wix is back', async () => {

@@ -236,6 +236,72 @@ describe('sweep: per kind', () => {
   });
 });
 
+describe('sweep: issue 8 regressions', () => {
+  /** A document client whose token writes fail the first `times` times, as DynamoDB does once the SDK's retries are spent. */
+  function throttledWrites(times: number, options: { applyFirst?: boolean } = {}) {
+    let left = times;
+    return {
+      send: (async (command: { constructor: { name: string }; input: { UpdateExpression?: string } }) => {
+        const tokenWrite = command.constructor.name === 'UpdateCommand' && /#refreshToken = /.test(command.input.UpdateExpression ?? '') && /#leaseOwner/.test(command.input.UpdateExpression ?? '');
+        if (tokenWrite && left > 0) {
+          left -= 1;
+          // A write whose answer was lost was applied all the same.
+          if (options.applyFirst === true) await (table.documentClient.send as (c: unknown) => Promise<unknown>)(command);
+          throw Object.assign(new Error('Rate exceeded'), { name: options.applyFirst ? 'TimeoutError' : 'ThrottlingException' });
+        }
+        return (table.documentClient.send as (c: unknown) => Promise<unknown>)(command);
+      }) as TestTable['documentClient']['send'],
+    };
+  }
+
+  it('issue 8: retries the write of a rotated refresh token while the store is throttled, so the only working copy is kept', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url, documentClient: throttledWrites(3) });
+
+    const outcome = await refreshOne(base.deps, key, { deadline: Date.now() + 5000 });
+
+    const record = await read(base.store, key);
+    expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
+    expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
+    expect(base.logger.lines.filter((line) => line.includes('retrying the store of a rotated refresh token'))).toHaveLength(3);
+  });
+
+  it('issue 8: counts a rotated refresh token as stored when the write whose answer was lost had applied it', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url, documentClient: throttledWrites(1, { applyFirst: true }) });
+
+    const outcome = await refreshOne(base.deps, key, { deadline: Date.now() + 5000 });
+
+    const record = await read(base.store, key);
+    expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
+    expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
+  });
+
+  it('issue 8: logs and answers only the two ids of the key it is handed, whatever else the object carries', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url });
+    await makeStore()().recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
+    const wix = base.deps.wix;
+    // A reinstall between the grant and the write, so the refresh logs a conflict naming the key.
+    const deps = {
+      ...base.deps,
+      wix: {
+        ...wix,
+        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
+          const tokens = await wix.refreshAccessToken(...args);
+          await base.store.recordAppRemoved(key, { eventAt: Date.now() + 2 * MINUTE });
+          return tokens;
+        },
+      },
+    };
+
+    await refreshOne(deps, key, { deadline: Date.now() + 5000 });
+
+    expect(base.logger.lines.some((line) => line.includes(key.instanceId))).toBe(true);
+    expect(base.logger.lines.join('\n')).not.toContain(key.refreshToken);
+  });
+});
+
 describe('sweep: refusals and failures', () => {
   it('falls back to client credentials when the refresh token is refused, and the instance stays usable', async () => {
     const key = await seedLegacy(sim, exchanger(), makeStore(), app, hot());

@@ -184,6 +184,21 @@ describe('Wix simulator', () => {
       expect((await refresh(sim, rotated.json.refresh_token as string)).status).toBe(200);
     });
 
+    it('lists the refresh tokens it would accept for an instance: the current one, none once rotated away or uninstalled', async () => {
+      await restart({ rotateRefreshTokens: true });
+      const instanceId = sim.install(APP.appId);
+      const first = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
+      const before = sim.liveRefreshTokens(APP.appId, instanceId);
+
+      const rotated = await refresh(sim, first.json.refresh_token as string);
+      const after = sim.liveRefreshTokens(APP.appId, instanceId);
+      sim.uninstall(APP.appId, instanceId);
+
+      expect(before).toEqual([first.json.refresh_token]);
+      expect(after).toEqual([rotated.json.refresh_token]);
+      expect(sim.liveRefreshTokens(APP.appId, instanceId)).toEqual([]);
+    });
+
     it('is refused with the wrong app', async () => {
       sim.addApp(OTHER_APP);
       const first = await exchangeCode(sim, sim.issueCode(APP.appId, sim.install(APP.appId)));

@@ -61,6 +61,20 @@ describe('createDynamoTokenStore error mapping', () => {
     },
   );
 
+  it.each([
+    ['the SDK timing out', Object.assign(new Error('Connection timed out after 1000 ms'), { name: 'TimeoutError' }), 'TimeoutError'],
+    ['a reset socket', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'ECONNRESET'],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' }), 'ECONNREFUSED'],
+  ])('issue 8: maps %s after the SDK retries to StoreUnavailableError, not an unknown error (a 500, a killed sweep)', async (_name, sdkError, awsErrorName) => {
+    ddb.on(UpdateCommand).rejects(sdkError);
+
+    const error = await store.acquireLease(key, { owner: 'o' }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error).toMatchObject({ awsErrorName });
+    expect((error as Error).message).not.toContain('127.0.0.1');
+  });
+
   it('maps the SDK exception class itself, not only a look-alike', async () => {
     ddb.on(GetCommand).rejects(new ProvisionedThroughputExceededException({ message: 'slow down', $metadata: {} }));
 

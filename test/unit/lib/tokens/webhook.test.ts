@@ -135,6 +135,19 @@ describe('webhook verifier', () => {
   });
 
   it.each([
+    ['a second before 1970', -1],
+    ['a large negative number (beyond what DynamoDB stores: a 500 before)', -1e200],
+  ])('issue 8: refuses a validly signed JWT whose iat is %s as a bad request, before anything is stored', async (_name, iat) => {
+    const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
+    const jwt = await new SignJWT({ data: JSON.stringify(installed), iat }).setProtectedHeader({ alg: 'RS256' }).sign(key);
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('iat is missing or invalid');
+  });
+
+  it.each([
     ['plain text', 'hello'],
     ['JSON', JSON.stringify(installed)],
     ['two segments', 'a.b'],

@@ -1,0 +1,243 @@
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { importPKCS8, SignJWT } from 'jose';
+
+import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
+import { startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
+import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '../../lib/client';
+import type { RefreshSummary } from '../../lib/tokens/refresh-summary';
+import { auditText } from '../support/log-audit';
+import { copyService, type ServiceCopy } from '../support/service-copy';
+
+/**
+ * The local stack of `npm start`, driven from outside the way Wix, a browser and another Lambda
+ * would: through serverless-offline's HTTP API and its Lambda invoke endpoint, on free ports.
+ *
+ * It runs serverless from a private copy of the service (test/support/service-copy.ts), so its
+ * `.esbuild` folder is its own: not the package test's, not a developer's running `npm start`.
+ */
+
+const START_TIMEOUT_MS = 150_000;
+
+let service: ServiceCopy;
+let stack: LocalStack;
+let simulator: WixSimulator;
+let lambda: LambdaClient;
+let tokens: TokenClient;
+/** serverless-offline's output (the functions' logs), shown when a step fails. */
+let output = '';
+/** The instance installed through the App URL flow, once it has been. */
+let installedInstanceId: string | undefined;
+
+async function get(url: string): Promise<Response> {
+  return fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(20_000) });
+}
+
+function locationOf(response: Response): URL {
+  const location = response.headers.get('location');
+  if (response.status !== 302 || location === null) throw new Error(`expected a redirect, got ${response.status}\n${output.slice(-4000)}`);
+  return new URL(location);
+}
+
+async function invoke(functionName: string, payload: unknown): Promise<{ functionError: string | undefined; body: Record<string, unknown> }> {
+  const response = await lambda.send(new InvokeCommand({ FunctionName: functionName, Payload: new TextEncoder().encode(JSON.stringify(payload)) }));
+  const text = new TextDecoder().decode(response.Payload);
+  return { functionError: response.FunctionError, body: JSON.parse(text) as Record<string, unknown> };
+}
+
+async function postWebhook(eventType: 'AppInstalled' | 'AppRemoved', instanceId: string): Promise<Response> {
+  const privateKey = stack.app.webhookPrivateKey;
+  if (privateKey === undefined) throw new Error('the stack serves no demo app');
+  const envelope = { eventType, instanceId, data: JSON.stringify({ appId: stack.app.appId }) };
+  const jwt = await new SignJWT({ data: JSON.stringify(envelope) })
+    .setProtectedHeader({ alg: 'RS256' })
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign(await importPKCS8(privateKey, 'RS256'));
+  return fetch(`${stack.urls.public}/webhooks`, { method: 'POST', body: jwt, headers: { 'content-type': 'text/plain' }, signal: AbortSignal.timeout(20_000) });
+}
+
+/** Pids of running processes whose command line contains `text`. */
+function processesMatching(text: string): number[] {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  return lines.filter((line) => line.includes(text)).map((line) => Number.parseInt(line.trim(), 10));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+beforeAll(async () => {
+  service = await copyService('e2e');
+  stack = await startLocalStack({
+    ports: { http: 0, lambda: 0, secrets: 0, wix: 0, dynamodb: 0 },
+    // Not the developer's shell: no real Wix app, no WIX_API_URL, the simulator.
+    env: {},
+    serviceDir: service.dir,
+    onOutput: (text) => {
+      output = (output + text).slice(-64_000);
+      auditText('serverless-offline', text);
+    },
+  });
+  if (stack.simulator === undefined) throw new Error('the stack started without the Wix simulator');
+  simulator = stack.simulator;
+  lambda = new LambdaClient({ endpoint: stack.urls.lambda, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  tokens = createTokenClient({ functionName: stack.functionNames.mint, lambda });
+}, START_TIMEOUT_MS);
+
+afterAll(async () => {
+  lambda?.destroy();
+  await stack?.stop();
+  await service?.remove();
+}, 30_000);
+
+describe('the local stack (npm start)', () => {
+  it('serves the install flow: App URL, the Wix installer, the callback, close-window with the token Wix issued', async () => {
+    const appUrl = `${stack.urls.public}/install?token=${randomUUID()}`;
+
+    const toInstaller = locationOf(await get(appUrl));
+    expect(`${toInstaller.origin}${toInstaller.pathname}`).toBe(`${stack.urls.wixInstaller}${WixSimulatorPaths.install}`);
+    expect(toInstaller.searchParams.get('appId')).toBe(stack.app.appId);
+    expect(toInstaller.searchParams.get('redirectUrl')).toBe(`${stack.urls.public}/oauth/callback`);
+
+    const toCallback = locationOf(await get(toInstaller.href));
+    expect(`${toCallback.origin}${toCallback.pathname}`).toBe(`${stack.urls.public}/oauth/callback`);
+    const instanceId = toCallback.searchParams.get('instanceId') as string;
+
+    const toCloseWindow = locationOf(await get(toCallback.href));
+    expect(`${toCloseWindow.origin}${toCloseWindow.pathname}`).toBe(`${stack.urls.wixApi}${WixSimulatorPaths.closeWindow}`);
+    const accessToken = toCloseWindow.searchParams.get('access_token') as string;
+    expect(simulator.issuedSecrets()).toContain(accessToken);
+
+    const closed = await get(toCloseWindow.href);
+    expect(closed.status).toBe(200);
+    expect(simulator.closedWindows).toContain(accessToken);
+    expect(simulator.isInstalled(stack.app.appId, instanceId)).toBe(true);
+    installedInstanceId = instanceId;
+
+    // The state in the installer redirect is good once.
+    const replay = await get(toCallback.href);
+    expect(replay.status).toBeGreaterThanOrEqual(400);
+    expect(replay.status).toBeLessThan(500);
+  });
+
+  it('mints a token for the installed instance through the Lambda invoke endpoint, never a refresh token', async () => {
+    const instanceId = installedInstanceId as string;
+    expect(instanceId).toBeDefined();
+
+    const { functionError, body } = await invoke(stack.functionNames.mint, { instanceId });
+
+    expect(functionError).toBeUndefined();
+    expect(body).toEqual({
+      accessToken: expect.any(String),
+      tokenType: 'Bearer',
+      expiresAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      instanceId,
+      appId: stack.app.appId,
+    });
+    expect(simulator.issuedSecrets()).toContain(body['accessToken']);
+    expect(Date.parse(body['expiresAt'] as string)).toBeGreaterThan(Date.now() + 290_000);
+  });
+
+  it('serves lib/client: a token, and a refusal read back from serverless-offline\u2019s errorType "Error" and trace', async () => {
+    const instanceId = installedInstanceId as string;
+
+    const token = await tokens.getAccessToken(instanceId);
+    const raw = await invoke(stack.functionNames.mint, { instanceId: 'not-a-guid' });
+
+    expect(token).toMatchObject({ instanceId, appId: stack.app.appId, tokenType: 'Bearer', expiresAt: expect.any(Date) });
+    expect(simulator.issuedSecrets()).toContain(token.accessToken);
+    expect(raw.functionError).toBeDefined();
+    expect(raw.body['errorType']).toBe('Error');
+    expect(String((raw.body['trace'] as string[])[0])).toMatch(/^InvalidRequest: /);
+    await expect(tokens.getAccessToken('not-a-guid')).rejects.toBeInstanceOf(InvalidRequestError);
+  });
+
+  it('refreshes one instance on a direct invoke, and sweeps on a scheduled event', async () => {
+    const instanceId = installedInstanceId as string;
+
+    const one = await invoke(stack.functionNames.refresh, { instanceId });
+    const sweep = await invoke(stack.functionNames.refresh, { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+
+    expect(one.functionError).toBeUndefined();
+    expect(one.body as unknown as RefreshSummary).toMatchObject({
+      mode: 'instance',
+      examined: 1,
+      refreshed: 1,
+      instance: { appId: stack.app.appId, instanceId, outcome: 'refreshed' },
+    });
+    expect(sweep.functionError).toBeUndefined();
+    expect(sweep.body as unknown as RefreshSummary).toMatchObject({ mode: 'sweep', complete: true });
+  });
+
+  it('takes a signed AppInstalled webhook, and mint serves the new instance with client credentials', async () => {
+    const instanceId = simulator.install(stack.app.appId);
+
+    const installed = await postWebhook('AppInstalled', instanceId);
+    const token = await tokens.getAccessToken(instanceId, { minValiditySeconds: 3600 });
+
+    expect(installed.status).toBe(200);
+    expect(await installed.json()).toEqual({ outcome: 'applied' });
+    expect(simulator.issuedSecrets()).toContain(token.accessToken);
+  });
+
+  it('takes a signed AppRemoved webhook: mint then refuses the instance and refresh leaves it alone', async () => {
+    const instanceId = simulator.install(stack.app.appId);
+    expect((await postWebhook('AppInstalled', instanceId)).status).toBe(200);
+    simulator.uninstall(stack.app.appId, instanceId);
+
+    const removed = await postWebhook('AppRemoved', instanceId);
+    const refresh = await invoke(stack.functionNames.refresh, { instanceId });
+
+    expect(removed.status).toBe(200);
+    expect(await removed.json()).toEqual({ outcome: 'applied' });
+    await expect(tokens.getAccessToken(instanceId)).rejects.toBeInstanceOf(InstanceUninstalledError);
+    expect(refresh.body).toMatchObject({ mode: 'instance', instance: { instanceId, outcome: 'skipped', detail: 'uninstalled' } });
+  });
+
+  it('stops everything it started: no java, no serverless left, the ports free', async () => {
+    const { pids, ports } = stack;
+    expect(isAlive(pids.dynamodb)).toBe(true);
+    expect(isAlive(pids.offline)).toBe(true);
+
+    await stack.stop();
+
+    expect(isAlive(pids.dynamodb)).toBe(false);
+    expect(isAlive(-pids.offline)).toBe(false); // the whole process group serverless ran in
+    expect(processesMatching(`-port ${ports.dynamodb} `)).toEqual([]);
+    expect(processesMatching(`--httpPort ${ports.http} `)).toEqual([]);
+    for (const url of [stack.urls.http, stack.urls.lambda, stack.urls.dynamodb, stack.urls.secrets, stack.urls.wixApi]) {
+      await expect(fetch(url, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    }
+  }, 30_000);
+});
+
+describe('startLocalStack when a part cannot start', () => {
+  let blocker: Server;
+
+  afterEach(async () => {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  });
+
+  it('stops the parts it had started and says which failed', async () => {
+    const taken = await freePort();
+    blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(taken, '127.0.0.1', resolve));
+    const dynamodbPort = await freePort();
+
+    const start = startLocalStack({ ports: { http: 0, lambda: 0, secrets: taken, wix: 0, dynamodb: dynamodbPort }, env: {}, serviceDir: service.dir });
+
+    await expect(start).rejects.toThrow(/EADDRINUSE/);
+    expect(processesMatching(`-port ${dynamodbPort} `)).toEqual([]);
+    await expect(fetch(`http://127.0.0.1:${dynamodbPort}`, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+  }, 60_000);
+});

@@ -1,0 +1,89 @@
+/**
+ * One Lambda container in its own process, for the crash runs (test/integration/faults/crash,
+ * issue 8): it runs one `refresh`, `mint` or install callback whose token store stops dead right
+ * after Wix answered, before the write. It prints `BLOCKED_BEFORE_WRITE` when it gets there and
+ * waits for the test to kill it with SIGKILL. Run with `node --import tsx`; configuration comes
+ * from the environment the test passes. It prints no token.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+import { createInstallHandler } from '../../functions/install';
+import type { DemoAppSecret } from '../../infra/local/demo-app';
+import { cipherSource } from '../../lib/runtime';
+import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
+import { createWixClient } from '../../lib/wix';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
+import { eventFromUrl, httpContext } from './http-fixture';
+import { lambdaContext, mintContainer, staticSecrets } from './mint-fixture';
+import { refreshContainer } from './refresh-fixture';
+
+/** The line the test waits for before it kills this process (test/integration/faults/crash.test.ts). */
+const BLOCKED_BEFORE_WRITE = 'BLOCKED_BEFORE_WRITE';
+
+/** The store, except that a token write announces itself and never happens. */
+function blockingStore(store: TokenStore): TokenStore {
+  const block = async (): Promise<never> => {
+    process.stdout.write(`${BLOCKED_BEFORE_WRITE}\n`);
+    return new Promise<never>(() => undefined);
+  };
+  return { ...store, storeLeasedTokens: block, storeInstallTokens: block };
+}
+
+async function main(): Promise<void> {
+  const env = (name: string): string => {
+    const value = process.env[name];
+    if (!value) throw new Error(`${name} is not set`);
+    return value;
+  };
+  const client = new DynamoDBClient({ endpoint: env('AWS_ENDPOINT_URL_DYNAMODB'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const documentClient = DynamoDBDocumentClient.from(client);
+  const app = JSON.parse(env('APP_JSON')) as DemoAppSecret;
+  const tableName = env('TABLE_NAME');
+  const wixUrl = env('WIX_URL');
+  const leaseTtlMs = Number(env('LEASE_TTL_MS'));
+  const secrets = staticSecrets(app);
+  const store = blockingStore(createDynamoTokenStore({ documentClient, tableName, cipherFor: cipherSource(secrets), leaseTtlMs }));
+
+  switch (env('MODE')) {
+    case 'refresh': {
+      const { handler } = refreshContainer({ documentClient, tableName, wixUrl, app, overrides: { store, writeMarginMs: 200, minCallMs: 100 } });
+      await handler({ instanceId: env('INSTANCE_ID') }, lambdaContext(30_000));
+      break;
+    }
+    case 'mint': {
+      const { handler } = mintContainer({ documentClient, tableName, wixUrl, app, overrides: { store } });
+      await handler({ instanceId: env('INSTANCE_ID') }, lambdaContext(30_000));
+      break;
+    }
+    case 'install': {
+      const handler = createInstallHandler({
+        appIds: [app.appId],
+        installerUrl: wixUrl,
+        publicUrl: 'http://localhost:3000',
+        secrets,
+        store,
+        wix: createWixClient({ baseUrl: wixUrl }),
+        now: Date.now,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      await handler(eventFromUrl(env('CALLBACK_URL')), httpContext(30_000, randomUUID()));
+      break;
+    }
+    default:
+      throw new Error('MODE must be refresh, mint or install');
+  }
+  // Only reached when the run never got to a write (it failed before): say so and stop.
+  process.stdout.write('FINISHED_WITHOUT_WRITE\n');
+  client.destroy();
+}
+
+main().catch((error: unknown) => {
+  // Name and code only: a foreign error's message may quote what it was given.
+  const code = (error as { code?: unknown }).code;
+  process.stderr.write(`crash-worker failed: ${(error as Error).name}${typeof code === 'string' ? ` (${code})` : ''}\n`);
+  process.exitCode = 1;
+});
