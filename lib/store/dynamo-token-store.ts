@@ -37,7 +37,6 @@ import {
   type FailureOutcome,
   type InstallTokens,
   type InstanceKey,
-  type InstanceRecord,
   type LeasedReschedule,
   type LeasedTokenWrite,
   type LeaseResult,
@@ -149,6 +148,28 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       return { ok: false, item: oldItem(error) };
+    }
+  }
+
+  /** A conditional update that returns nothing: true when applied, false when its condition failed. */
+  async function tryUpdate(operation: string, key: InstanceKey, x: ExpressionBuilder, update: string, condition: string): Promise<boolean> {
+    try {
+      await call(operation, () =>
+        documentClient.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { [A.pk]: instancePk(key) },
+            UpdateExpression: update,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: x.names,
+            ExpressionAttributeValues: x.values,
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
     }
   }
 
@@ -347,24 +368,8 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
 
     async releaseLease(key, owner) {
       const x = new ExpressionBuilder();
-      try {
-        await call('releaseLease', () =>
-          documentClient.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { [A.pk]: instancePk(key) },
-              UpdateExpression: updateExpression([], [x.n(A.leaseOwner), x.n(A.leaseExpiresAt)]),
-              ConditionExpression: `${x.n(A.leaseOwner)} = ${x.v(owner)}`,
-              ExpressionAttributeNames: x.names,
-              ExpressionAttributeValues: x.values,
-            }),
-          ),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
+      const update = updateExpression([], [x.n(A.leaseOwner), x.n(A.leaseExpiresAt)]);
+      return tryUpdate('releaseLease', key, x, update, `${x.n(A.leaseOwner)} = ${x.v(owner)}`);
     },
 
     async rescheduleLeased(key, write: LeasedReschedule) {
@@ -399,24 +404,7 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
       const condition =
         `attribute_exists(${x.n(A.pk)}) AND ${x.n(A.status)} <> ${x.v(InstanceStatus.Uninstalled)} AND ` +
         `(attribute_not_exists(${x.n(A.lastUsedAt)}) OR ${x.n(A.lastUsedAt)} <= ${x.v(usedAt - LAST_USED_RESOLUTION_MS)})`;
-      try {
-        await call('touchLastUsed', () =>
-          documentClient.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { [A.pk]: instancePk(key) },
-              UpdateExpression: `SET ${x.n(A.lastUsedAt)} = ${x.v(usedAt)}`,
-              ConditionExpression: condition,
-              ExpressionAttributeNames: x.names,
-              ExpressionAttributeValues: x.values,
-            }),
-          ),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw error;
-      }
+      return tryUpdate('touchLastUsed', key, x, `SET ${x.n(A.lastUsedAt)} = ${x.v(usedAt)}`, condition);
     },
 
     async recordAppInstalled(key, event: AppInstalledEvent): Promise<LifecycleResult> {
