@@ -29,8 +29,17 @@ export interface MintLogger {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/**
+ * The store calls mint makes; keep it narrow, infra/iam.yml grants mint exactly the DynamoDB
+ * actions these need (GetItem, UpdateItem).
+ */
+export type MintStore = Pick<
+  TokenStore,
+  'getInstance' | 'acquireLease' | 'storeLeasedTokens' | 'recordFailure' | 'releaseLease' | 'waitForRelease' | 'touchLastUsed'
+>;
+
 export interface MintDeps {
-  store: TokenStore;
+  store: MintStore;
   wix: Pick<WixClient, 'createAccessToken'>;
   secrets: AppSecretsProvider;
   cache: TokenCache<CacheEntry>;
