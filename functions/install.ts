@@ -20,7 +20,7 @@ export function createInstallHandler(deps: InstallHandlerDeps): HttpHandler {
       const query = queryReader(event);
       if (route === 'GET /install') {
         const started = await startInstall(deps, { appId: query('appId'), token: query('token') });
-        deps.logger.info('install started', { referenceId, appId: started.appId, fromWix: query('token') !== undefined });
+        deps.logger.info('install started', { referenceId, appId: started.appId, fromWix: started.fromWix });
         return redirect(started.location);
       }
       if (route === 'GET /oauth/callback') {

@@ -36,6 +36,17 @@ const UNAVAILABLE: Omit<HttpFailure, 'code'> = {
   level: 'error',
 };
 
+/** What anything unexpected is answered with: a generic 500 that says nothing about the error. */
+export const INTERNAL_FAILURE: Readonly<HttpFailure> = Object.freeze({
+  status: 500,
+  code: 'INTERNAL_ERROR',
+  title: 'Something went wrong',
+  message: 'The request could not be completed. Please try again later.',
+  level: 'error',
+});
+
+const WIX_REFUSED_INSTALL = 'Wix did not accept this installation. Please start the installation again from Wix.';
+
 const STATE_MESSAGES: Record<InstallStateFailure, string> = {
   missing: 'The installation request has no state. Please start the installation again from Wix.',
   invalid: 'The installation request could not be verified. Please start the installation again from Wix.',
@@ -70,7 +81,10 @@ export function httpFailureOf(error: unknown): HttpFailure {
       status: 409,
       code: error.code,
       title: 'Installation superseded',
-      message: 'The app was removed from this site after the installation was approved. Install it again to use it.',
+      message:
+        error.reason === 'uninstalled'
+          ? 'The app was removed from this site after the installation was approved. Install it again to use it.'
+          : 'A newer installation of the app on this site has already completed. Nothing more to do here.',
       level: 'warn',
     };
   }
@@ -78,22 +92,17 @@ export function httpFailureOf(error: unknown): HttpFailure {
     if (error.kind === WixErrorKind.Transient) {
       return { ...UNAVAILABLE, code: error.code, message: 'Wix could not be reached. Please try again in a minute.', level: 'warn' };
     }
-    if (error.kind === WixErrorKind.GrantInvalid && error.operation === 'authorization_code') {
-      // The browser brought a code Wix does not accept (unknown, expired, already used): the
-      // request's fault, not ours or Wix's, so no 5xx (which anyone could otherwise cause at will).
-      return {
-        status: 400,
-        code: error.code,
-        title: 'Installation refused',
-        message: 'Wix did not accept this installation. Please start the installation again from Wix.',
-        level: 'warn',
-      };
+    if (error.operation === 'authorization_code' && (error.kind === WixErrorKind.GrantInvalid || error.kind === WixErrorKind.BadRequest)) {
+      // Wix refused the code the browser brought (unknown, expired, used, or not even of a form it
+      // validates): the request's fault, not ours or Wix's, so no 5xx (which anyone could otherwise
+      // cause at will). The code is the only value of the request in that call.
+      return { status: 400, code: error.code, title: 'Installation refused', message: WIX_REFUSED_INSTALL, level: 'warn' };
     }
     return {
       status: 502,
       code: error.code,
       title: 'Wix refused the installation',
-      message: 'Wix did not accept this installation. Please start the installation again from Wix.',
+      message: WIX_REFUSED_INSTALL,
       level: error.kind === WixErrorKind.GrantInvalid ? 'warn' : 'error',
     };
   }
@@ -116,13 +125,7 @@ export function httpFailureOf(error: unknown): HttpFailure {
   ) {
     return { ...UNAVAILABLE, code: error.code };
   }
-  return {
-    status: 500,
-    code: 'INTERNAL_ERROR',
-    title: 'Something went wrong',
-    message: 'The request could not be completed. Please try again later.',
-    level: 'error',
-  };
+  return INTERNAL_FAILURE;
 }
 
 /**

@@ -3,7 +3,7 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpSecurityHeaders from '@middy/http-security-headers';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
-import { describeError } from './errors';
+import { describeError, INTERNAL_FAILURE } from './errors';
 import { referenceIdOf, type HttpContext } from './request';
 import { htmlPage, type HttpResult } from './responses';
 
@@ -55,12 +55,8 @@ export function httpStack(handler: HttpHandler, logger: StackLogger): HttpHandle
       onError: async (request) => {
         const referenceId = referenceIdOf(request.context);
         logger.error('request failed', { referenceId, ...describeError(request.error) });
-        request.response = htmlPage({
-          status: 500,
-          title: 'Something went wrong',
-          message: 'The request could not be completed. Please try again later.',
-          referenceId,
-        });
+        const { status, title, message } = INTERNAL_FAILURE;
+        request.response = htmlPage({ status, title, message, referenceId });
       },
     });
   return stack as unknown as HttpHandler;

@@ -245,6 +245,11 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
         if (current?.status === InstanceStatus.Uninstalled && (current.lastEventAt ?? 0) >= tokens.installedAt) {
           throw new StaleEventError(key, tokens.installedAt, current.lastEventAt);
         }
+        // The tokens of a newer install are stored already: this callback is the older one.
+        // (The version condition below makes this check hold against a concurrent writer too.)
+        if (current?.lastInstallAt !== undefined && current.lastInstallAt >= tokens.installedAt) {
+          throw new StaleEventError(key, tokens.installedAt, current.lastInstallAt, 'superseded');
+        }
         const at = now();
         const x = new ExpressionBuilder();
         const lastEventAt = Math.max(current?.lastEventAt ?? tokens.installedAt, tokens.installedAt);
@@ -260,6 +265,7 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
           `${x.n(A.createdAt)} = if_not_exists(${x.n(A.createdAt)}, ${x.v(at)})`,
           `${x.n(A.updatedAt)} = ${x.v(at)}`,
           `${x.n(A.lastEventAt)} = ${x.v(lastEventAt)}`,
+          `${x.n(A.lastInstallAt)} = ${x.v(tokens.installedAt)}`,
         ];
         const removes = [x.n(A.ttl), ...errorAttributes(x)];
         dueParts(x, key, tokens.refreshDueAt, sets, removes);

@@ -37,20 +37,28 @@ export class TokenConflictError extends ServiceError {
 
 /**
  * A lifecycle write older than what the record already reflects (code `STALE_EVENT`); today only
- * the install callback's store throws it, when an uninstall at or after the callback exists.
+ * the install callback's store throws it: `reason` says whether an uninstall at or after the
+ * callback exists (`uninstalled`) or the tokens of a newer install are stored (`superseded`).
  */
 export class StaleEventError extends ServiceError {
   readonly appId: string;
   readonly instanceId: string;
   readonly eventAt: number;
   readonly lastEventAt: number | undefined;
+  readonly reason: 'uninstalled' | 'superseded';
 
-  constructor(key: InstanceKey, eventAt: number, lastEventAt: number | undefined) {
-    super('STALE_EVENT', `Instance ${key.instanceId} was uninstalled at or after this event; write refused`);
+  constructor(key: InstanceKey, eventAt: number, lastEventAt: number | undefined, reason: 'uninstalled' | 'superseded' = 'uninstalled') {
+    super(
+      'STALE_EVENT',
+      reason === 'uninstalled'
+        ? `Instance ${key.instanceId} was uninstalled at or after this event; write refused`
+        : `Instance ${key.instanceId} holds the tokens of a newer install; write refused`,
+    );
     this.appId = key.appId;
     this.instanceId = key.instanceId;
     this.eventAt = eventAt;
     this.lastEventAt = lastEventAt;
+    this.reason = reason;
   }
 }
 

@@ -24,6 +24,7 @@ import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCiphe
  * errorAt, errorCount   N  }
  * createdAt, updatedAt  N
  * lastEventAt           N  newest lifecycle event time applied
+ * lastInstallAt         N  arrival of the install callback whose tokens are stored (our clock)
  * originInstanceId      S  AppInstalled of a duplicated site
  * ttl                   N  tombstones only (epoch s)
  * ```
@@ -50,6 +51,7 @@ export interface InstanceItem {
   createdAt: number;
   updatedAt: number;
   lastEventAt?: number;
+  lastInstallAt?: number;
   originInstanceId?: string;
   ttl?: number;
 }
@@ -77,6 +79,7 @@ export const A = {
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
   lastEventAt: 'lastEventAt',
+  lastInstallAt: 'lastInstallAt',
   originInstanceId: 'originInstanceId',
   expiresAt: 'expiresAt',
   ttl: 'ttl',
@@ -160,6 +163,7 @@ export async function recordFromItem(
     record.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
   }
   if (item.lastEventAt !== undefined) record.lastEventAt = item.lastEventAt;
+  if (item.lastInstallAt !== undefined) record.lastInstallAt = item.lastInstallAt;
   if (item.originInstanceId !== undefined) record.originInstanceId = item.originInstanceId;
   if (item.ttl !== undefined) record.purgeAt = item.ttl * 1000;
   return record;

@@ -67,6 +67,8 @@ export interface InstanceRecord extends InstanceKey {
   updatedAt: number;
   /** The newest lifecycle event time applied (install callback, AppInstalled, AppRemoved). */
   lastEventAt?: number;
+  /** When the install callback whose tokens are stored arrived (our clock), epoch ms. */
+  lastInstallAt?: number;
   originInstanceId?: string;
   /** Tombstones only: when DynamoDB's TTL may delete the item, epoch ms. */
   purgeAt?: number;
@@ -217,7 +219,9 @@ export interface TokenStore {
    * neither takes nor honours the lease, so a holder that read the old version is refused later.
    *
    * @throws {StaleEventError} when a tombstone at or after `installedAt` exists (an uninstall
-   * that followed the consent wins).
+   * that followed the consent wins), or when the tokens of an install callback that arrived at or
+   * after `installedAt` are already stored (a slow, older callback never replaces a newer
+   * refresh token).
    */
   storeInstallTokens(key: InstanceKey, tokens: InstallTokens): Promise<InstanceRecord>;
 

@@ -57,6 +57,15 @@ export interface InstallStartRequest {
   token?: string;
 }
 
+/** Where GET /install sends the browser, and what is safe to log about it. */
+export interface InstallStarted {
+  appId: string;
+  /** `${installerUrl}/installer/install?...`: carries the state (and Wix's install token). */
+  location: string;
+  /** Whether Wix started the install (an install token came along) rather than our own site. */
+  fromWix: boolean;
+}
+
 /**
  * The App URL: where the installer should send the browser, with a fresh signed state.
  *
@@ -64,7 +73,7 @@ export interface InstallStartRequest {
  * @throws {SecretsUnavailableError} / {AppSecretMalformedError} the app's secret cannot be read
  * @see https://dev.wix.com/docs/build-apps/develop-your-app/access/authentication/use-advanced-oauth
  */
-export async function startInstall(deps: InstallDeps, request: InstallStartRequest): Promise<{ appId: string; location: string }> {
+export async function startInstall(deps: InstallDeps, request: InstallStartRequest): Promise<InstallStarted> {
   const appId = resolveAppId(request.appId === '' ? undefined : request.appId, deps.appIds);
   const token = request.token === '' ? undefined : request.token;
   if (token !== undefined && token.length > MAX_OPAQUE_LENGTH) throw new InvalidRequestError('token', 'is too long');
@@ -75,7 +84,7 @@ export async function startInstall(deps: InstallDeps, request: InstallStartReque
   target.searchParams.set('appId', appId);
   target.searchParams.set('redirectUrl', `${deps.publicUrl}${CALLBACK_PATH}`);
   target.searchParams.set('state', state);
-  return { appId, location: target.href };
+  return { appId, location: target.href, fromWix: token !== undefined };
 }
 
 /** GET /oauth/callback as it arrives: every field is optional and unchecked. */

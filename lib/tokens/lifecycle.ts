@@ -1,6 +1,6 @@
-import type { InstanceKey, TokenStore } from '../store';
+import type { InstanceKey, LifecycleResult, TokenStore } from '../store';
 import { InvalidRequestError } from './errors';
-import { unpackEnvelope, type WebhookVerifier } from './webhook';
+import { parseEventPayload, unpackEnvelope, type WebhookVerifier } from './webhook';
 
 /** Wix's lifecycle JWTs are well under 4 KB; refuse a body that cannot be one before parsing it. */
 const MAX_JWT_LENGTH = 64 * 1024;
@@ -58,35 +58,36 @@ export async function receiveWebhook(deps: LifecycleDeps, body: string): Promise
     return { outcome: 'ignored', eventType: 'other', appId };
   }
 
-  const instanceId = guid(envelope.instanceId, 'data.instanceId', true) as string;
-  const payloadAppId = envelope.payload['appId'];
+  const instanceId = requiredGuid(envelope.instanceId, 'data.instanceId');
+  const payload = parseEventPayload(envelope);
+  const payloadAppId = payload['appId'];
   if (payloadAppId !== undefined && (typeof payloadAppId !== 'string' || payloadAppId.toLowerCase() !== appId)) {
     throw new InvalidRequestError('data.data.appId', 'is not the app whose key signed the webhook');
   }
   const key: InstanceKey = { appId, instanceId };
 
-  const result =
-    envelope.eventType === LifecycleEventType.AppInstalled
-      ? await deps.store.recordAppInstalled(key, {
-          eventAt: issuedAt,
-          ...optional('originInstanceId', guid(envelope.payload['originInstanceId'], 'data.data.originInstanceId', false)),
-        })
-      : await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
+  let result: LifecycleResult;
+  if (envelope.eventType === LifecycleEventType.AppInstalled) {
+    const originInstanceId = optionalGuid(payload['originInstanceId'], 'data.data.originInstanceId');
+    result = await deps.store.recordAppInstalled(key, { eventAt: issuedAt, ...(originInstanceId === undefined ? {} : { originInstanceId }) });
+  } else {
+    result = await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
+  }
   return { outcome: result.outcome, eventType: envelope.eventType, ...key };
 }
 
-/** A GUID field, lower-cased; undefined when absent (null or empty counts as absent) and not required. */
-function guid(value: unknown, field: string, required: boolean): string | undefined {
-  if (value === undefined || value === null || value === '') {
-    if (required) throw new InvalidRequestError(field, 'is missing');
-    return undefined;
-  }
-  if (typeof value !== 'string' || !GUID.test(value)) throw new InvalidRequestError(field, 'must be a GUID');
-  return value.toLowerCase();
+/** A GUID field, lower-cased. */
+function requiredGuid(value: unknown, field: string): string {
+  const id = optionalGuid(value, field);
+  if (id === undefined) throw new InvalidRequestError(field, 'is missing');
+  return id;
 }
 
-function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: string };
+/** A GUID field, lower-cased; undefined when absent (null or empty counts as absent). */
+function optionalGuid(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !GUID.test(value)) throw new InvalidRequestError(field, 'must be a GUID');
+  return value.toLowerCase();
 }
 
 /** An event type for a log line: Wix's names are short identifiers; anything else is not printed. */

@@ -1,4 +1,6 @@
-import { errors, importSPKI, jwtVerify, type JWTPayload } from 'jose';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+
+import { errors, jwtVerify, type JWTPayload } from 'jose';
 
 import { ServiceError } from '../errors';
 import type { AppSecretsProvider } from '../secrets';
@@ -64,17 +66,21 @@ const MAX_FUTURE_IAT_MS = 5 * 60_000;
  * Builds a verifier that keeps each imported public key for the container's life (keyed by the
  * PEM, so a rotated key is imported once more).
  *
+ * The key is imported with node:crypto rather than jose's `importSPKI`, which takes only the SPKI
+ * form (`BEGIN PUBLIC KEY`): lib/secrets also accepts PKCS#1 (`BEGIN RSA PUBLIC KEY`), and such a
+ * key would otherwise fail every webhook. A key that cannot be imported is our configuration's
+ * fault and is thrown as it is, never mistaken for a refusal of the request.
+ *
  * The verifier throws {@link WebhookVerificationError} for a token that does not verify,
  * {@link InvalidRequestError} for one that is not a JWT or lacks `iat`/`data`, and the secrets
  * provider's error when no served app's key verified it and some key could not be read.
  */
 export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifier {
-  const keys = new Map<string, ReturnType<typeof importSPKI>>();
-  const keyFor = (pem: string) => {
+  const keys = new Map<string, KeyObject>();
+  const keyFor = (pem: string): KeyObject => {
     let key = keys.get(pem);
     if (key === undefined) {
-      key = importSPKI(pem, 'RS256');
-      key.catch(() => keys.delete(pem));
+      key = createPublicKey(pem);
       keys.set(pem, key);
     }
     return key;
@@ -88,9 +94,10 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
         unreadable ??= result.reason;
         continue;
       }
+      const key = keyFor(result.value.webhookPublicKey);
       let claims: JWTPayload;
       try {
-        ({ payload: claims } = await jwtVerify(jwt, await keyFor(result.value.webhookPublicKey), {
+        ({ payload: claims } = await jwtVerify(jwt, key, {
           algorithms: ['RS256'],
           requiredClaims: ['iat', 'data'],
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
@@ -124,17 +131,18 @@ function refusal(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** The envelope inside `claims.data`; `data` and `identity` are JSON strings again. */
+/** The envelope inside `claims.data`; its `data` (the event payload) is a JSON string again. */
 export interface WebhookEnvelope {
   eventType: string;
   instanceId?: unknown;
-  /** The parsed event payload; {} when the envelope has none. */
-  payload: Record<string, unknown>;
+  /** The payload as sent, still unparsed: see {@link parseEventPayload}. */
+  data?: unknown;
 }
 
 /**
- * Unpacks `claims.data` (a JSON string) into the envelope and its `data` (a JSON string) into the
- * payload. Only the shape is checked here; each event type checks its own fields.
+ * Unpacks `claims.data` (a JSON string) into the envelope. The payload is left as it is, so that
+ * an event type this service does not act on is acknowledged whatever its payload looks like
+ * (a refusal would only make Wix redeliver it a dozen times).
  *
  * @throws {InvalidRequestError} naming the layer that is malformed
  * @see https://dev.wix.com/docs/rest/app-management/app-instance/app-instance-installed
@@ -143,8 +151,17 @@ export function unpackEnvelope(claims: JWTPayload): WebhookEnvelope {
   const envelope = parseJsonObject(claims['data'], 'data');
   const eventType = envelope['eventType'];
   if (typeof eventType !== 'string' || eventType === '') throw new InvalidRequestError('data.eventType', 'is missing');
-  const payload = envelope['data'] === undefined || envelope['data'] === null ? {} : parseJsonObject(envelope['data'], 'data.data');
-  return { eventType, instanceId: envelope['instanceId'], payload };
+  return { eventType, instanceId: envelope['instanceId'], data: envelope['data'] };
+}
+
+/**
+ * Parses the envelope's `data` (a JSON string) into the event payload; {} when there is none.
+ * Only the shape is checked here; each event type checks its own fields.
+ *
+ * @throws {InvalidRequestError} `data.data` is not a JSON object string
+ */
+export function parseEventPayload(envelope: WebhookEnvelope): Record<string, unknown> {
+  return envelope.data === undefined || envelope.data === null ? {} : parseJsonObject(envelope.data, 'data.data');
 }
 
 function parseJsonObject(value: unknown, field: string): Record<string, unknown> {

@@ -167,6 +167,23 @@ describe('install handshake, end to end through the handlers', () => {
     expect(second?.version).toBe(2);
   });
 
+  it('refuses an older callback that finishes after a newer one, keeping the newer refresh token', async () => {
+    const instanceId = randomUUID();
+    const older = await consent({ instanceId });
+    const newer = await consent({ instanceId });
+    const { store, call } = container();
+    await call(eventFromUrl(newer.callback.href));
+    const kept = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+
+    // The older callback arrived three seconds before the newer one, but its exchange was slow.
+    const late = await container({ now: () => Date.now() - 3000 }).call(eventFromUrl(older.callback.href));
+
+    expectErrorPage(late, 409, /newer installation/);
+    const after = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(after?.refreshToken).toBe(kept?.refreshToken);
+    expect(after?.version).toBe(kept?.version);
+  });
+
   it('answers a reloaded callback with a clear 403 page and leaves the stored tokens alone', async () => {
     const { store, call } = container();
     const { callback } = await consent();
@@ -263,6 +280,19 @@ describe('install failures', () => {
     const answer = await container().call(eventFromUrl(withParam(callback, 'code', 'not-a-code-wix-issued').href));
 
     expectErrorPage(answer, 400, /Wix did not accept this installation/);
+  });
+
+  it.each([
+    ['invalid_request', { error: 'invalid_request' }],
+    ['a validation error on the code', { body: JSON.stringify({ message: 'code is invalid', details: { validationError: { fieldViolations: [{ field: 'code', description: 'bad format' }] } } }) }],
+  ])('answers 400, not 502, when Wix calls the code the browser brought %s', async (_name, refusal) => {
+    const { callback } = await consent();
+    sim.injectFault({ kind: 'status', status: 400, path: '/oauth/access', ...refusal });
+
+    const answer = await container().call(eventFromUrl(withParam(callback, 'code', `forged-${randomUUID()}`).href));
+
+    expectErrorPage(answer, 400, /Wix did not accept this installation/);
+    expect(logger.lines.some((line) => line.includes('"code":"WIX_BAD_REQUEST"') && line.includes('"level":"WARN"'))).toBe(true);
   });
 
   it('answers 503 when Wix is unavailable, and a reload succeeds once Wix is back', async () => {

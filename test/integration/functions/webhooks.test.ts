@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
 
 import { createWebhooksHandler } from '../../../functions/webhooks';
@@ -181,6 +182,61 @@ describe('webhooks: lifecycle events', () => {
     expect(answer.json).toEqual({ outcome: 'ignored' });
     expect(await record(instanceId)).toBeUndefined();
     expect(logger.lines.some((line) => line.includes('PaidPlanChanged'))).toBe(true);
+  });
+
+  it('acknowledges an event type it does not handle whatever its payload, so Wix stops redelivering it', async () => {
+    const instanceId = randomUUID();
+
+    const answer = await deliver(await signWebhook(app, { eventType: 'SomeFutureEvent', instanceId, data: 'not json' }));
+
+    expect(answer.statusCode).toBe(200);
+    expect(answer.json).toEqual({ outcome: 'ignored' });
+    expect(await record(instanceId)).toBeUndefined();
+  });
+
+  it('answers 503 while the store is throttled, so Wix redelivers, and applies the redelivery', async () => {
+    const instanceId = randomUUID();
+    const jwt = await signWebhook(app, lifecycle('AppRemoved', instanceId));
+    const throttled: Pick<DynamoDBDocumentClient, 'send'> = {
+      send: (async () => {
+        throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
+      }) as DynamoDBDocumentClient['send'],
+    };
+    const secrets = memorySecrets([app]);
+    handler = createWebhooksHandler({
+      appIds: [app.appId],
+      secrets,
+      store: createDynamoTokenStore({ documentClient: throttled, tableName: table.tableName, cipherFor: cipherSource(secrets) }),
+      now: Date.now,
+      logger,
+    });
+
+    const refused = await deliver(jwt);
+    handler = createWebhooksHandler({ appIds: [app.appId], secrets, store, now: Date.now, logger });
+    const redelivered = await deliver(jwt);
+
+    expect(refused.statusCode).toBe(503);
+    expect(refused.json['error']).toBe('STORE_UNAVAILABLE');
+    expect(refused.json['message']).not.toMatch(/Rate exceeded|Throttling/);
+    expect(redelivered.json).toEqual({ outcome: 'applied' });
+    expect((await record(instanceId))?.status).toBe(InstanceStatus.Uninstalled);
+  });
+
+  it('answers a generic JSON 500 for an unexpected error, saying nothing about it', async () => {
+    const secrets = memorySecrets([app]);
+    const broken: TokenStore = {
+      ...store,
+      recordAppInstalled: async () => {
+        throw new TypeError('cannot read secret-internals of undefined');
+      },
+    };
+    handler = createWebhooksHandler({ appIds: [app.appId], secrets, store: broken, now: Date.now, logger });
+
+    const answer = await deliver(await signWebhook(app, lifecycle('AppInstalled', randomUUID())));
+
+    expect(answer.statusCode).toBe(500);
+    expect(answer.json).toEqual({ error: 'INTERNAL_ERROR', message: 'The request could not be completed. Please try again later.', referenceId: expect.any(String) });
+    expect([answer.body, ...logger.lines].join('\n')).not.toContain('secret-internals');
   });
 
   it('answers 404 on any other route', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 
 import { createInstallHandler } from '../../../functions/install';
@@ -7,6 +8,7 @@ import { demoAppSecret } from '../../../infra/local/demo-app';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore } from '../../../lib/store';
+import { statePk } from '../../../lib/store/item';
 import { issueInstallState, verifyInstallState } from '../../../lib/tokens/install-state';
 import { createWixClient } from '../../../lib/wix';
 import { apiEvent, createFuzzWorld, eventShape, expectNoIssuedValue, expectRefusal, fuzzFigures, GUID, nearGuid, oddString, queryString, routeSeen, type FuzzWorld } from '../../support/fuzz-fixture';
@@ -159,8 +161,10 @@ describe('fuzz: install (issue 8)', () => {
 
         expectRefusal(answer, { format: 'html', referenceId });
         expect(answer.statusCode).toBe(400);
-        // The state was not spent: it would still verify and be consumable.
-        await verifyInstallState({ secrets, appIds: [world.app.appId], now: Date.now }, state);
+        // The state was not spent: it still verifies, and the table holds no record of its use.
+        const verified = await verifyInstallState({ secrets, appIds: [world.app.appId], now: Date.now }, state);
+        const spent = await world.table.documentClient.send(new GetCommand({ TableName: world.table.tableName, Key: { pk: statePk(verified.id) }, ConsistentRead: true }));
+        expect(spent.Item).toBeUndefined();
       }),
       { numRuns: 500 },
     );

@@ -226,4 +226,16 @@ describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', 
     expect(second.refreshToken).not.toBe(tokens.refreshToken);
     expect(second).toMatchObject({ lastEventAt: t0 + 6000, version: 3 });
   });
+
+  it('refuses the tokens of an older install callback stored after a newer one, keeping the newer refresh token', async () => {
+    const key = newInstance();
+    const newer = installTokens(t0 + 9000);
+    await f.store.storeInstallTokens(key, newer);
+
+    const error = await f.store.storeInstallTokens(key, installTokens(t0 + 6000)).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(StaleEventError);
+    const stored = await f.store.getInstance(key, { consistentRead: true });
+    expect(stored).toMatchObject({ refreshToken: newer.refreshToken, lastInstallAt: t0 + 9000, version: 1 });
+  });
 });

@@ -75,7 +75,7 @@ describe('DynamoDB token store: rescheduleLeased and writes after a lost lease',
       refreshToken: fakeToken('refresh'),
       accessToken: fakeToken('access'),
       accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
-      installedAt: f.clock.now,
+      installedAt: f.clock.now + 1,
       refreshDueAt: f.clock.now - MINUTE,
     });
 

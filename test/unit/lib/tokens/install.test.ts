@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { SecretsUnavailableError } from '../../../../lib/secrets';
-import { StaleEventError, StoreUnavailableError, type InstallTokens, type InstanceKey, type InstanceRecord } from '../../../../lib/store';
+import { StaleEventError, StoreUnavailableError, TokenConflictError, type InstallTokens, type InstanceKey, type InstanceRecord } from '../../../../lib/store';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { completeInstall, InstallNotConfirmedError, startInstall, type InstallDeps } from '../../../../lib/tokens/install';
 import { InstallStateError, issueInstallState } from '../../../../lib/tokens/install-state';
@@ -14,7 +14,7 @@ import {
   type LegacyTokens,
   type TokenInfo,
 } from '../../../../lib/wix';
-import { captureLogger } from '../../../support/mint-fixture';
+import { captureLogger, type CapturedLogger } from '../../../support/mint-fixture';
 import { memorySecrets } from '../../../support/http-fixture';
 
 const app = demoAppSecret(randomUUID());
@@ -105,9 +105,10 @@ describe('startInstall', () => {
   it('sends the browser to the installer with the token, app id, our Redirect URL and a signed state', async () => {
     const f = fakes();
 
-    const { location } = await startInstall(f.deps, { token: 'wix-install-token' });
+    const { location, fromWix } = await startInstall(f.deps, { token: 'wix-install-token' });
 
     const url = new URL(location);
+    expect(fromWix).toBe(true);
     expect(`${url.origin}${url.pathname}`).toBe('https://installer.example/installer/install');
     expect([...url.searchParams.keys()]).toEqual(['token', 'appId', 'redirectUrl', 'state']);
     expect(url.searchParams.get('token')).toBe('wix-install-token');
@@ -119,11 +120,12 @@ describe('startInstall', () => {
   it('leaves the token out when the install starts from our own site', async () => {
     const f = fakes();
 
-    const { location } = await startInstall(f.deps, {});
-    const { location: empty } = await startInstall(f.deps, { token: '' });
+    const absent = await startInstall(f.deps, {});
+    const empty = await startInstall(f.deps, { token: '' });
 
-    expect(new URL(location).searchParams.has('token')).toBe(false);
-    expect(new URL(empty).searchParams.has('token')).toBe(false);
+    expect(new URL(absent.location).searchParams.has('token')).toBe(false);
+    expect(new URL(empty.location).searchParams.has('token')).toBe(false);
+    expect([absent.fromWix, empty.fromWix]).toEqual([false, false]);
   });
 
   it('needs an appId when the deployment serves several apps, and signs the state for that app', async () => {
@@ -215,6 +217,50 @@ describe('completeInstall', () => {
     expect(f.steps).toEqual(['consume', 'exchange', 'release']);
   });
 
+  it('keeps the original failure, and logs no state, when the state cannot be given back', async () => {
+    const f = fakes({ exchange: async () => Promise.reject(new WixUnavailableError('WIX_HTTP_503', 'Wix authorization_code failed: 503', { operation: 'authorization_code', status: 503 })) });
+    f.deps.store.releaseState = async () => {
+      f.steps.push('release');
+      throw new StoreUnavailableError('ThrottlingException', 'releaseState', new Error('slow down'));
+    };
+    const instanceId = randomUUID();
+    f.forInstance(instanceId);
+    const state = await issueInstallState(f.deps, app.appId);
+
+    const error = await failure(completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 }));
+
+    expect(error).toBeInstanceOf(WixUnavailableError);
+    expect(f.steps).toEqual(['consume', 'exchange', 'release']);
+    const lines = (f.deps.logger as CapturedLogger).lines;
+    expect(lines.some((line) => line.includes('install state could not be released') && line.includes(instanceId))).toBe(true);
+    expect(lines.join('\n')).not.toContain(state.split('.')[2]);
+  });
+
+  it('keeps the state spent and stores nothing when Token Info is unavailable after the exchange (the code is spent)', async () => {
+    const f = fakes({
+      tokenInfo: async () => Promise.reject(new WixUnavailableError('WIX_HTTP_503', 'Wix token_info failed: 503', { operation: 'token_info', status: 503 })),
+    });
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(WixUnavailableError);
+    expect(f.steps).toEqual(['consume', 'exchange', 'token-info']);
+    expect(f.stored).toHaveLength(0);
+  });
+
+  it('reaches neither Wix nor the store when the state cannot be consumed (the store is down)', async () => {
+    const f = fakes();
+    f.deps.store.consumeState = async () => {
+      f.steps.push('consume');
+      throw new StoreUnavailableError('ThrottlingException', 'consumeState', new Error('slow down'));
+    };
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(f.steps).toEqual(['consume']);
+  });
+
   it.each([
     ['Wix refused the code', () => new WixGrantInvalidError('Wix authorization_code failed: invalid_grant', { operation: 'authorization_code', status: 400 })],
     ['Wix answered 200 with an unusable body (the code is spent)', () => new WixMalformedResponseError('Wix authorization_code failed: not JSON', { operation: 'authorization_code', status: 200 })],
@@ -276,6 +322,19 @@ describe('completeInstall', () => {
     const slept = f.steps.filter((step) => step.startsWith('sleep')).map((step) => Number(step.split(' ')[1]));
     expect(slept.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(9000);
     expect(slept.length).toBeGreaterThan(3);
+  });
+
+  it('does not retry a lost race (TokenConflictError): only a throttled store is retried', async () => {
+    const f = fakes();
+    f.deps.store.storeInstallTokens = async (key) => {
+      f.steps.push('store');
+      throw new TokenConflictError(key, 'version', undefined);
+    };
+
+    const error = await failure(callback(f));
+
+    expect(error).toBeInstanceOf(TokenConflictError);
+    expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store']);
   });
 
   it('lets a StaleEventError through: the app was removed after this consent', async () => {

@@ -89,6 +89,19 @@ describe('receiveWebhook', () => {
     expect(logger.lines.some((line) => line.includes('PaidPlanPurchased') && line.includes('ignored'))).toBe(true);
   });
 
+  it.each([
+    ['not JSON', 'not json'],
+    ['a JSON array', '[1]'],
+    ['an object, not a JSON string', { some: 'thing' }],
+  ])('acknowledges an event type it does not handle even when its payload is %s (a 400 made Wix redeliver it)', async (_name, data) => {
+    const { deps, calls } = setup({ eventType: 'SomeFutureEvent', instanceId: randomUUID(), data });
+
+    const receipt = await receiveWebhook(deps, 'jwt');
+
+    expect(receipt).toEqual({ outcome: 'ignored', eventType: 'other', appId });
+    expect(calls).toEqual([]);
+  });
+
   it('does not print an unknown event type that is not a plain name', async () => {
     const { deps, logger } = setup({ eventType: '<script>x</script>', instanceId: randomUUID() });
 
@@ -104,6 +117,8 @@ describe('receiveWebhook', () => {
     ['an instanceId that is not a GUID', 'jwt', { eventType: 'AppRemoved', instanceId: 'abc', data: '{}' }, 'data.instanceId must be a GUID'],
     ['another app id in the payload', 'jwt', { eventType: 'AppRemoved', instanceId: randomUUID(), data: JSON.stringify({ appId: randomUUID() }) }, 'data.data.appId is not the app whose key signed the webhook'],
     ['a malformed originInstanceId', 'jwt', { eventType: 'AppInstalled', instanceId: randomUUID(), data: JSON.stringify({ originInstanceId: 42 }) }, 'data.data.originInstanceId must be a GUID'],
+    ['a payload that is not JSON', 'jwt', { eventType: 'AppRemoved', instanceId: randomUUID(), data: 'appId=x' }, 'data.data is not valid JSON'],
+    ['a null instanceId', 'jwt', { eventType: 'AppInstalled', instanceId: null, data: '{}' }, 'data.instanceId is missing'],
   ])('refuses %s', async (_name, body, envelope, message) => {
     const { deps, calls } = setup(envelope ?? {});
 

@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 
 import { SignJWT, importPKCS8 } from 'jose';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { SecretsUnavailableError } from '../../../../lib/secrets';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
-import { createWebhookVerifier, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
+import { createWebhookVerifier, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
 import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
 
 const app = demoAppSecret(randomUUID());
@@ -45,6 +46,25 @@ describe('webhook verifier', () => {
     const verified = await verifier()(jwt);
 
     expect(verified.appId).toBe(second.appId);
+  });
+
+  it('verifies with an app key kept as PKCS#1 (BEGIN RSA PUBLIC KEY), which lib/secrets accepts (a 500 on every webhook before)', async () => {
+    const pkcs1 = createPublicKey(app.webhookPublicKey).export({ type: 'pkcs1', format: 'pem' }) as string;
+    const jwt = await signWebhook(app, installed);
+
+    const verified = await verifier({ secrets: memorySecrets([{ ...app, webhookPublicKey: pkcs1 }]), appIds: [app.appId] })(jwt);
+
+    expect(pkcs1).toMatch(/^-----BEGIN RSA PUBLIC KEY-----/);
+    expect(verified.appId).toBe(app.appId);
+  });
+
+  it('lets a key that cannot be imported through as our fault, not as a refusal of the request', async () => {
+    const jwt = await signWebhook(app, installed);
+
+    const error = await refusal(verifier({ secrets: memorySecrets([{ ...app, webhookPublicKey: 'not a key' }]), appIds: [app.appId] })(jwt));
+
+    expect(error).not.toBeInstanceOf(WebhookVerificationError);
+    expect(error).not.toBeInstanceOf(InvalidRequestError);
   });
 
   it('refuses a JWT signed with a key no served app holds', async () => {
@@ -176,43 +196,70 @@ describe('webhook verifier', () => {
     expect(verified.appId).toBe(second.appId);
   });
 
-  it('never quotes the token in a refusal', async () => {
-    const jwt = await signWebhook(app, installed, { iat: NOW_S - 600, exp: NOW_S - 100 });
+  it.each([
+    ['expired', { iat: NOW_S - 600, exp: NOW_S - 100 }],
+    ['issued in the future', { iat: NOW_S + 3600 }],
+  ])('never quotes the token or its claims in a refusal (%s)', async (_name, times) => {
+    const jwt = await signWebhook(app, installed, times);
+    const [, payload, signature] = jwt.split('.') as [string, string, string];
 
     const error = await refusal(verifier()(jwt));
 
-    expect(`${error.message} ${JSON.stringify(error)}`).not.toContain(installed.instanceId);
-    expect(Object.keys(error)).not.toContain('payload');
+    const shown = `${error.message} ${JSON.stringify(error)} ${inspect(error, { showHidden: true, depth: 5 })}`;
+    expect(error).toBeInstanceOf(WebhookVerificationError);
+    for (const value of [installed.instanceId, payload, signature]) expect(shown).not.toContain(value);
+    expect(error.cause).toBeUndefined();
   });
 });
 
-describe('unpackEnvelope', () => {
+describe('unpackEnvelope and parseEventPayload', () => {
   const envelope = (data: unknown) => ({ data, iat: NOW_S });
 
-  it('unpacks the envelope and its JSON payload', () => {
+  it('unpacks the envelope, then its JSON payload', () => {
     const unpacked = unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppInstalled', instanceId: 'i', data: '{"appId":"a","originInstanceId":"o"}' })));
 
-    expect(unpacked).toEqual({ eventType: 'AppInstalled', instanceId: 'i', payload: { appId: 'a', originInstanceId: 'o' } });
+    expect(unpacked).toEqual({ eventType: 'AppInstalled', instanceId: 'i', data: '{"appId":"a","originInstanceId":"o"}' });
+    expect(parseEventPayload(unpacked)).toEqual({ appId: 'a', originInstanceId: 'o' });
   });
 
-  it('treats a missing payload as empty', () => {
-    expect(unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppRemoved', instanceId: 'i' }))).payload).toEqual({});
+  it('treats a missing or null payload as empty', () => {
+    expect(parseEventPayload(unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppRemoved', instanceId: 'i' }))))).toEqual({});
+    expect(parseEventPayload(unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppRemoved', instanceId: 'i', data: null }))))).toEqual({});
   });
+
+  it('leaves a payload it cannot parse alone until the event type asks for it', () => {
+    const unpacked = unpackEnvelope(envelope(JSON.stringify({ eventType: 'SomethingElse', data: 'not json' })));
+
+    expect(unpacked.eventType).toBe('SomethingElse');
+  });
+
+  function refusalOf(unpack: () => unknown): unknown {
+    try {
+      unpack();
+    } catch (caught) {
+      return caught;
+    }
+    throw new Error('expected the envelope to be refused');
+  }
 
   it.each([
     ['data is an object, not a string', { eventType: 'AppInstalled' }, 'data must be a JSON string'],
     ['data is not JSON', '{eventType', 'data is not valid JSON'],
     ['data is a JSON array', '[]', 'data is not a JSON object'],
     ['the event type is missing', JSON.stringify({ instanceId: 'i' }), 'data.eventType is missing'],
-    ['the payload is not a string', JSON.stringify({ eventType: 'AppInstalled', data: { appId: 'a' } }), 'data.data must be a JSON string'],
-    ['the payload is not JSON', JSON.stringify({ eventType: 'AppInstalled', data: 'appId=a' }), 'data.data is not valid JSON'],
   ])('refuses an envelope where %s', (_name, data, message) => {
-    let error: unknown;
-    try {
-      unpackEnvelope(envelope(data));
-    } catch (caught) {
-      error = caught;
-    }
+    const error = refusalOf(() => unpackEnvelope(envelope(data)));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect((error as Error).message).toBe(message);
+  });
+
+  it.each([
+    ['the payload is not a string', { appId: 'a' }, 'data.data must be a JSON string'],
+    ['the payload is not JSON', 'appId=a', 'data.data is not valid JSON'],
+    ['the payload is a JSON array', '[]', 'data.data is not a JSON object'],
+  ])('refuses a payload where %s', (_name, data, message) => {
+    const error = refusalOf(() => parseEventPayload(unpackEnvelope(envelope(JSON.stringify({ eventType: 'AppInstalled', data })))));
 
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect((error as Error).message).toBe(message);
