@@ -1,6 +1,5 @@
 import { ConfigError } from '../errors';
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isGuid } from '../ids';
 
 /**
  * The service's settings. Only names, ARNs and URLs live in the environment; secret values
@@ -34,7 +33,7 @@ export function loadConfig(env: Env = process.env): Config {
     .filter((id) => id !== '');
   if (appIds.length === 0) throw new ConfigError('WIX_APP_IDS', 'lists no app id');
   for (const appId of appIds) {
-    if (!GUID.test(appId)) throw new ConfigError('WIX_APP_IDS', 'holds a value that is not a GUID');
+    if (!isGuid(appId)) throw new ConfigError('WIX_APP_IDS', 'holds a value that is not a GUID');
   }
   return {
     wixApiUrl: url(env, 'WIX_API_URL', 'https://www.wixapis.com'),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { ServiceError } from '../errors';
+import { isGuid } from '../ids';
 import { AppSecretMalformedError, SecretsUnavailableError, withAppCredentials, type AppSecretsProvider } from '../secrets';
 import { StoreUnavailableError, type InstanceKey, type TokenStore } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
@@ -12,7 +13,6 @@ import { legacyHealthDueAt } from './refresh-policy';
 /** The Redirect URL's path under PUBLIC_URL; register `${PUBLIC_URL}/oauth/callback` with Wix. */
 export const CALLBACK_PATH = '/oauth/callback';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Wix's install token and code are opaque; anything longer than this is not one of them. */
 const MAX_OPAQUE_LENGTH = 4096;
 /** Kept back from the callback's deadline for storing the tokens (and retrying the store). */
@@ -144,7 +144,7 @@ export async function completeInstall(
   if (code === undefined || code === '') throw new InvalidRequestError('code', 'is missing');
   if (code.length > MAX_OPAQUE_LENGTH) throw new InvalidRequestError('code', 'is too long');
   if (request.instanceId === undefined || request.instanceId === '') throw new InvalidRequestError('instanceId', 'is missing');
-  if (!GUID.test(request.instanceId)) throw new InvalidRequestError('instanceId', 'must be a GUID');
+  if (!isGuid(request.instanceId)) throw new InvalidRequestError('instanceId', 'must be a GUID');
   const instanceId = request.instanceId.toLowerCase();
 
   const state = await verifyInstallState(deps, request.state);

@@ -1,10 +1,10 @@
+import { isGuid } from '../ids';
 import type { InstanceKey, LifecycleResult, TokenStore } from '../store';
 import { InvalidRequestError } from './errors';
 import { parseEventPayload, unpackEnvelope, type WebhookVerifier } from './webhook';
 
 /** Wix's lifecycle JWTs are well under 4 KB; refuse a body that cannot be one before parsing it. */
 const MAX_JWT_LENGTH = 64 * 1024;
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The lifecycle events this service acts on; any other type is acknowledged and ignored. */
 export const LifecycleEventType = {
@@ -86,7 +86,7 @@ function requiredGuid(value: unknown, field: string): string {
 /** A GUID field, lower-cased; undefined when absent (null or empty counts as absent). */
 function optionalGuid(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || !GUID.test(value)) throw new InvalidRequestError(field, 'must be a GUID');
+  if (!isGuid(value)) throw new InvalidRequestError(field, 'must be a GUID');
   return value.toLowerCase();
 }
 

@@ -1,6 +1,6 @@
+import { isGuid } from '../ids';
 import { InvalidRequestError } from './errors';
 
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_MIN_VALIDITY_SECONDS = 3600;
 const DEFAULT_MIN_VALIDITY_SECONDS = 300;
 const KNOWN_FIELDS = new Set(['instanceId', 'appId', 'minValiditySeconds']);
@@ -45,7 +45,7 @@ export function readInstancePayload(
   }
 
   const instanceId = fields['instanceId'];
-  if (typeof instanceId !== 'string' || !GUID.test(instanceId)) {
+  if (!isGuid(instanceId)) {
     throw new InvalidRequestError('instanceId', 'must be a GUID');
   }
   return { key: { appId: resolveAppId(fields['appId'], servedAppIds), instanceId: instanceId.toLowerCase() }, fields };
@@ -57,7 +57,7 @@ export function resolveAppId(appId: unknown, servedAppIds: readonly string[]): s
     if (servedAppIds.length === 1) return servedAppIds[0] as string;
     throw new InvalidRequestError('appId', 'is required: this deployment serves several apps');
   }
-  if (typeof appId !== 'string' || !GUID.test(appId)) throw new InvalidRequestError('appId', 'must be a GUID');
+  if (!isGuid(appId)) throw new InvalidRequestError('appId', 'must be a GUID');
   const normalised = appId.toLowerCase();
   if (!servedAppIds.includes(normalised)) throw new InvalidRequestError('appId', 'is not an app this deployment serves');
   return normalised;
