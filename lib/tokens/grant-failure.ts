@@ -1,4 +1,4 @@
-import { TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
+import { StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
 import { WixOAuthError } from '../wix';
 import { failurePlan } from './refresh-policy';
 
@@ -53,5 +53,20 @@ export async function recordGrantFailure(
   } catch (storeError) {
     if (!(storeError instanceof TokenConflictError)) throw storeError;
     return 'conflict';
+  }
+}
+
+/**
+ * Gives a lease back on a failure path. A store outage is ignored (the lease expires on its own);
+ * anything else is rethrown.
+ *
+ * @returns false when the lease was not released (not ours any more, or the store unavailable)
+ */
+export async function releaseLeaseQuietly(store: Pick<TokenStore, 'releaseLease'>, key: InstanceKey, owner: string): Promise<boolean> {
+  try {
+    return await store.releaseLease(key, owner);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    return false;
   }
 }

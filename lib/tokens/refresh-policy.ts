@@ -12,6 +12,8 @@
  *                      refresh_token grant 24 h - spread(0..1 h) after the last one, while the
  *                      instance is hot (any activity in the last 30 days)
  * dormant (not hot)    out of the due index; the next mint puts it back
+ * any new due time     at least MIN_RESCHEDULE_MS ahead (a token that lives shorter than the lead,
+ *                      say an answer without expires_in, must not come out already due)
  * transient failure    retry after retryDelayMs (exponential, jittered)
  * refused (grant)      out of the due index until a reinstall
  * ```
@@ -53,8 +55,25 @@ export const LEGACY_HEALTH_SPREAD_MS = HOUR;
  */
 export const LEGACY_HOT_WINDOW_MS = 30 * DAY;
 
+/**
+ * A due time written after a grant is never sooner than this: later than the read time of the
+ * sweep that wrote it, so no sweep lists again an instance it has just refreshed.
+ */
+export const MIN_RESCHEDULE_MS = MINUTE;
+
 /** After a refusal, mint answers WixRejected from the record for this long before asking Wix again. */
 export const REJECTION_COOLDOWN_MS = 5 * MINUTE;
+
+/** A lease holder's Wix call ends this long before the lease does, so its write still lands under it. */
+export const LEASE_WRITE_MARGIN_MS = 2000;
+
+/**
+ * When a lease holder's Wix call must end: by the caller's `deadline`, and `writeMarginMs` before
+ * the lease expires, so no Wix call outlives its lease.
+ */
+export function leasedCallDeadline(deadline: number, leaseExpiresAt: number, writeMarginMs = LEASE_WRITE_MARGIN_MS): number {
+  return Math.min(deadline, leaseExpiresAt - writeMarginMs);
+}
 
 /** True when a token expiring at `expiresAt` stays valid for `minValidityMs` more after `now`. */
 export function isUsable(expiresAt: number | undefined, now: number, minValidityMs: number): boolean {
@@ -117,10 +136,12 @@ export function nextRefreshDueAt(
   now: number,
 ): number | null {
   if (!isHot({ ...record, grantKind: result.grantKind }, now)) return null;
-  if (result.grantKind === GrantKind.ClientCredentials) return clientCredentialsDueAt(result.expiresAt, record);
-  // Legacy: a client-credentials mint keeps the health schedule; the health pass starts the next one.
-  if (result.grant === 'client_credentials' && record.refreshDueAt !== undefined) return record.refreshDueAt;
-  return legacyHealthDueAt(now, record);
+  // Legacy: a client-credentials mint keeps the health schedule (a mint is no sweep: an overdue one stays due).
+  if (result.grantKind === GrantKind.Legacy && result.grant === 'client_credentials' && record.refreshDueAt !== undefined) {
+    return record.refreshDueAt;
+  }
+  const due = result.grantKind === GrantKind.ClientCredentials ? clientCredentialsDueAt(result.expiresAt, record) : legacyHealthDueAt(now, record);
+  return Math.max(due, now + MIN_RESCHEDULE_MS);
 }
 
 /** Backoff after a transient failure: "equal jitter", between half the cap and the cap, under an exponential cap (1 min .. 1 h). */

@@ -8,7 +8,7 @@ export const FailureClass = {
   GrantInvalid: 'grant_invalid',
   /** Wix refused the app's credentials (every secret version): an app-level problem; the instance is untouched. */
   CredentialsRejected: 'credentials_rejected',
-  /** Wix refused the request itself: a bug on our side; the instance is untouched. */
+  /** Wix refused the request itself: a bug on our side, app-level too; the instance is untouched. */
   BadRequest: 'bad_request',
   /** The app's secrets could not be read (Secrets Manager, a malformed secret, an app not served). */
   Secrets: 'secrets',

@@ -12,8 +12,8 @@ import {
   type TokenStore,
 } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
-import { recordGrantFailure } from './grant-failure';
-import { isHot, nextRefreshDueAt } from './refresh-policy';
+import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
+import { isHot, leasedCallDeadline, nextRefreshDueAt } from './refresh-policy';
 import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
 
 /** The narrow logger refreshes need; attributes never carry a token. */
@@ -22,8 +22,17 @@ export interface RefreshLogger {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
+/**
+ * The store calls refresh makes; keep it narrow, infra/iam.yml grants refresh exactly the DynamoDB
+ * actions these need (UpdateItem on the table, Query on the due index).
+ */
+export type RefreshStore = Pick<
+  TokenStore,
+  'acquireLease' | 'storeLeasedTokens' | 'rescheduleLeased' | 'releaseLease' | 'recordFailure' | 'queryDue'
+>;
+
 export interface RefreshDeps {
-  store: TokenStore;
+  store: RefreshStore;
   wix: Pick<WixClient, 'refreshAccessToken' | 'createAccessToken'>;
   secrets: AppSecretsProvider;
   now: () => number;
@@ -31,7 +40,7 @@ export interface RefreshDeps {
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
   logger: RefreshLogger;
-  /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 2 s. */
+  /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 2 s (`LEASE_WRITE_MARGIN_MS`). */
   writeMarginMs?: number;
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
   minCallMs?: number;
@@ -50,10 +59,11 @@ export interface RefreshOneOptions {
   dueBy?: number;
 }
 
-const DEFAULT_WRITE_MARGIN_MS = 2000;
 const DEFAULT_MIN_CALL_MS = 1000;
 const ROTATED_RETRY_BASE_MS = 50;
 const ROTATED_RETRY_MAX_MS = 800;
+/** Writes that moved the version but left the retired refresh token, gone over before giving up. */
+const ROTATED_MAX_CONFLICTS = 5;
 
 /**
  * Refreshes one instance under its lease: the refresh_token grant for a legacy instance (its
@@ -61,12 +71,14 @@ const ROTATED_RETRY_MAX_MS = 800;
  *
  * ```
  * refresh_token ok          new refresh token (if any) and access token stored in one write, first
+ *                           (a rotated one even after the lease ran out: see storeRotated)
  * refresh_token refused     client credentials instead ──ok──────▶ grantKind client_credentials, active
  *                                                      └─refused─▶ needs_reauth, out of the index
  * client credentials ok     token stored, next due time by refresh-policy
  * transient                 lastError, due again after a jittered backoff
  * refused (grant_invalid)   needs_reauth, out of the index
- * credentials_rejected      lease released, instance untouched (the app's problem, not the instance's)
+ * credentials_rejected,     lease released, instance untouched (the app's problem, not the instance's)
+ *   bad_request
  * ```
  *
  * Store, secrets and decryption failures are returned as failed outcomes (the lease is released
@@ -85,7 +97,7 @@ export async function refreshOne(deps: RefreshDeps, given: InstanceKey, options:
     return await underLease(deps, key, lease.record, owner, lease.lease.expiresAt, options);
   } catch (error) {
     // The lease may still be ours (say the record was taken but could not be decrypted): give it back.
-    await releaseQuietly(deps, key, owner);
+    await releaseLeaseQuietly(deps.store, key, owner);
     return failureOf(error);
   }
 }
@@ -130,7 +142,7 @@ async function underLease(
     }
   }
 
-  const deadline = Math.min(options.deadline, leaseExpiresAt - (deps.writeMarginMs ?? DEFAULT_WRITE_MARGIN_MS));
+  const deadline = leasedCallDeadline(options.deadline, leaseExpiresAt, deps.writeMarginMs);
   if (deadline - now < (deps.minCallMs ?? DEFAULT_MIN_CALL_MS)) {
     await deps.store.releaseLease(key, owner);
     return { status: 'left' };
@@ -162,57 +174,66 @@ async function healthPass(
       deps.logger.warn('legacy refresh token refused; trying client credentials', { ...key, code: error.code, requestId: error.requestId });
       return clientCredentials(deps, key, record, owner, deadline);
     }
-    return failedGrant(deps, key, record, owner, error, false);
+    return failedGrant(deps, key, record, owner, error, { refreshTokenRefused: false });
   }
 
   const rotated = tokens.refreshToken !== refreshToken;
-  // Keep whichever access token lasts longer: a client-credentials one that mint stored outlives
-  // this five-minute legacy one, and callers are served from the store.
-  const keepStored = record.accessToken !== undefined && record.accessTokenExpiresAt !== undefined && record.accessTokenExpiresAt > tokens.expiresAt;
   const refreshDueAt = nextRefreshDueAt(record, { grant: 'refresh_token', grantKind: GrantKind.Legacy, expiresAt: tokens.expiresAt }, deps.now());
   const write: LeasedTokenWrite = {
     owner,
     expectedVersion: record.version,
-    accessToken: keepStored ? (record.accessToken as string) : tokens.accessToken,
-    accessTokenExpiresAt: keepStored ? (record.accessTokenExpiresAt as number) : tokens.expiresAt,
+    // Callers are served from the store: a client-credentials token mint stored outlives this 5-minute one.
+    ...longerLived(record, tokens),
     refreshDueAt,
     ...(rotated ? { refreshToken: tokens.refreshToken } : {}),
   };
-  if (rotated) await storeRotated(deps, key, write, deadlines.storeDeadline);
+  if (rotated) await storeRotated(deps, key, { write, retired: refreshToken }, deadlines.storeDeadline);
   else await deps.store.storeLeasedTokens(key, write);
   return { status: 'refreshed', grant: 'refresh_token', fellBack: false, rotated, refreshDueAt };
 }
 
 /**
- * Stores a refresh token Wix just rotated. Wix has retired the old one, so this write is the only
- * copy of the instance's working token: it is retried while the store is unavailable, until the
- * invocation's deadline, and it outlives the lease as long as nobody else wrote.
+ * Stores a refresh token Wix just rotated. Wix has retired the one we sent (`retired`), so this
+ * write holds the instance's only working token: it is retried while the store is unavailable,
+ * until the invocation's deadline, and it goes over any write that left the retired token in place
+ * (our lease ran out and a mint stored an access token, an AppInstalled moved the version), with or
+ * without the lease. Only a record holding another refresh token (a reinstall's) or none (an
+ * uninstall) wins over it.
  *
  * ```
- * write ──ok──────────────────────────────────────────────▶ stored
+ * write ──ok──────────────────────────────────────────────────────▶ stored
  *   ├─ store unavailable ── time left? ──yes──▶ wait, write again
- *   │                                   └─no──▶ throw (the token is lost: logged by the caller's summary)
- *   ├─ conflict, and the record holds our token ─────────▶ stored (an earlier attempt's answer was lost)
- *   ├─ conflict: lease lost, version unchanged ──────────▶ write again, even without the lease
- *   └─ conflict: the record moved on (a reinstall) ──────▶ throw: the newer install's token wins
+ *   │                                   └─no──▶ throw (the token is lost: logged)
+ *   ├─ conflict: the record holds our new token ─────────────────▶ stored (an earlier attempt's answer was lost)
+ *   ├─ conflict: the record still holds the retired token ───────▶ write again on the version it has, lease or not
+ *   └─ conflict: another refresh token, or none ─────────────────▶ throw: the reinstall or the uninstall wins
  * ```
  */
-async function storeRotated(deps: RefreshDeps, key: InstanceKey, first: LeasedTokenWrite, deadline: number): Promise<void> {
+async function storeRotated(
+  deps: RefreshDeps,
+  key: InstanceKey,
+  rotation: { write: LeasedTokenWrite; retired: string },
+  deadline: number,
+): Promise<void> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  let write = first;
+  let write = rotation.write;
+  let conflicts = 0;
   for (let attempt = 1; ; attempt++) {
     try {
       await deps.store.storeLeasedTokens(key, write);
       return;
     } catch (error) {
       if (error instanceof TokenConflictError) {
-        if (error.current !== undefined && error.current.refreshToken === write.refreshToken) return;
-        if (error.reason === ConflictReason.LeaseLost && write.evenIfLeaseLost !== true) {
-          // Our lease ran out, but nobody wrote since: the new refresh token is the only one that works now.
-          write = { ...write, evenIfLeaseLost: true };
+        const current = error.current;
+        if (current !== undefined && current.refreshToken === write.refreshToken) return;
+        conflicts += 1;
+        // Still installed and still on the retired token: nobody stored a newer one, ours is the only one that works.
+        const retiredStillStored = current?.status !== InstanceStatus.Uninstalled && current?.refreshToken === rotation.retired;
+        if (current !== undefined && retiredStillStored && conflicts <= ROTATED_MAX_CONFLICTS) {
+          write = rebased(write, current);
           continue;
         }
-        deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason });
+        deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason, conflicts });
         throw error;
       }
       if (!(error instanceof StoreUnavailableError)) throw error;
@@ -225,6 +246,32 @@ async function storeRotated(deps: RefreshDeps, key: InstanceKey, first: LeasedTo
       await sleep(delayMs);
     }
   }
+}
+
+/**
+ * A rotated refresh token's write, moved onto the record as it now is: whatever version it has,
+ * lease or not, keeping the longer-lived access token, and legacy again (the token works, whatever
+ * a refresher that was refused the retired one wrote).
+ */
+function rebased(write: LeasedTokenWrite, current: InstanceRecord): LeasedTokenWrite {
+  return {
+    ...write,
+    ...longerLived(current, { accessToken: write.accessToken, expiresAt: write.accessTokenExpiresAt }),
+    expectedVersion: current.version,
+    grantKind: GrantKind.Legacy,
+    evenIfLeaseLost: true,
+  };
+}
+
+/** The access token that lasts longer: the one stored in `record`, or the `fresh` one. */
+function longerLived(
+  record: Pick<InstanceRecord, 'accessToken' | 'accessTokenExpiresAt'>,
+  fresh: { accessToken: string; expiresAt: number },
+): Pick<LeasedTokenWrite, 'accessToken' | 'accessTokenExpiresAt'> {
+  if (record.accessToken !== undefined && record.accessTokenExpiresAt !== undefined && record.accessTokenExpiresAt > fresh.expiresAt) {
+    return { accessToken: record.accessToken, accessTokenExpiresAt: record.accessTokenExpiresAt };
+  }
+  return { accessToken: fresh.accessToken, accessTokenExpiresAt: fresh.expiresAt };
 }
 
 /** A client-credentials mint; for a legacy instance, the fallback after its refresh token was refused. */
@@ -244,7 +291,7 @@ async function clientCredentials(
       deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
     );
   } catch (error) {
-    return failedGrant(deps, key, record, owner, error, fellBack);
+    return failedGrant(deps, key, record, owner, error, { refreshTokenRefused: fellBack });
   }
 
   const grantKind = GrantKind.ClientCredentials;
@@ -268,15 +315,16 @@ async function failedGrant(
   record: InstanceRecord,
   owner: string,
   error: unknown,
-  refreshTokenRefused: boolean,
+  { refreshTokenRefused }: { refreshTokenRefused: boolean },
 ): Promise<RefreshOutcome> {
   if (!(error instanceof WixOAuthError)) throw error;
   const write = await recordGrantFailure(deps, key, record, owner, error, { needsReauth: refreshTokenRefused });
   const needsReauth = write === 'recorded' && (error.kind === WixErrorKind.GrantInvalid || refreshTokenRefused);
   const failure = WIX_FAILURES[error.kind];
-  if (failure !== FailureClass.Transient || needsReauth) {
-    deps.logger.warn('refresh failed', { ...key, failure, code: error.code, status: error.status, requestId: error.requestId, needsReauth });
-  }
+  // Every failure names Wix's request id (wix-oauth.md §4); a transient one alone is no cause for a warning.
+  const line = { ...key, failure, code: error.code, status: error.status, requestId: error.requestId, needsReauth };
+  if (failure === FailureClass.Transient && !needsReauth) deps.logger.info('refresh failed', line);
+  else deps.logger.warn('refresh failed', line);
   return { status: 'failed', failure, code: error.code, needsReauth };
 }
 
@@ -298,15 +346,6 @@ function failureOf(error: unknown): RefreshOutcome {
     return failed(FailureClass.Secrets, error.code);
   }
   throw error;
-}
-
-async function releaseQuietly(deps: RefreshDeps, key: InstanceKey, owner: string): Promise<void> {
-  try {
-    await deps.store.releaseLease(key, owner);
-  } catch (error) {
-    // The lease expires on its own.
-    if (!(error instanceof StoreUnavailableError)) throw error;
-  }
 }
 
 /** The two ids of an instance key and nothing else (a caller's object may carry more, a token say). */

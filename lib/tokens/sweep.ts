@@ -17,8 +17,13 @@ export interface SweepOptions {
   startShard?: number;
 }
 
-/** Failures that say nothing about the instance: the rest of the app's instances are skipped this run. */
-const APP_LEVEL: ReadonlySet<FailureClass> = new Set([FailureClass.CredentialsRejected, FailureClass.Secrets]);
+/**
+ * Failures that say nothing about the instance: the rest of the app's instances are skipped this
+ * run. They are the ones failurePlan leaves unrecorded (credentials_rejected, bad_request) or that
+ * never reached Wix (secrets): with no backoff written, each of the app's instances would otherwise
+ * cost a Wix call on every run.
+ */
+const APP_LEVEL: ReadonlySet<FailureClass> = new Set([FailureClass.CredentialsRejected, FailureClass.BadRequest, FailureClass.Secrets]);
 
 /**
  * The refresh-ahead sweep: reads what is due from the due index (every shard, a page at a time,
@@ -32,8 +37,9 @@ const APP_LEVEL: ReadonlySet<FailureClass> = new Set([FailureClass.CredentialsRe
  *
  * Stopping is always safe: nothing is taken off the index before it is refreshed, so what this
  * run leaves (`leftForNextRun`, or never read when `complete` is false) is the next run's, and a
- * crash leaves leases that expire. An app-level failure (its credentials refused, its secret
- * unreadable) skips the app's remaining instances for this run instead of calling Wix for each.
+ * crash leaves leases that expire. An app-level failure (its credentials refused, a request Wix
+ * never accepts, its secret unreadable) skips the app's remaining instances for this run instead
+ * of calling Wix for each.
  *
  * @throws whatever unexpected error a refresh threw, after the in-flight ones have finished
  */

@@ -34,6 +34,7 @@ beforeEach(async () => {
   logger = captureLogger();
   sim.clearFaults();
   sim.resetCalls();
+  sim.setLatency(0);
 });
 
 afterEach(async () => {
@@ -178,6 +179,47 @@ describe('refresh', () => {
     expect(sim.calls.total).toBe(0);
   });
 
+  it('stops the sweep a lease length before the invoke ends and reports what it left for the next run', async () => {
+    const due = { dueAt: Date.now() - MINUTE, lastUsedAt: Date.now() - MINUTE };
+    await Promise.all(Array.from({ length: 20 }, () => seedClientCredentials(sim, makeStore(), app, due)));
+    sim.setLatency(300);
+    const { handler, metrics } = refreshContainer({
+      documentClient: table.documentClient,
+      tableName: table.tableName,
+      wixUrl: sim.url,
+      app,
+      logger,
+      overrides: { concurrency: 1 },
+    });
+    const started = Date.now();
+
+    // 12 s left: 1 s kept for the answer and 10 s (a lease) for the one in flight leave a 1 s budget.
+    const summary = await handler(scheduledEvent(), lambdaContext(12_000));
+
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(summary.complete).toBe(false);
+    expect(summary.refreshed).toBeGreaterThan(0);
+    expect(summary.refreshed).toBeLessThan(10);
+    expect(summary.examined).toBe(summary.refreshed + summary.leftForNextRun);
+    expect(summary.leftForNextRun).toBeGreaterThan(0);
+    expect(metrics.flushes[0]?.counts).toMatchObject({ LeftForNextRun: summary.leftForNextRun, Refreshed: summary.refreshed });
+  });
+
+  it('leaves a directly invoked instance untouched when the invoke has no time for a Wix call', async () => {
+    const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() + HOUR, lastUsedAt: Date.now() });
+    const { handler, store } = container();
+    const before = await store.getInstance(key, { consistentRead: true });
+    sim.resetCalls();
+
+    const summary = await handler({ instanceId: key.instanceId }, lambdaContext(1500));
+
+    expect(summary).toMatchObject({ examined: 1, refreshed: 0, leftForNextRun: 1, complete: false, instance: { outcome: 'left' } });
+    expect(sim.calls.total).toBe(0);
+    const after = await store.getInstance(key, { consistentRead: true });
+    expect(after).toMatchObject({ version: before?.version, accessToken: before?.accessToken });
+    expect(after?.lease).toBeUndefined();
+  });
+
   it('reports a refused instance in the counts, marked needs_reauth', async () => {
     const key = await seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now(), lastUsedAt: Date.now() });
     sim.uninstall(app.appId, key.instanceId);
@@ -213,6 +255,34 @@ describe('refresh input', () => {
     expect(error.message.startsWith(field)).toBe(true);
     expect(ddbCalls).toEqual([]);
     expect(sim.calls.total).toBe(0);
+    expect(metrics.flushes).toEqual([]);
+  });
+});
+
+describe('refresh failures', () => {
+  it('answers an unexpected error in the sweep with a generic ServiceUnavailable, logged, and publishes nothing', async () => {
+    const base = container();
+    const { handler, metrics } = refreshContainer({
+      documentClient: table.documentClient,
+      tableName: table.tableName,
+      wixUrl: sim.url,
+      app,
+      logger,
+      overrides: {
+        store: {
+          ...base.store,
+          queryDue: async () => {
+            throw new TypeError('a bug that names nothing secret');
+          },
+        },
+      },
+    });
+
+    const error = await rejection(handler(scheduledEvent(), lambdaContext(60_000)));
+
+    expect(error.name).toBe('ServiceUnavailable');
+    expect(error.message).not.toContain('a bug');
+    expect(logger.lines.filter((line) => line.includes('invoke failed') && line.includes('TypeError'))).toHaveLength(1);
     expect(metrics.flushes).toEqual([]);
   });
 });

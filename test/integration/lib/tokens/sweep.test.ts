@@ -209,6 +209,90 @@ describe('sweep: per kind', () => {
     await expect(exchanger(rotatingSim).refreshAccessToken(app, record.refreshToken as string)).resolves.toBeDefined();
   });
 
+  it('keeps a rotated refresh token when a mint took the expired lease and wrote an access token meanwhile', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
+    const wix = base.deps.wix;
+    const minted = { accessToken: 'OauthNG.JWS.minted-while-the-refresh-paused', expiresAt: Date.now() + 4 * HOUR };
+    const deps = {
+      ...base.deps,
+      wix: {
+        ...wix,
+        // Wix rotated the token; then a pause outlasts the lease, and a mint takes it over and writes.
+        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
+          const tokens = await wix.refreshAccessToken(...args);
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          const mint = await base.store.acquireLease(key, { owner: 'mint' });
+          if (!mint.acquired) throw new Error('arrange: the mint got no lease');
+          await base.store.storeLeasedTokens(key, {
+            owner: 'mint',
+            expectedVersion: mint.record.version,
+            accessToken: minted.accessToken,
+            accessTokenExpiresAt: minted.expiresAt,
+            refreshDueAt: mint.record.refreshDueAt ?? null,
+          });
+          return tokens;
+        },
+      },
+    };
+
+    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
+
+    const record = await read(base.store, key);
+    expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
+    expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
+    expect(record).toMatchObject({ grantKind: GrantKind.Legacy, status: InstanceStatus.Active, accessToken: minted.accessToken });
+    expect(record.lease).toBeUndefined();
+  });
+
+  it('keeps a rotated refresh token when an AppInstalled moved the version but left the refresh token', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url });
+    const wix = base.deps.wix;
+    const deps = {
+      ...base.deps,
+      wix: {
+        ...wix,
+        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
+          const tokens = await wix.refreshAccessToken(...args);
+          await base.store.recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
+          return tokens;
+        },
+      },
+    };
+
+    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
+
+    const record = await read(base.store, key);
+    expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
+    expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
+  });
+
+  it('drops its rotated refresh token when the app was removed meanwhile: the instance stays uninstalled', async () => {
+    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+    const base = container({ wixUrl: rotatingSim.url });
+    const wix = base.deps.wix;
+    const deps = {
+      ...base.deps,
+      wix: {
+        ...wix,
+        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
+          const tokens = await wix.refreshAccessToken(...args);
+          await base.store.recordAppRemoved(key, { eventAt: Date.now() + MINUTE });
+          return tokens;
+        },
+      },
+    };
+
+    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
+
+    const record = await read(base.store, key);
+    expect(outcome).toMatchObject({ status: 'failed', failure: 'conflict' });
+    expect(record.status).toBe(InstanceStatus.Uninstalled);
+    expect(record.refreshToken).toBeUndefined();
+    expect(record.accessToken).toBeUndefined();
+  });
+
   it('drops its rotated refresh token when a reinstall stored a newer one meanwhile', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url });
@@ -357,12 +441,15 @@ describe('sweep: refusals and failures', () => {
   it('backs a transient failure off with jitter, records it, and keeps the instance due later', async () => {
     const keys = await Promise.all(Array.from({ length: 10 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
     sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
-    const { deps, store } = container();
+    const { deps, store, logger } = container();
     const before = Date.now();
 
     const summary = await run(deps);
 
     expect(summary.failed.transient).toBe(10);
+    const failures = logger.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line['message'] === 'refresh failed');
+    expect(failures).toHaveLength(10);
+    expect(failures.every((line) => line['level'] === 'INFO' && typeof line['requestId'] === 'string')).toBe(true);
     const records = await Promise.all(keys.map((key) => read(store, key)));
     for (const record of records) {
       expect(record.lastError).toMatchObject({ kind: 'transient', count: 1 });
@@ -391,6 +478,46 @@ describe('sweep: refusals and failures', () => {
       expect(record.status).toBe(InstanceStatus.Active);
     }
     expect((await dueKeys(store)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
+  });
+  it("skips the app's other instances when Wix refuses the request itself (bad_request), leaving every record as it was", async () => {
+    const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
+    sim.injectFault({ kind: 'status', status: 400, error: 'invalid_request', path: '/oauth2/token', rate: 1 });
+    const { deps, store } = container();
+    sim.resetCalls();
+
+    const summary = await run(deps, { concurrency: 1 });
+
+    expect(summary.failed.bad_request).toBe(1);
+    expect(summary.skipped.app_unavailable).toBe(2);
+    expect(sim.calls.total).toBe(1);
+    for (const key of keys) {
+      const record = await read(store, key);
+      expect(record.lastError).toBeUndefined();
+      expect(record.lease).toBeUndefined();
+    }
+    expect((await dueKeys(store)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
+  });
+
+  it('marks a legacy instance needs_reauth when its refresh token is refused and the fallback fails transiently, then goes straight to client credentials', async () => {
+    const key = await seedLegacy(sim, exchanger(), makeStore(), app, hot());
+    sim.uninstall(app.appId, key.instanceId);
+    sim.install(app.appId, key.instanceId); // the old refresh token is dead, the instance installed
+    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', grant: 'client_credentials', rate: 1 });
+    const { deps, store } = container();
+    const before = Date.now();
+
+    const failed = await run(deps);
+    const marked = await read(store, key);
+    sim.clearFaults();
+    sim.resetCalls();
+    const recovered = await run(deps, { now: Date.now() + 2 * MINUTE });
+
+    expect(failed).toMatchObject({ refreshed: 0, needsReauth: 1, failed: { transient: 1 } });
+    expect(marked).toMatchObject({ status: InstanceStatus.NeedsReauth, grantKind: GrantKind.Legacy, lastError: { kind: 'transient', count: 1 } });
+    expect(marked.refreshDueAt).toBeGreaterThanOrEqual(before + 30_000);
+    expect(recovered).toMatchObject({ refreshed: 1, fellBack: 1 });
+    expect(sim.calls.byGrant).toEqual({ client_credentials: 1 });
+    expect(await read(store, key)).toMatchObject({ status: InstanceStatus.Active, grantKind: GrantKind.ClientCredentials });
   });
 });
 
@@ -448,6 +575,22 @@ describe('sweep: the hot set', () => {
     const perSecond = new Map<number, number>();
     for (const due of dues) perSecond.set(Math.floor(due / 1000), (perSecond.get(Math.floor(due / 1000)) ?? 0) + 1);
     expect(Math.max(...perSecond.values())).toBeLessThanOrEqual(4);
+  });
+
+  it('never lists again in the same sweep an instance whose new token lives shorter than the lead window', async () => {
+    // Wix left out expires_in: the token counts as a five-minute one, less than the 15-25 min lead.
+    // Several per due-index shard, so the walk is still inside a shard when one of its items is rewritten.
+    const keys = await Promise.all(Array.from({ length: 48 }, () => seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() - HOUR, lastUsedAt: Date.now() })));
+    sim.injectFault({ kind: 'expires-in-missing', grant: 'client_credentials', rate: 1 });
+    const counter = grantCounter();
+    const { deps, store } = container({ fetch: counter.fetch });
+
+    const summary = await run(deps, { concurrency: 1, pageSize: 1 });
+
+    expect(summary).toMatchObject({ examined: keys.length, refreshed: keys.length, complete: true });
+    expect(counter.grants.size).toBe(keys.length);
+    expect(Math.max(...counter.grants.values())).toBe(1);
+    for (const key of keys) expect((await read(store, key)).refreshDueAt).toBeGreaterThan(Date.now());
   });
 
   it('skips an instance the index still lists but whose record is no longer due', async () => {

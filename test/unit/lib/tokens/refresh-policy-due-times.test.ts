@@ -12,6 +12,7 @@ import {
   LEGACY_HEALTH_SPREAD_MS,
   LEGACY_HOT_WINDOW_MS,
   legacyHealthDueAt,
+  MIN_RESCHEDULE_MS,
   nextRefreshDueAt,
   retryDelayMs,
   spreadMs,
@@ -102,6 +103,25 @@ describe('due times per kind', () => {
     const due = nextRefreshDueAt(instance, { grant: 'client_credentials', grantKind: GrantKind.ClientCredentials, expiresAt: NOW + 4 * HOUR }, NOW);
 
     expect(due).toBe(clientCredentialsDueAt(NOW + 4 * HOUR, instance));
+  });
+
+  it.each([
+    ['a five-minute token (no expires_in)', 300_000],
+    ['a token already expired', -60_000],
+  ])('never schedules %s earlier than a minute from now, so the sweep that wrote it cannot list it again', (_, lifetimeMs) => {
+    const instance = record();
+
+    const due = nextRefreshDueAt(instance, { grant: 'client_credentials', grantKind: GrantKind.ClientCredentials, expiresAt: NOW + lifetimeMs }, NOW);
+
+    expect(due).toBe(NOW + MIN_RESCHEDULE_MS);
+  });
+
+  it('keeps an overdue health schedule as it is when a mint serves a legacy instance', () => {
+    const instance = record({ grantKind: GrantKind.Legacy, refreshDueAt: NOW - HOUR });
+
+    const due = nextRefreshDueAt(instance, { grant: 'client_credentials', grantKind: GrantKind.Legacy, expiresAt: NOW + 4 * HOUR }, NOW);
+
+    expect(due).toBe(NOW - HOUR);
   });
 
   it('takes a dormant instance out of the index', () => {

@@ -1,4 +1,4 @@
-import { EXPIRY_SKEW_MS, isUsable, retryDelayMs } from '../../../../lib/tokens/refresh-policy';
+import { EXPIRY_SKEW_MS, isUsable, LEASE_WRITE_MARGIN_MS, leasedCallDeadline, retryDelayMs } from '../../../../lib/tokens/refresh-policy';
 
 const now = Date.UTC(2030, 0, 1);
 
@@ -37,5 +37,19 @@ describe('retryDelayMs', () => {
 
   it('treats a count below one as the first failure', () => {
     expect(retryDelayMs(0, () => 0)).toBe(30_000);
+  });
+});
+
+describe('leasedCallDeadline', () => {
+  it('ends the Wix call the write margin before the lease expires when the lease ends first', () => {
+    expect(leasedCallDeadline(now + 60_000, now + 10_000)).toBe(now + 10_000 - LEASE_WRITE_MARGIN_MS);
+  });
+
+  it("keeps the caller's deadline when it comes first", () => {
+    expect(leasedCallDeadline(now + 3000, now + 10_000)).toBe(now + 3000);
+  });
+
+  it('takes the margin it is given', () => {
+    expect(leasedCallDeadline(now + 60_000, now + 10_000, 0)).toBe(now + 10_000);
   });
 });

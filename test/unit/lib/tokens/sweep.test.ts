@@ -18,10 +18,21 @@ const APP_ID = randomUUID();
 const START = Date.UTC(2030, 0, 1);
 
 /** An in-memory store with just what the sweep uses; every instance is due, hot and client-credentials. */
-function fakeStore(count: number, options: { queryError?: Error; now?: () => number } = {}) {
+interface FakeStoreOptions {
+  /** Thrown by every index read from the `queryErrorFromPage`-th on (default: the first). */
+  queryError?: Error;
+  queryErrorFromPage?: number;
+  now?: () => number;
+  onQuery?: (unstarted: number) => void;
+}
+
+function fakeStore(count: number, options: FakeStoreOptions = {}) {
   const now = options.now ?? Date.now;
   const due: DueItem[] = Array.from({ length: count }, () => ({ appId: APP_ID, instanceId: randomUUID(), dueAt: START - 1 }));
   const written = new Set<string>();
+  let handedOut = 0;
+  let leased = 0;
+  let pages = 0;
   const record = (item: DueItem): InstanceRecord => ({
     appId: item.appId,
     instanceId: item.instanceId,
@@ -35,12 +46,17 @@ function fakeStore(count: number, options: { queryError?: Error; now?: () => num
   });
   const store: Partial<TokenStore> = {
     async queryDue({ limit, cursor }) {
-      if (options.queryError) throw options.queryError;
+      // Items read from the index that no worker has taken a lease on yet.
+      options.onQuery?.(handedOut - leased);
+      pages += 1;
+      if (options.queryError && pages >= (options.queryErrorFromPage ?? 1)) throw options.queryError;
       const from = cursor === undefined ? 0 : Number(cursor);
       const items = due.slice(from, from + limit);
+      handedOut += items.length;
       return from + limit < due.length ? { items, cursor: String(from + limit) } : { items };
     },
     async acquireLease(key, { owner }): Promise<LeaseResult> {
+      leased += 1;
       const item = due.find((candidate) => candidate.instanceId === key.instanceId) as DueItem;
       return { acquired: true, lease: { owner, expiresAt: now() + 10_000 }, record: record(item) };
     },
@@ -89,12 +105,13 @@ function slowWix(delayMs: number, onCall: () => void = () => undefined) {
       throw new Error('not a legacy test');
     },
   };
-  return { wix, max: () => maxInFlight };
+  return { wix, max: () => maxInFlight, inFlight: () => inFlight };
 }
 
 describe('sweep mechanics', () => {
   it('never has more Wix calls in flight than its concurrency, and reads the index a page ahead', async () => {
-    const { store, written } = fakeStore(60);
+    const unstartedAtEachRead: number[] = [];
+    const { store, written } = fakeStore(60, { onQuery: (unstarted) => unstartedAtEachRead.push(unstarted) });
     const { wix, max } = slowWix(5);
 
     const summary = await sweep(deps(store, wix), { budgetMs: 10_000, concurrency: 4, pageSize: 7, now: START });
@@ -102,12 +119,15 @@ describe('sweep mechanics', () => {
     expect(max()).toBe(4);
     expect(summary).toMatchObject({ examined: 60, refreshed: 60, leftForNextRun: 0, complete: true });
     expect(written.size).toBe(60);
+    // Every page after the first is asked for while read items still wait for a worker.
+    expect(unstartedAtEachRead).toHaveLength(Math.ceil(60 / 7));
+    expect(unstartedAtEachRead.slice(1).every((unstarted) => unstarted > 0)).toBe(true);
   });
 
   it('stops taking instances once the budget is spent and counts what it read but left', async () => {
     let clock = START;
     const { store, written } = fakeStore(50, { now: () => clock });
-    // Each Wix call takes 100 ms of the fake clock: the 350 ms budget fits four rounds of two.
+    // Each Wix call moves the fake clock 50 ms, a round of two 100 ms: the 350 ms budget fits four rounds.
     const { wix } = slowWix(1, () => {
       clock += 50;
     });
@@ -143,6 +163,17 @@ describe('sweep mechanics', () => {
     const summary = await sweep(deps(store, wix), { budgetMs: 10_000, concurrency: 2, now: START });
 
     expect(summary).toMatchObject({ examined: 0, refreshed: 0, complete: false });
+  });
+
+  it('refreshes what it already read when the due index is throttled mid-walk, and reports the run incomplete', async () => {
+    const throttled = new StoreUnavailableError('ThrottlingException', 'queryDue', undefined);
+    const { store, written } = fakeStore(30, { queryError: throttled, queryErrorFromPage: 3 });
+    const { wix } = slowWix(1);
+
+    const summary = await sweep(deps(store, wix), { budgetMs: 10_000, concurrency: 2, pageSize: 5, now: START });
+
+    expect(summary).toMatchObject({ examined: 10, refreshed: 10, leftForNextRun: 0, complete: false });
+    expect(written.size).toBe(10);
   });
 
   it('rethrows an unexpected error once the refreshes in flight have finished', async () => {
