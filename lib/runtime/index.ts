@@ -8,6 +8,13 @@ import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
 import { createDynamoTokenStore, type TokenStore } from '../store';
 import { createWixClient, type WixClient } from '../wix';
 
+/**
+ * The SDK waits forever for an answer by default; a hung DynamoDB or Secrets Manager call would
+ * then carry an invocation past its timeout with nothing logged. DynamoDB answers in
+ * milliseconds: two seconds is a failure (a transient StoreUnavailableError), not a slow answer.
+ */
+const AWS_CALL_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true } as const;
+
 /** The real adapters, built once per container from the configuration. */
 export interface Runtime {
   config: Config;
@@ -28,12 +35,14 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
   const powertools = new Logger({ serviceName });
   const logger = narrowLogger(powertools);
   const secrets = createAppSecretsProvider({
-    client: new SecretsManagerClient({}),
+    client: new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS }),
     secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
     logger,
   });
   const store = createDynamoTokenStore({
-    documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
+    documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_CALL_TIMEOUTS }), {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
     tableName: config.tokensTable,
     cipherFor: cipherSource(secrets),
   });

@@ -19,8 +19,8 @@ import {
   WixUnavailableInvokeError,
 } from './errors';
 import type { MintRequest } from './mint-request';
-import { recordGrantFailure } from './grant-failure';
-import { isUsable, nextRefreshDueAt, REJECTION_COOLDOWN_MS } from './refresh-policy';
+import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
+import { isUsable, leasedCallDeadline, nextRefreshDueAt, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import type { CachedToken, TokenCache } from './token-cache';
 
 /** The narrow logger the use case needs; attributes never carry a token. */
@@ -81,8 +81,7 @@ export interface CacheEntry extends CachedToken {
 
 const MAX_LEASE_ROUNDS = 3;
 
-/** The Wix call must end this long before the lease does, to leave time for the write. */
-const WRITE_MARGIN_MS = 1500;
+
 
 /**
  * Returns an access token for one app instance: from this container's memory, else from the
@@ -160,7 +159,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
         await deps.store.releaseLease(key, owner);
         return remember(deps, record, 'store', true);
       }
-      return await mintUnderLease(deps, key, record, owner, Math.min(deadline, lease.lease.expiresAt - WRITE_MARGIN_MS));
+      return await mintUnderLease(deps, key, record, owner, leasedCallDeadline(deadline, lease.lease.expiresAt));
     }
     throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
   } catch (error) {
@@ -234,7 +233,7 @@ async function mintUnderLease(
       deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
     } else if (error instanceof StoreUnavailableError) {
       deps.logger.warn('minted token not stored: the store is unavailable', { ...key, code: error.code });
-      await deps.store.releaseLease(key, owner).catch(() => false);
+      await releaseLeaseQuietly(deps.store, key, owner);
     } else {
       throw error;
     }
