@@ -121,6 +121,23 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
     }
   }
 
+  /** The UpdateItem of one instance record under a condition; `returnItems` asks for ALL_NEW / ALL_OLD. */
+  function sendConditionalUpdate(operation: string, key: InstanceKey, x: ExpressionBuilder, update: string, condition: string, returnItems: boolean) {
+    return call(operation, () =>
+      documentClient.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { [A.pk]: instancePk(key) },
+          UpdateExpression: update,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: x.names,
+          ExpressionAttributeValues: x.valuesOrUndefined(),
+          ...(returnItems ? { ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } : {}),
+        }),
+      ),
+    );
+  }
+
   /** A conditional UpdateItem returning ALL_NEW, or the item as it stood when the condition failed. */
   async function conditionalUpdate(
     operation: string,
@@ -130,20 +147,7 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
     condition: string,
   ): Promise<{ ok: true; item: InstanceItem } | { ok: false; item: InstanceItem | undefined }> {
     try {
-      const output = await call(operation, () =>
-        documentClient.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { [A.pk]: instancePk(key) },
-            UpdateExpression: update,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: x.names,
-            ExpressionAttributeValues: x.valuesOrUndefined(),
-            ReturnValues: 'ALL_NEW',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          }),
-        ),
-      );
+      const output = await sendConditionalUpdate(operation, key, x, update, condition, true);
       return { ok: true, item: output.Attributes as InstanceItem };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -154,18 +158,7 @@ export function createDynamoTokenStore(deps: DynamoTokenStoreDeps): TokenStore {
   /** A conditional update that returns nothing: true when applied, false when its condition failed. */
   async function tryUpdate(operation: string, key: InstanceKey, x: ExpressionBuilder, update: string, condition: string): Promise<boolean> {
     try {
-      await call(operation, () =>
-        documentClient.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { [A.pk]: instancePk(key) },
-            UpdateExpression: update,
-            ConditionExpression: condition,
-            ExpressionAttributeNames: x.names,
-            ExpressionAttributeValues: x.values,
-          }),
-        ),
-      );
+      await sendConditionalUpdate(operation, key, x, update, condition, false);
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
