@@ -1,4 +1,4 @@
-import { SecretsUnavailableError, AppSecretMalformedError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, type AppSecretsProvider } from '../secrets';
 import {
   DEFAULT_LEASE_TTL_MS,
   InstanceStatus,
@@ -19,8 +19,9 @@ import {
   WixUnavailableInvokeError,
 } from './errors';
 import type { MintRequest } from './mint-request';
+import { leasedClientCredentials } from './client-credentials';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
-import { isUsable, leasedCallDeadline, nextRefreshDueAt, REJECTION_COOLDOWN_MS } from './refresh-policy';
+import { isUsable, leasedCallDeadline, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import type { CachedToken, TokenCache } from './token-cache';
 
 /** The narrow logger the use case needs; attributes never carry a token. */
@@ -203,9 +204,7 @@ async function mintUnderLease(
 ): Promise<MintResult & { source: MintSource }> {
   let token;
   try {
-    token = await withAppCredentials(deps.secrets, key.appId, (credentials) =>
-      deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
-    );
+    token = await leasedClientCredentials.grant(deps, key, deadline);
   } catch (error) {
     try {
       await recordGrantFailure(deps, key, record, owner, error);
@@ -219,14 +218,7 @@ async function mintUnderLease(
 
   const minted = { ...record, accessToken: token.accessToken, accessTokenExpiresAt: token.expiresAt, lastUsedAt: deps.now() };
   try {
-    await deps.store.storeLeasedTokens(key, {
-      owner,
-      expectedVersion: record.version,
-      accessToken: token.accessToken,
-      accessTokenExpiresAt: token.expiresAt,
-      refreshDueAt: nextRefreshDueAt(minted, { grant: 'client_credentials', grantKind: record.grantKind, expiresAt: token.expiresAt }, deps.now()),
-      lastUsedAt: minted.lastUsedAt,
-    });
+    await leasedClientCredentials.store(deps, key, record, owner, token, { lastUsedAt: minted.lastUsedAt });
   } catch (error) {
     // The token is good whether or not it was stored; the next cold container mints again.
     if (error instanceof TokenConflictError) {

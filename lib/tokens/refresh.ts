@@ -13,6 +13,7 @@ import {
 } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
+import { leasedClientCredentials } from './client-credentials';
 import { isHot, leasedCallDeadline, nextRefreshDueAt } from './refresh-policy';
 import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
 
@@ -287,23 +288,12 @@ async function clientCredentials(
   const fellBack = record.grantKind === GrantKind.Legacy;
   let token;
   try {
-    token = await withAppCredentials(deps.secrets, key.appId, (credentials) =>
-      deps.wix.createAccessToken(credentials, key.instanceId, { deadline }),
-    );
+    token = await leasedClientCredentials.grant(deps, key, deadline);
   } catch (error) {
     return failedGrant(deps, key, record, owner, error, { refreshTokenRefused: fellBack });
   }
 
-  const grantKind = GrantKind.ClientCredentials;
-  const refreshDueAt = nextRefreshDueAt(record, { grant: 'client_credentials', grantKind, expiresAt: token.expiresAt }, deps.now());
-  await deps.store.storeLeasedTokens(key, {
-    owner,
-    expectedVersion: record.version,
-    accessToken: token.accessToken,
-    accessTokenExpiresAt: token.expiresAt,
-    refreshDueAt,
-    ...(fellBack ? { grantKind } : {}),
-  });
+  const refreshDueAt = await leasedClientCredentials.store(deps, key, record, owner, token, { fellBack });
   if (fellBack) deps.logger.warn('legacy instance now served with client credentials; its refresh token needs re-authorisation', { ...key });
   return { status: 'refreshed', grant: 'client_credentials', fellBack, rotated: false, refreshDueAt };
 }
