@@ -68,6 +68,22 @@ function run(deps: ReturnType<typeof container>['deps'], options: Partial<SweepO
   return sweep(deps, { budgetMs: 10_000, concurrency: 8, ...options });
 }
 
+/** `deps` with a Wix whose refresh_token grant runs `meanwhile` after Wix answered and before the sweep writes. */
+function afterWixRefresh<D extends ReturnType<typeof container>['deps']>(deps: D, meanwhile: () => Promise<void>): D {
+  const { wix } = deps;
+  return {
+    ...deps,
+    wix: {
+      ...wix,
+      refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
+        const tokens = await wix.refreshAccessToken(...args);
+        await meanwhile();
+        return tokens;
+      },
+    },
+  };
+}
+
 async function read(store: TokenStore, key: InstanceKey): Promise<InstanceRecord> {
   const record = await store.getInstance(key, { consistentRead: true });
   if (record === undefined) throw new Error('record missing');
@@ -160,19 +176,9 @@ describe('sweep: per kind', () => {
     const base = container({ wixUrl: rotatingSim.url });
     const calls: string[] = [];
     const store = recordingStore(base.store, calls);
-    const wix = base.deps.wix;
-    const deps = {
-      ...base.deps,
-      store,
-      wix: {
-        ...wix,
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          calls.push('wix:refresh_token');
-          return tokens;
-        },
-      },
-    };
+    const deps = afterWixRefresh({ ...base.deps, store }, async () => {
+      calls.push('wix:refresh_token');
+    });
 
     const summary = await run(deps);
 
@@ -187,19 +193,10 @@ describe('sweep: per kind', () => {
   it('keeps a rotated refresh token whose lease ran out during the call, nobody having written since', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
-    const wix = base.deps.wix;
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        // A pause (GC, a slow network) that outlasts the lease after Wix already rotated the token.
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          await new Promise((resolve) => setTimeout(resolve, 400));
-          return tokens;
-        },
-      },
-    };
+    // A pause (GC, a slow network) that outlasts the lease after Wix already rotated the token.
+    const deps = afterWixRefresh(base.deps, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+    });
 
     const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
@@ -212,29 +209,20 @@ describe('sweep: per kind', () => {
   it('keeps a rotated refresh token when a mint took the expired lease and wrote an access token meanwhile', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
-    const wix = base.deps.wix;
     const minted = { accessToken: 'OauthNG.JWS.minted-while-the-refresh-paused', expiresAt: Date.now() + 4 * HOUR };
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        // Wix rotated the token; then a pause outlasts the lease, and a mint takes it over and writes.
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          await new Promise((resolve) => setTimeout(resolve, 400));
-          const mint = await base.store.acquireLease(key, { owner: 'mint' });
-          if (!mint.acquired) throw new Error('arrange: the mint got no lease');
-          await base.store.storeLeasedTokens(key, {
-            owner: 'mint',
-            expectedVersion: mint.record.version,
-            accessToken: minted.accessToken,
-            accessTokenExpiresAt: minted.expiresAt,
-            refreshDueAt: mint.record.refreshDueAt ?? null,
-          });
-          return tokens;
-        },
-      },
-    };
+    // Wix rotated the token; then a pause outlasts the lease, and a mint takes it over and writes.
+    const deps = afterWixRefresh(base.deps, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const mint = await base.store.acquireLease(key, { owner: 'mint' });
+      if (!mint.acquired) throw new Error('arrange: the mint got no lease');
+      await base.store.storeLeasedTokens(key, {
+        owner: 'mint',
+        expectedVersion: mint.record.version,
+        accessToken: minted.accessToken,
+        accessTokenExpiresAt: minted.expiresAt,
+        refreshDueAt: mint.record.refreshDueAt ?? null,
+      });
+    });
 
     const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
@@ -248,18 +236,9 @@ describe('sweep: per kind', () => {
   it('keeps a rotated refresh token when an AppInstalled moved the version but left the refresh token', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url });
-    const wix = base.deps.wix;
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          await base.store.recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
-          return tokens;
-        },
-      },
-    };
+    const deps = afterWixRefresh(base.deps, async () => {
+      await base.store.recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
+    });
 
     const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
@@ -271,18 +250,9 @@ describe('sweep: per kind', () => {
   it('drops its rotated refresh token when the app was removed meanwhile: the instance stays uninstalled', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url });
-    const wix = base.deps.wix;
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          await base.store.recordAppRemoved(key, { eventAt: Date.now() + MINUTE });
-          return tokens;
-        },
-      },
-    };
+    const deps = afterWixRefresh(base.deps, async () => {
+      await base.store.recordAppRemoved(key, { eventAt: Date.now() + MINUTE });
+    });
 
     const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
@@ -296,21 +266,12 @@ describe('sweep: per kind', () => {
   it('drops its rotated refresh token when a reinstall stored a newer one meanwhile', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url });
-    const wix = base.deps.wix;
     let reinstalled = '';
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          const fresh = await exchanger(rotatingSim).exchangeCode(app, rotatingSim.issueCode(app.appId, key.instanceId));
-          reinstalled = fresh.refreshToken;
-          await base.store.storeInstallTokens(key, { ...fresh, accessTokenExpiresAt: fresh.expiresAt, installedAt: Date.now(), refreshDueAt: null });
-          return tokens;
-        },
-      },
-    };
+    const deps = afterWixRefresh(base.deps, async () => {
+      const fresh = await exchanger(rotatingSim).exchangeCode(app, rotatingSim.issueCode(app.appId, key.instanceId));
+      reinstalled = fresh.refreshToken;
+      await base.store.storeInstallTokens(key, { ...fresh, accessTokenExpiresAt: fresh.expiresAt, installedAt: Date.now(), refreshDueAt: null });
+    });
 
     const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
@@ -365,19 +326,10 @@ describe('sweep: issue 8 regressions', () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
     const base = container({ wixUrl: rotatingSim.url });
     await makeStore()().recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
-    const wix = base.deps.wix;
     // A reinstall between the grant and the write, so the refresh logs a conflict naming the key.
-    const deps = {
-      ...base.deps,
-      wix: {
-        ...wix,
-        refreshAccessToken: async (...args: Parameters<typeof wix.refreshAccessToken>) => {
-          const tokens = await wix.refreshAccessToken(...args);
-          await base.store.recordAppRemoved(key, { eventAt: Date.now() + 2 * MINUTE });
-          return tokens;
-        },
-      },
-    };
+    const deps = afterWixRefresh(base.deps, async () => {
+      await base.store.recordAppRemoved(key, { eventAt: Date.now() + 2 * MINUTE });
+    });
 
     await refreshOne(deps, key, { deadline: Date.now() + 5000 });
 
