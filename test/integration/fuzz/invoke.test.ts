@@ -110,6 +110,16 @@ function expectTypedRefusal(error: unknown): void {
   expectNoIssuedValue(JSON.stringify({ errorType: error.name, errorMessage: error.message, ...error }));
 }
 
+/** What an invoke threw, or undefined when it answered. */
+async function refusalOf(invocation: Promise<unknown>): Promise<unknown> {
+  try {
+    await invocation;
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
+
 describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
   const installed = () => [world.keys.legacy.instanceId, world.keys.clientCredentials.instanceId, world.keys.removed.instanceId];
 
@@ -120,12 +130,7 @@ describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
 
     await fc.assert(
       fc.asyncProperty(payloads, async (payload) => {
-        let refusal: unknown;
-        try {
-          await handler(payload, lambdaContext());
-        } catch (error) {
-          refusal = error;
-        }
+        const refusal = await refusalOf(handler(payload, lambdaContext()));
         figures.count('mint', (refusal as Error | undefined)?.name ?? 'answered');
 
         expectTypedRefusal(refusal);
@@ -144,12 +149,7 @@ describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
 
     await fc.assert(
       fc.asyncProperty(payloads, async (payload) => {
-        let refusal: unknown;
-        try {
-          await handler(payload, lambdaContext());
-        } catch (error) {
-          refusal = error;
-        }
+        const refusal = await refusalOf(handler(payload, lambdaContext()));
         figures.count('refresh', (refusal as Error | undefined)?.name ?? 'answered');
 
         expectTypedRefusal(refusal);
