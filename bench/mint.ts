@@ -9,16 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AppStrategy } from '@wix/sdk';
 
 import { demoAppSecret } from '../infra/local/demo-app';
 import { startWixSimulator } from '../infra/local/wix-simulator';
-import { createTable } from '../lib/store/table-definition';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { lambdaContext, mintContainer } from '../test/support/mint-fixture';
-import { percentile, report, runPool } from './support';
+import { percentile, report, runPool, startBenchDynamoDb } from './support';
 
 const SIMULATED_WIX_LATENCY_MS = 20;
 const TIER_SAMPLES = 300;
@@ -47,14 +43,12 @@ function picks(count: number): Array<[number, number]> {
 }
 
 async function main(): Promise<void> {
-  const dynamo = await startDynamoDbLocal();
+  const dynamo = await startBenchDynamoDb();
+  const { documentClient } = dynamo;
   const sim = await startWixSimulator({ latencyMs: SIMULATED_WIX_LATENCY_MS });
-  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const documentClient = DynamoDBDocumentClient.from(client);
   const realFetch = globalThis.fetch;
   try {
-    const tableName = `bench-mint-${randomUUID()}`;
-    await createTable(client, tableName, { deletionProtection: false });
+    const tableName = await dynamo.createTable('bench-mint');
     const app = demoAppSecret(randomUUID());
     sim.addApp({ appId: app.appId, appSecret: app.appSecret });
     const container = () => mintContainer({ documentClient, tableName, wixUrl: sim.url, app });
@@ -109,8 +103,6 @@ async function main(): Promise<void> {
     });
   } finally {
     globalThis.fetch = realFetch;
-    documentClient.destroy();
-    client.destroy();
     await sim.stop();
     await dynamo.stop();
   }

@@ -11,57 +11,14 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { DynamoDBClient, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
 import { createTokenCipher, generateKey } from '../lib/crypto';
 import { createDynamoTokenStore, type InstanceKey, type TokenStore } from '../lib/store';
-import { createTable } from '../lib/store/table-definition';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../test/support/dynamodb-local';
-import { percentile, report } from './support';
+import { emptyMeter, instrument, percentile, report, startBenchDynamoDb } from './support';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 100);
 const SWEEP_PAGE = 25;
 const TOKEN_CHARS = 800;
 const MINUTE = 60_000;
-
-interface Meter {
-  calls: number;
-  commands: Record<string, number>;
-  readUnits: number;
-  writeUnits: number;
-  tableUnits: number;
-  indexUnits: number;
-}
-
-const emptyMeter = (): Meter => ({ calls: 0, commands: {}, readUnits: 0, writeUnits: 0, tableUnits: 0, indexUnits: 0 });
-
-const READ_COMMANDS = new Set(['GetCommand', 'GetItemCommand', 'QueryCommand', 'ScanCommand']);
-
-/** Counts every call and sums the capacity DynamoDB reports for it. */
-function instrument(client: DynamoDBClient, meter: () => Meter): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const input = args.input as { ReturnConsumedCapacity?: string };
-      input.ReturnConsumedCapacity = 'INDEXES';
-      const m = meter();
-      m.calls += 1;
-      const command = context.commandName ?? 'unknown';
-      m.commands[command] = (m.commands[command] ?? 0) + 1;
-      const result = await next(args);
-      const consumed = (result.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity;
-      if (consumed !== undefined) {
-        const units = consumed.CapacityUnits ?? 0;
-        if (READ_COMMANDS.has(command)) m.readUnits += units;
-        else m.writeUnits += units;
-        m.tableUnits += consumed.Table?.CapacityUnits ?? 0;
-        for (const index of Object.values(consumed.GlobalSecondaryIndexes ?? {})) m.indexUnits += index.CapacityUnits ?? 0;
-      }
-      return result;
-    },
-    { step: 'initialize', name: 'benchCapacityMeter' },
-  );
-}
 
 function token(): string {
   const body = Buffer.from(randomUUID().repeat(20)).toString('base64url');
@@ -69,12 +26,10 @@ function token(): string {
 }
 
 async function main(): Promise<void> {
-  const dynamoDb = await startDynamoDbLocal();
-  const client = new DynamoDBClient({ endpoint: dynamoDb.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const documentClient = DynamoDBDocumentClient.from(client);
+  const dynamoDb = await startBenchDynamoDb();
+  const { client, documentClient } = dynamoDb;
   try {
-    const tableName = `bench-${randomUUID()}`;
-    await createTable(client, tableName, { deletionProtection: false });
+    const tableName = await dynamoDb.createTable('bench');
     let current = emptyMeter();
     instrument(client, () => current);
 
@@ -215,8 +170,6 @@ async function main(): Promise<void> {
 
     report('store', figures);
   } finally {
-    documentClient.destroy();
-    client.destroy();
     await dynamoDb.stop();
   }
 }

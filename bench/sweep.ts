@@ -13,19 +13,14 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { DynamoDBClient, type ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
 import { demoAppSecret } from '../infra/local/demo-app';
 import { startWixSimulator } from '../infra/local/wix-simulator';
 import { cipherSource } from '../lib/runtime';
 import { GrantKind } from '../lib/store';
-import { createTable } from '../lib/store/table-definition';
 import { sweep } from '../lib/tokens/sweep';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from '../test/support/dynamodb-local';
 import { staticSecrets } from '../test/support/mint-fixture';
 import { bulkSeed, refreshContainer, type BulkInstance } from '../test/support/refresh-fixture';
-import { report } from './support';
+import { emptyMeter, instrument, report, startBenchDynamoDb } from './support';
 
 const WIX_LATENCY_MS = 100;
 const CONCURRENCY_LEVELS = [1, 4, 16, 64];
@@ -35,64 +30,19 @@ const STORED = 100_000;
 const DUE = 1_000;
 const MINUTE = 60_000;
 
-interface Meter {
-  queries: number;
-  indexItemsRead: number;
-  getItems: number;
-  updates: number;
-  readUnits: number;
-  writeUnits: number;
-}
-
-const emptyMeter = (): Meter => ({ queries: 0, indexItemsRead: 0, getItems: 0, updates: 0, readUnits: 0, writeUnits: 0 });
-
-/** Counts reads and asks DynamoDB for the capacity of every call. */
-function instrument(client: DynamoDBClient, meter: () => Meter): void {
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'INDEXES';
-      const result = await next(args);
-      const m = meter();
-      const output = result.output as { ScannedCount?: number; Item?: unknown; ConsumedCapacity?: ConsumedCapacity };
-      const units = output.ConsumedCapacity?.CapacityUnits ?? 0;
-      switch (context.commandName) {
-        case 'QueryCommand':
-          m.queries += 1;
-          m.indexItemsRead += output.ScannedCount ?? 0;
-          m.readUnits += units;
-          break;
-        case 'GetItemCommand':
-          m.getItems += output.Item === undefined ? 0 : 1;
-          m.readUnits += units;
-          break;
-        case 'UpdateItemCommand':
-          m.updates += 1;
-          m.writeUnits += units;
-          break;
-        default:
-          break;
-      }
-      return result;
-    },
-    { step: 'initialize', name: 'benchMeter' },
-  );
-}
-
 async function main(): Promise<void> {
-  const dynamo = await startDynamoDbLocal();
+  const dynamo = await startBenchDynamoDb();
   const sim = await startWixSimulator();
-  const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const { client, documentClient } = dynamo;
   let meter = emptyMeter();
   instrument(client, () => meter);
-  const documentClient = DynamoDBDocumentClient.from(client);
   const app = demoAppSecret(randomUUID());
   sim.addApp({ appId: app.appId, appSecret: app.appSecret });
   const cipher = await cipherSource(staticSecrets(app))(app.appId);
 
   /** A fresh table holding `due` due, hot client-credentials instances and `idle` others. */
   async function table(due: number, idle = 0): Promise<string> {
-    const tableName = `bench-sweep-${randomUUID()}`;
-    await createTable(client, tableName, { deletionProtection: false });
+    const tableName = await dynamo.createTable('bench-sweep');
     const now = Date.now();
     const instances: BulkInstance[] = [];
     for (let i = 0; i < due; i++) {
@@ -136,14 +86,14 @@ async function main(): Promise<void> {
     figures[`seeding ${STORED} items (BatchWriteItem), s`] = (performance.now() - seedStarted) / 1000;
     meter = emptyMeter();
     const summary = await run(big, 32);
-    const itemsRead = meter.indexItemsRead + meter.getItems;
+    const itemsRead = meter.scannedItems + meter.itemsGot;
     Object.assign(figures, {
       [`${STORED} stored, ${DUE} due: refreshed`]: summary.refreshed,
-      'index items read (Query ScannedCount)': meter.indexItemsRead,
-      'table items read (GetItem)': meter.getItems,
-      'Query calls': meter.queries,
+      'index items read (Query ScannedCount)': meter.scannedItems,
+      'table items read (GetItem)': meter.itemsGot,
+      'Query calls': (meter.commands['QueryCommand'] ?? 0),
       'items read per item refreshed': itemsRead / summary.refreshed,
-      'UpdateItem per item refreshed (lease + write)': meter.updates / summary.refreshed,
+      'UpdateItem per item refreshed (lease + write)': (meter.commands['UpdateItemCommand'] ?? 0) / summary.refreshed,
       'read units per item refreshed (DDB Local)': meter.readUnits / summary.refreshed,
       'write units per item refreshed (DDB Local)': meter.writeUnits / summary.refreshed,
       'sweep duration s': summary.durationMs / 1000,
@@ -153,8 +103,6 @@ async function main(): Promise<void> {
     figures['latency 0, concurrency 64: instances/s (DynamoDB Local bound)'] = storeBound.refreshed / (storeBound.durationMs / 1000);
     report('sweep', figures);
   } finally {
-    documentClient.destroy();
-    client.destroy();
     await sim.stop();
     await dynamo.stop();
   }
