@@ -10,13 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-import { createInstallHandler } from '../../functions/install';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { cipherSource } from '../../lib/runtime';
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createWixClient } from '../../lib/wix';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
-import { eventFromUrl, httpContext } from './http-fixture';
+import { eventFromUrl, httpContext, installHandler } from './http-fixture';
 import { lambdaContext, mintContainer, staticSecrets } from './mint-fixture';
 import { refreshContainer } from './refresh-fixture';
 
@@ -59,17 +58,7 @@ async function main(): Promise<void> {
       break;
     }
     case 'install': {
-      const handler = createInstallHandler({
-        appIds: [app.appId],
-        installerUrl: wixUrl,
-        publicUrl: 'http://localhost:3000',
-        secrets,
-        store,
-        wix: createWixClient({ baseUrl: wixUrl }),
-        now: Date.now,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-        logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      });
+      const handler = installHandler({ appIds: [app.appId], wixUrl, secrets, store, overrides: { wix: createWixClient({ baseUrl: wixUrl }) } });
       await handler(eventFromUrl(env('CALLBACK_URL')), httpContext(30_000, randomUUID()));
       break;
     }

@@ -3,9 +3,11 @@ import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { SignJWT, importPKCS8 } from 'jose';
 
+import { createInstallHandler, type InstallHandlerDeps } from '../../functions/install';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
+import { createWixClient } from '../../lib/wix';
 
 /** An HTTP API (payload v2) event as API Gateway builds it for `method path?query`. */
 export function httpEvent(
@@ -124,4 +126,29 @@ export async function signWebhook(
 export function unsignedJwt(claims: Record<string, unknown>): string {
   const part = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
   return `${part({ alg: 'none', typ: 'JWT' })}.${part(claims)}.`;
+}
+
+/**
+ * The `install` handler as the tests build it: served apps from `secrets`, the simulator as both
+ * Wix API and installer, fast retries; anything in `overrides` replaces the default.
+ */
+export function installHandler(options: {
+  appIds: string[];
+  wixUrl: string;
+  secrets: AppSecretsProvider;
+  store: InstallHandlerDeps['store'];
+  overrides?: Partial<InstallHandlerDeps>;
+}) {
+  return createInstallHandler({
+    appIds: options.appIds,
+    installerUrl: options.wixUrl,
+    publicUrl: 'http://localhost:3000',
+    secrets: options.secrets,
+    store: options.store,
+    wix: createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 }),
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    ...options.overrides,
+  });
 }

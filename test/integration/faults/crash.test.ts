@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
-import { createInstallHandler } from '../../../functions/install';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
@@ -10,7 +9,7 @@ import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey } f
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { checkConsistency, printFigures } from '../../support/fault-fixture';
-import { eventFromUrl, httpContext, httpEvent, memorySecrets } from '../../support/http-fixture';
+import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { auditText } from '../../support/log-audit';
 import { captureLogger, lambdaContext, mintContainer } from '../../support/mint-fixture';
 import { refreshContainer, seedLegacy, storeMaker } from '../../support/refresh-fixture';
@@ -140,16 +139,12 @@ describe('fault run: a container killed between the Wix answer and the write (is
 
   it('install: nothing is stored, the spent state is refused, the instance is served by client credentials meanwhile, and a new install completes', async () => {
     const secrets = memorySecrets([app]);
-    const install = createInstallHandler({
+    const install = installHandler({
       appIds: [app.appId],
-      installerUrl: sim.url,
-      publicUrl: 'http://localhost:3000',
+      wixUrl: sim.url,
       secrets,
       store: createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor: cipherSource(secrets) }),
-      wix: createWixClient({ baseUrl: sim.url }),
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      logger: captureLogger(),
+      overrides: { wix: createWixClient({ baseUrl: sim.url }), logger: captureLogger() },
     });
     const instanceId = randomUUID();
     const key = { appId: app.appId, instanceId };

@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { createInstallHandler } from '../../../functions/install';
 import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore, type InstanceKey } from '../../../lib/store';
 import { InvokeErrorName } from '../../../lib/tokens/errors';
-import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { checkConsistency, faultyDocumentClient, printFigures, scanItems, watchVersions, type FaultyClient } from '../../support/fault-fixture';
-import { eventFromUrl, httpContext, httpEvent, memorySecrets, signWebhook } from '../../support/http-fixture';
+import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets, signWebhook } from '../../support/http-fixture';
 import { captureLogger, lambdaContext, mintContainer } from '../../support/mint-fixture';
 import { inPool, refreshContainer } from '../../support/refresh-fixture';
 
@@ -53,17 +51,7 @@ function service(documentClient: FaultyClient | TestTable['documentClient']) {
   const logger = captureLogger();
   const secrets = memorySecrets([app]);
   const store = createDynamoTokenStore({ documentClient, tableName: table.tableName, cipherFor: cipherSource(secrets), leaseTtlMs: LEASE_TTL_MS });
-  const install = createInstallHandler({
-    appIds: [app.appId],
-    installerUrl: sim.url,
-    publicUrl: 'http://localhost:3000',
-    secrets,
-    store,
-    wix: createWixClient({ baseUrl: sim.url, baseDelayMs: 5, maxDelayMs: 20 }),
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    logger,
-  });
+  const install = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, overrides: { logger } });
   const webhooks = createWebhooksHandler({ appIds: [app.appId], secrets, store, now: Date.now, logger });
   const mint = mintContainer({ documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: { store, leasePollMs: 20, leaseWaitMs: 3000 } }).handler;
   const refresh = refreshContainer({ documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: { store, writeMarginMs: 300, minCallMs: 200 } }).handler;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 
-import { createInstallHandler } from '../../../functions/install';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
@@ -8,7 +7,7 @@ import { createDynamoTokenStore, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { checkConsistency, printFigures } from '../../support/fault-fixture';
-import { eventFromUrl, httpContext, httpEvent, memorySecrets } from '../../support/http-fixture';
+import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { captureLogger, lambdaContext, mintContainer } from '../../support/mint-fixture';
 import { refreshContainer, seedLegacy, storeMaker } from '../../support/refresh-fixture';
 
@@ -49,16 +48,12 @@ function containers() {
   return {
     mint: mintContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: { wix: wixClient() } }).handler,
     refresh: refreshContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: { wix: wixClient() } }).handler,
-    install: createInstallHandler({
+    install: installHandler({
       appIds: [app.appId],
-      installerUrl: sim.url,
-      publicUrl: 'http://localhost:3000',
+      wixUrl: sim.url,
       secrets,
       store: createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor: cipherSource(secrets) }),
-      wix: wixClient(),
-      now: Date.now,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      logger,
+      overrides: { wix: wixClient(), logger },
     }),
   };
 }

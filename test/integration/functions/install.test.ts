@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-import { createInstallHandler, type InstallHandlerDeps } from '../../../functions/install';
+import type { InstallHandlerDeps } from '../../../functions/install';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import type { HttpResult } from '../../../lib/http';
@@ -11,7 +11,7 @@ import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore, GrantKind, InstanceStatus, type TokenStore } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
-import { eventFromUrl, httpContext, httpEvent, memorySecrets } from '../../support/http-fixture';
+import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { captureLogger, type CapturedLogger } from '../../support/mint-fixture';
 
 const PUBLIC_URL = 'http://localhost:3000';
@@ -32,18 +32,7 @@ function container(overrides: Partial<InstallHandlerDeps> & { documentClient?: P
     tableName: table.tableName,
     cipherFor: cipherSource(secrets),
   });
-  const handler = createInstallHandler({
-    appIds: [app.appId],
-    installerUrl: sim.url,
-    publicUrl: PUBLIC_URL,
-    secrets,
-    store,
-    wix: createWixClient({ baseUrl: sim.url, baseDelayMs: 5, maxDelayMs: 20 }),
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    logger,
-    ...rest,
-  });
+  const handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, overrides: { logger, ...rest } });
   const call = async (event: ReturnType<typeof httpEvent>, ms = 10_000) => {
     const answer = await handler(event, httpContext(ms));
     answers.push(answer);

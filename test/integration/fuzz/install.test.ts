@@ -3,16 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 
-import { createInstallHandler } from '../../../functions/install';
 import { demoAppSecret } from '../../../infra/local/demo-app';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore } from '../../../lib/store';
 import { statePk } from '../../../lib/store/item';
 import { issueInstallState, verifyInstallState } from '../../../lib/tokens/install-state';
-import { createWixClient } from '../../../lib/wix';
 import { apiEvent, createFuzzWorld, eventShape, expectNoIssuedValue, expectRefusal, fuzzFigures, GUID, nearGuid, oddString, queryString, routeSeen, type FuzzWorld } from '../../support/fuzz-fixture';
-import { eventFromUrl, httpContext, httpEvent, memorySecrets } from '../../support/http-fixture';
+import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { captureLogger, type CapturedLogger } from '../../support/mint-fixture';
 
 /**
@@ -28,7 +26,7 @@ const INSTALL = 'GET /install';
 
 let world: FuzzWorld;
 let logger: CapturedLogger;
-let handler: ReturnType<typeof createInstallHandler>;
+let handler: ReturnType<typeof installHandler>;
 let secrets: ReturnType<typeof memorySecrets>;
 let before: string;
 /** States worth trying: forged, tampered, expired, spent, another app's. Never a fresh one of ours. */
@@ -61,17 +59,7 @@ beforeAll(async () => {
   logger = captureLogger();
   secrets = memorySecrets([app]);
   const store = createDynamoTokenStore({ documentClient: world.table.documentClient, tableName: world.table.tableName, cipherFor: cipherSource(secrets) });
-  handler = createInstallHandler({
-    appIds: [app.appId],
-    installerUrl: sim.url,
-    publicUrl: PUBLIC_URL,
-    secrets,
-    store,
-    wix: createWixClient({ baseUrl: sim.url, baseDelayMs: 5, maxDelayMs: 20 }),
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    logger,
-  });
+  handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, overrides: { logger } });
 
   // A state spent by a completed install (the instance it stored stays in the table).
   const started = await call(httpEvent('GET', '/install'));
