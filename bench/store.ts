@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { createTokenCipher, generateKey } from '../lib/crypto';
-import { createDynamoTokenStore, type InstanceKey, type TokenStore } from '../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, type InstanceKey, type TokenStore } from '../lib/store';
 import { emptyMeter, instrument, percentile, report, startBenchDynamoDb } from './support';
 
 const INSTANCES = Number(process.env['BENCH_INSTANCES'] ?? 100);
@@ -164,8 +164,9 @@ async function main(): Promise<void> {
     await measure('uninstall, duplicate webhook', legacy, async (key) => {
       await store.recordAppRemoved(key, { eventAt: now });
     });
-    await measure('consumeState (install state, first use)', fresh(INSTANCES), async () => {
-      await store.consumeState(randomUUID(), now + 10 * MINUTE);
+    const states = createDynamoInstallStateStore({ documentClient, tableName, now: () => now });
+    await measure('consume install state (first use)', fresh(INSTANCES), async () => {
+      await states.consume(randomUUID(), now + 10 * MINUTE, 'bench');
     });
 
     report('store', figures);

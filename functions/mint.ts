@@ -52,6 +52,7 @@ export const handler = lazyHandler(() => {
     ...runtime,
     appIds: runtime.config.appIds,
     cache: createTokenCache(),
+    recheckIntervalMs: runtime.config.mintRecheckMs,
     now: Date.now,
     random: Math.random,
     newLeaseOwner: randomUUID,

@@ -18,6 +18,12 @@ export interface Config {
   appIds: readonly string[];
   /** APP_SECRET_PREFIX: an app's secret is named `${prefix}${appId}` in Secrets Manager. */
   appSecretPrefix: string;
+  /**
+   * MINT_RECHECK_SECONDS (default 0, at most 3600): how long a warm mint serves a token from
+   * memory before it reads the instance's status again. 0 reads it on every call (read your
+   * uninstall); more saves that read at the cost of a window in which an uninstall goes unseen.
+   */
+  mintRecheckMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -42,7 +48,15 @@ export function loadConfig(env: Env = process.env): Config {
     tokensTable: required(env, 'TOKENS_TABLE'),
     appIds: appIds.map((id) => id.toLowerCase()),
     appSecretPrefix: required(env, 'APP_SECRET_PREFIX'),
+    mintRecheckMs: seconds(env, 'MINT_RECHECK_SECONDS', 0, 3600) * 1000,
   };
+}
+
+function seconds(env: Env, name: string, fallback: number, max: number): number {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  if (!/^[0-9]{1,5}$/.test(value) || Number(value) > max) throw new ConfigError(name, `is not a whole number of seconds from 0 to ${max}`);
+  return Number(value);
 }
 
 function required(env: Env, name: string): string {

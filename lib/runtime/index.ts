@@ -5,15 +5,22 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config';
 import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
-import { createDynamoTokenStore, type TokenStore } from '../store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, type InstallStateStore, type TokenStore } from '../store';
 import { createWixClient, type WixClient } from '../wix';
 
 /**
  * The SDK waits forever for an answer by default; a hung DynamoDB or Secrets Manager call would
  * then carry an invocation past its timeout with nothing logged. DynamoDB answers in
- * milliseconds: two seconds is a failure (a transient StoreUnavailableError), not a slow answer.
+ * milliseconds: a second is a failure (a transient StoreUnavailableError), not a slow answer.
  */
-const AWS_CALL_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throwOnRequestTimeout: true } as const;
+const AWS_CALL_TIMEOUTS = { connectionTimeout: 500, requestTimeout: 1000, throwOnRequestTimeout: true } as const;
+
+/**
+ * One SDK retry per DynamoDB call, so a call costs at most about 2 × 1.5 s. The writes that
+ * matter (the one after a Wix call, the install's) are retried by lib/tokens within the time
+ * kept for them, each attempt cut off at that deadline (WriteOptions.deadline).
+ */
+const DYNAMODB_MAX_ATTEMPTS = 2;
 
 /** The real adapters, built once per container from the configuration. */
 export interface Runtime {
@@ -23,6 +30,8 @@ export interface Runtime {
   powertools: Logger;
   secrets: AppSecretsProvider;
   store: TokenStore;
+  /** The install states (single use), on the same table. */
+  states: InstallStateStore;
   wix: WixClient;
 }
 
@@ -39,18 +48,16 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
     secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
     logger,
   });
-  const store = createDynamoTokenStore({
-    documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_CALL_TIMEOUTS }), {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName: config.tokensTable,
-    cipherFor: cipherSource(secrets),
+  const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_CALL_TIMEOUTS, maxAttempts: DYNAMODB_MAX_ATTEMPTS }), {
+    marshallOptions: { removeUndefinedValues: true },
   });
+  const store = createDynamoTokenStore({ documentClient, tableName: config.tokensTable, cipherFor: cipherSource(secrets) });
+  const states = createDynamoInstallStateStore({ documentClient, tableName: config.tokensTable });
   const wix = createWixClient({
     baseUrl: config.wixApiUrl,
     onRetry: (event) => logger.warn('retrying a Wix call', { ...event }),
   });
-  return { config, logger, powertools, secrets, store, wix };
+  return { config, logger, powertools, secrets, store, states, wix };
 }
 
 /** The logging the use cases need; attributes never carry a token, code, secret or state. */

@@ -9,6 +9,8 @@ export const ConflictReason = {
   LeaseLost: 'lease_lost',
   /** There is no record any more. */
   NotFound: 'not_found',
+  /** The instance was uninstalled (a tombstone) since the writer read it. */
+  Uninstalled: 'uninstalled',
 } as const;
 export type ConflictReason = (typeof ConflictReason)[keyof typeof ConflictReason];
 

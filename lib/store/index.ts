@@ -2,8 +2,11 @@
  * The token store: the port the use cases depend on and its DynamoDB implementation.
  * Table creation from the template is in ./table-definition (tooling only, not re-exported here).
  */
-export { createDynamoTokenStore, DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS } from './dynamo-token-store';
-export type { DynamoTokenStoreDeps } from './dynamo-token-store';
+export { createDynamoInstallStateStore, createDynamoTokenStore } from './dynamo-token-store';
+export type { DynamoInstallStateStoreDeps, DynamoTokenStoreDeps } from './dynamo-token-store';
+export { createMemoryInstallStateStore, createMemoryTokenStore, type MemoryTokenStore } from './memory-token-store';
+export { DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS } from './token-store';
+export { Refusal } from './transitions';
 export {
   ConflictReason,
   LeaseWaitTimeoutError,
@@ -24,14 +27,18 @@ export type {
   InstallTokens,
   InstanceKey,
   InstanceRecord,
+  InstanceStatusView,
+  InstallStateStore,
   LastError,
   Lease,
   LeasedReschedule,
   LeasedTokenWrite,
   LeaseResult,
+  RotatedTokenWrite,
   LifecycleResult,
   QueryDueOptions,
   TokenCipher,
   TokenStore,
   WaitForReleaseOptions,
+  WriteOptions,
 } from './types';

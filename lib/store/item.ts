@@ -24,8 +24,10 @@ import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCiphe
  * errorAt, errorCount   N  }
  * createdAt, updatedAt  N
  * lastEventAt           N  newest lifecycle event time applied
- * lastInstallAt         N  arrival of the install callback whose tokens are stored (our clock)
+ * lastInstallAt         N  Wix's issue time of the install callback's token whose tokens are stored
  * originInstanceId      S  AppInstalled of a duplicated site
+ * installId             S  the install callback whose tokens are stored (a hash of its state)
+ * writer                S  who made the last versioned write (a lease owner or an installId)
  * ttl                   N  tombstones only (epoch s)
  * ```
  */
@@ -53,6 +55,8 @@ export interface InstanceItem {
   lastEventAt?: number;
   lastInstallAt?: number;
   originInstanceId?: string;
+  installId?: string;
+  writer?: string;
   ttl?: number;
 }
 
@@ -81,7 +85,8 @@ export const A = {
   lastEventAt: 'lastEventAt',
   lastInstallAt: 'lastInstallAt',
   originInstanceId: 'originInstanceId',
-  expiresAt: 'expiresAt',
+  installId: 'installId',
+  writer: 'writer',
   ttl: 'ttl',
 } as const satisfies Record<string, string>;
 
@@ -167,41 +172,4 @@ export async function recordFromItem(
   if (item.originInstanceId !== undefined) record.originInstanceId = item.originInstanceId;
   if (item.ttl !== undefined) record.purgeAt = item.ttl * 1000;
   return record;
-}
-
-/**
- * Collects the names and values of one DynamoDB expression, so every attribute goes through a
- * `#name` placeholder (status and ttl are reserved words) and every value through a `:value` one.
- */
-export class ExpressionBuilder {
-  readonly names: Record<string, string> = {};
-  readonly values: Record<string, unknown> = {};
-  private counter = 0;
-
-  /** The placeholder for an attribute name. */
-  n(attribute: string): string {
-    const placeholder = `#${attribute}`;
-    this.names[placeholder] = attribute;
-    return placeholder;
-  }
-
-  /** A fresh placeholder for a value. */
-  v(value: unknown): string {
-    const placeholder = `:v${this.counter++}`;
-    this.values[placeholder] = value;
-    return placeholder;
-  }
-
-  /** The values map, or undefined when empty (DynamoDB rejects an empty map). */
-  valuesOrUndefined(): Record<string, unknown> | undefined {
-    return Object.keys(this.values).length === 0 ? undefined : this.values;
-  }
-}
-
-/** Builds `SET a = x, ... REMOVE b, ...` from its parts; either may be empty. */
-export function updateExpression(sets: readonly string[], removes: readonly string[]): string {
-  const parts: string[] = [];
-  if (sets.length > 0) parts.push(`SET ${sets.join(', ')}`);
-  if (removes.length > 0) parts.push(`REMOVE ${removes.join(', ')}`);
-  return parts.join(' ');
 }

@@ -1,3 +1,4 @@
+import { lastUseWorthWriting } from './transitions';
 import type { InstanceRecord } from './types';
 
 /** Returns the record without its tokens, for logs. */
@@ -6,13 +7,9 @@ export function withoutTokens(record: InstanceRecord): Omit<InstanceRecord, 'ref
   return rest;
 }
 
-/**
- * lastUsedAt is kept to this resolution: at most one write per instance per minute, so a busy
- * instance does not pay a write per mint.
- */
-export const LAST_USED_RESOLUTION_MS = 60_000;
+export { LAST_USED_RESOLUTION_MS } from './transitions';
 
 /** True when a use at `now` is worth a write (the stored lastUsedAt is a minute old, or absent). */
 export function shouldTouchLastUsed(record: Pick<InstanceRecord, 'lastUsedAt'>, now: number): boolean {
-  return record.lastUsedAt === undefined || record.lastUsedAt <= now - LAST_USED_RESOLUTION_MS;
+  return lastUseWorthWriting(record.lastUsedAt, now);
 }

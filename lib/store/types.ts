@@ -67,7 +67,7 @@ export interface InstanceRecord extends InstanceKey {
   updatedAt: number;
   /** The newest lifecycle event time applied (install callback, AppInstalled, AppRemoved). */
   lastEventAt?: number;
-  /** When the install callback whose tokens are stored arrived (our clock), epoch ms. */
+  /** Wix's issue time of the install callback's token whose tokens are stored, epoch ms. */
   lastInstallAt?: number;
   originInstanceId?: string;
   /** Tombstones only: when DynamoDB's TTL may delete the item, epoch ms. */
@@ -79,8 +79,16 @@ export interface InstallTokens {
   refreshToken: string;
   accessToken: string;
   accessTokenExpiresAt: number;
-  /** When the callback arrived (our clock, taken before the code exchange), epoch ms. */
+  /**
+   * The install's time on Wix's clock (the exchanged token's issue time from Token Info), epoch ms:
+   * ordered against webhook `iat`, never against this service's clock.
+   */
   installedAt: number;
+  /**
+   * Unique per install callback (e.g. a hash of its state): a retried write recognises its own.
+   * Defaults to a fresh id per call, so only the store's own retries are recognised.
+   */
+  installId?: string;
   /** Next sweep time, or null to keep the instance out of the due index. */
   refreshDueAt: number | null;
 }
@@ -119,12 +127,31 @@ export interface LeasedTokenWrite {
   refreshDueAt: number | null;
   /** Records use in the same write (a mint), so the sweep sees the instance as hot. */
   lastUsedAt?: number;
+}
+
+/**
+ * A refresh token Wix just rotated, written on the version the writer last read (lease or not).
+ * `liveHolder` is the other caller's live lease seen in that read: it is left in place.
+ */
+export interface RotatedTokenWrite extends LeasedTokenWrite {
+  liveHolder?: Lease;
+}
+
+/** Per-call options of a write. */
+export interface WriteOptions {
   /**
-   * Write even when the lease was lost, provided nobody has written since (version unchanged).
-   * Only for a refresh token Wix just rotated: dropping it would lose the instance's only working
-   * one, while a newer install or an uninstall still wins (they move the version).
+   * The call is abandoned (StoreUnavailableError, `AbortError`) if DynamoDB has not answered
+   * within this many ms; a duration, so the caller's clock and the store's need not agree.
    */
-  evenIfLeaseLost?: boolean;
+  timeoutMs?: number;
+}
+
+/** The small projection mint reads on every warm call: enough to refuse, never a token. */
+export interface InstanceStatusView extends InstanceKey {
+  status: InstanceStatus;
+  version: number;
+  lastUsedAt?: number;
+  lastError?: LastError;
 }
 
 /** A new due time (or none) set by the lease holder without a Wix call, e.g. for a dormant instance. */
@@ -150,6 +177,7 @@ export interface FailureOutcome {
 export interface WaitForReleaseOptions {
   /** The version seen while the lease was held; a higher one means the holder wrote. */
   sinceVersion: number;
+  /** Waits at most this long by the store's clock (no poll starts after it). */
   timeoutMs: number;
   intervalMs: number;
 }
@@ -212,18 +240,22 @@ export interface TokenStore {
   /** Reads one record; `consistentRead` for decisions made right after a write. */
   getInstance(key: InstanceKey, options?: { consistentRead?: boolean }): Promise<InstanceRecord | undefined>;
 
+  /** A strongly consistent read of the status projection (no token, nothing to decrypt). */
+  getStatus(key: InstanceKey): Promise<InstanceStatusView | undefined>;
+
   /**
    * Stores the tokens of a legacy code exchange: creates the record, or replaces the refresh
    * token of an existing one (reinstall), reviving a tombstone older than `installedAt`.
    * A version-conditional create-or-replace, retried on a race with the record that beat it; it
    * neither takes nor honours the lease, so a holder that read the old version is refused later.
    *
+   * A retry that finds its own write (same `installId`) returns it.
+   *
    * @throws {StaleEventError} when a tombstone at or after `installedAt` exists (an uninstall
-   * that followed the consent wins), or when the tokens of an install callback that arrived at or
-   * after `installedAt` are already stored (a slow, older callback never replaces a newer
-   * refresh token).
+   * that followed the consent wins), or when the tokens of an install issued at or after
+   * `installedAt` are already stored (a slow, older callback never replaces a newer refresh token).
    */
-  storeInstallTokens(key: InstanceKey, tokens: InstallTokens): Promise<InstanceRecord>;
+  storeInstallTokens(key: InstanceKey, tokens: InstallTokens, options?: WriteOptions): Promise<InstanceRecord>;
 
   /** Takes the instance's lease when free or expired; otherwise says who holds it. */
   acquireLease(key: InstanceKey, options: AcquireLeaseOptions): Promise<LeaseResult>;
@@ -231,20 +263,30 @@ export interface TokenStore {
   /**
    * Stores a minted or refreshed token and releases the lease, in one write.
    *
+   * A retry that finds its own write (its answer was lost) returns the record.
+   *
    * @throws {TokenConflictError} when the version moved or the lease is no longer ours; it
    * carries the current record.
    */
-  storeLeasedTokens(key: InstanceKey, write: LeasedTokenWrite): Promise<InstanceRecord>;
+  storeLeasedTokens(key: InstanceKey, write: LeasedTokenWrite, options?: WriteOptions): Promise<InstanceRecord>;
+
+  /**
+   * Stores a refresh token Wix just rotated on `write.expectedVersion`, lease or not, never
+   * removing another caller's live lease (see ./transitions rotatedTokenWrite).
+   *
+   * @throws {TokenConflictError} as {@link TokenStore.storeLeasedTokens}
+   */
+  storeRotatedTokens(key: InstanceKey, write: RotatedTokenWrite, options?: WriteOptions): Promise<InstanceRecord>;
 
   /**
    * Records a failed attempt (lastError, backoff, needs_reauth) and releases the lease.
    *
    * @throws {TokenConflictError} as {@link TokenStore.storeLeasedTokens}.
    */
-  recordFailure(key: InstanceKey, failure: FailureOutcome): Promise<InstanceRecord>;
+  recordFailure(key: InstanceKey, failure: FailureOutcome, options?: WriteOptions): Promise<InstanceRecord>;
 
   /** Gives the lease up without writing tokens; false when it was not ours (any more). */
-  releaseLease(key: InstanceKey, owner: string): Promise<boolean>;
+  releaseLease(key: InstanceKey, owner: string, options?: WriteOptions): Promise<boolean>;
 
   /**
    * Moves the instance's due time (null: out of the due index) and releases the lease, in one
@@ -252,10 +294,17 @@ export interface TokenStore {
    *
    * @throws {TokenConflictError} as {@link TokenStore.storeLeasedTokens}.
    */
-  rescheduleLeased(key: InstanceKey, write: LeasedReschedule): Promise<InstanceRecord>;
+  rescheduleLeased(key: InstanceKey, write: LeasedReschedule, options?: WriteOptions): Promise<InstanceRecord>;
 
   /**
-   * Polls until the holder wrote (version > sinceVersion) or the lease is gone or expired.
+   * Moves a due time later without the lease (an instance of a failing app the sweep skips);
+   * false when the due time is no longer `seenDueAt` or a live lease is held.
+   */
+  deferDue(key: InstanceKey, move: { seenDueAt: number; dueAt: number }): Promise<boolean>;
+
+  /**
+   * Polls until the holder wrote (version > sinceVersion) or the lease is gone or expired;
+   * bounded by the store's clock, not by a number of polls.
    *
    * @throws {LeaseWaitTimeoutError} after `timeoutMs`.
    */
@@ -280,13 +329,23 @@ export interface TokenStore {
    */
   queryDue(options: QueryDueOptions): Promise<DuePage>;
 
-  /** True the first time a state is consumed before `expiresAt`, false afterwards or once expired. */
-  consumeState(stateId: string, expiresAt: number): Promise<boolean>;
+}
+
+/**
+ * The install states' own small store: single use, recognising its own retried write.
+ *
+ * Every method may throw `StoreUnavailableError`.
+ */
+export interface InstallStateStore {
+  /**
+   * True the first time a state is consumed before `expiresAt` (and again for the same `consumer`,
+   * whose earlier answer was lost); false for anyone else, or once expired.
+   */
+  consume(stateId: string, expiresAt: number, consumer: string, options?: WriteOptions): Promise<boolean>;
 
   /**
-   * Undoes {@link TokenStore.consumeState}, so the state can be consumed once more before it
-   * expires. Only for the caller that consumed it, when nothing was spent with it (the install
-   * callback's code exchange failed transiently). Releasing a state that is not consumed is a no-op.
+   * Undoes {@link InstallStateStore.consume} for `consumer`, so the state can be consumed once more
+   * before it expires; only when nothing was spent with it. A no-op when it is not theirs.
    */
-  releaseState(stateId: string): Promise<void>;
+  release(stateId: string, consumer: string, options?: WriteOptions): Promise<void>;
 }

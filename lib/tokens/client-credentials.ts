@@ -1,5 +1,5 @@
 import { withAppCredentials, type AppSecretsProvider } from '../secrets';
-import { GrantKind, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
+import { GrantKind, type InstanceKey, type InstanceRecord, type TokenStore, type WriteOptions } from '../store';
 import type { AccessToken, WixClient } from '../wix';
 import { nextRefreshDueAt } from './refresh-policy';
 
@@ -41,6 +41,7 @@ export const leasedClientCredentials = {
     owner: string,
     token: AccessToken,
     extras: { lastUsedAt?: number; fellBack?: boolean } = {},
+    options?: WriteOptions,
   ): Promise<number | null> {
     const grantKind = extras.fellBack ? GrantKind.ClientCredentials : record.grantKind;
     const planned = extras.lastUsedAt === undefined ? record : { ...record, lastUsedAt: extras.lastUsedAt };
@@ -53,7 +54,7 @@ export const leasedClientCredentials = {
       refreshDueAt,
       ...(extras.fellBack ? { grantKind } : {}),
       ...(extras.lastUsedAt === undefined ? {} : { lastUsedAt: extras.lastUsedAt }),
-    });
+    }, options);
     return refreshDueAt;
   },
 };

@@ -1,5 +1,6 @@
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, type AppSecretsProvider } from '../secrets';
 import {
+  ConflictReason,
   DEFAULT_LEASE_TTL_MS,
   InstanceStatus,
   LeaseWaitTimeoutError,
@@ -8,6 +9,7 @@ import {
   TokenConflictError,
   type InstanceKey,
   type InstanceRecord,
+  type InstanceStatusView,
   type TokenStore,
 } from '../store';
 import { WixErrorKind, WixOAuthError, type WixClient } from '../wix';
@@ -22,6 +24,7 @@ import type { MintRequest } from './mint-request';
 import { leasedClientCredentials } from './client-credentials';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
 import { isUsable, leasedCallDeadline, REJECTION_COOLDOWN_MS } from './refresh-policy';
+import { retryWhileUnavailable } from './retry';
 import type { CachedToken, TokenCache } from './token-cache';
 
 /** The narrow logger the use case needs; attributes never carry a token. */
@@ -36,7 +39,15 @@ export interface MintLogger {
  */
 export type MintStore = Pick<
   TokenStore,
-  'getInstance' | 'acquireLease' | 'storeLeasedTokens' | 'recordFailure' | 'releaseLease' | 'waitForRelease' | 'touchLastUsed'
+  | 'getInstance'
+  | 'getStatus'
+  | 'acquireLease'
+  | 'storeLeasedTokens'
+  | 'recordFailure'
+  | 'rescheduleLeased'
+  | 'releaseLease'
+  | 'waitForRelease'
+  | 'touchLastUsed'
 >;
 
 export interface MintDeps {
@@ -56,11 +67,14 @@ export interface MintDeps {
   leaseWaitMs?: number;
   leasePollMs?: number;
   /**
-   * How often a warm container, serving an instance from memory, reads its record again: to
-   * notice an uninstall or a refusal, and to record use for the sweep. Default 5 min; the warm
-   * calls in between make no network call at all.
+   * How long a warm container serves an instance from memory without looking at its status.
+   * Default 0: every warm call makes one strongly consistent read of the status projection, so
+   * no container returns a token once AppRemoved is answered (read your uninstall). An operator
+   * may trade that read for a window (`MINT_RECHECK_SECONDS`).
    */
   recheckIntervalMs?: number;
+  /** Waits between retries of the token write after a Wix call; setTimeout by default. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface MintResult {
@@ -81,6 +95,12 @@ export interface CacheEntry extends CachedToken {
 }
 
 const MAX_LEASE_ROUNDS = 3;
+
+/**
+ * The token write after a Wix call may use this much of the invoke's answer margin (the handler
+ * keeps a second after `deadline`): storing what Wix issued comes before answering early.
+ */
+const ANSWER_RESERVE_MS = 500;
 
 
 
@@ -113,14 +133,15 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
 
   const cached = deps.cache.get(cacheKey);
   if (cached && isUsable(cached.expiresAt, deps.now(), request.minValidityMs)) {
-    if (deps.now() - cached.checkedAt < (deps.recheckIntervalMs ?? 5 * 60_000)) {
+    if (deps.now() - cached.checkedAt < (deps.recheckIntervalMs ?? 0)) {
       return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
     }
     return await recheck(deps, key, cacheKey, cached);
   }
 
   // The newest record seen: if Wix or the lease holder fails, a still-valid token in it is served.
-  let lastSeen = await deps.store.getInstance(key);
+  // Strongly consistent, so an AppRemoved answered before this read is seen by it.
+  let lastSeen = await deps.store.getInstance(key, { consistentRead: true });
   if (lastSeen) {
     refuseIfGone(lastSeen, deps.now());
     if (lastSeen.accessToken && isUsable(lastSeen.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
@@ -160,7 +181,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
         await deps.store.releaseLease(key, owner);
         return remember(deps, record, 'store', true);
       }
-      return await mintUnderLease(deps, key, record, owner, leasedCallDeadline(deadline, lease.lease.expiresAt));
+      return await mintUnderLease(deps, key, record, owner, { expiresAt: lease.lease.expiresAt, deadline });
     }
     throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
   } catch (error) {
@@ -174,15 +195,16 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
 }
 
 /**
- * A warm container's periodic look at the record behind a cached token: an uninstall or a
- * refusal evicts it, use is recorded for the sweep. A store outage does not fail the mint.
+ * A warm container's look at the status behind a cached token (one strongly consistent read of a
+ * small projection): an uninstall or a refusal evicts it, use is recorded for the sweep. Only a
+ * store outage lets the cached token be served unconfirmed.
  */
 async function recheck(deps: MintDeps, key: InstanceKey, cacheKey: string, cached: CacheEntry): Promise<MintResult & { source: MintSource }> {
   try {
-    const record = await deps.store.getInstance(key);
-    if (record === undefined) throw new InstanceUninstalledError();
-    refuseIfGone(record, deps.now());
-    if (shouldTouchLastUsed(record, deps.now())) await deps.store.touchLastUsed(key, deps.now());
+    const status = await deps.store.getStatus(key);
+    if (status === undefined) throw new InstanceUninstalledError();
+    refuseIfGone(status, deps.now());
+    if (shouldTouchLastUsed(status, deps.now())) await deps.store.touchLastUsed(key, deps.now());
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) {
       deps.cache.delete(cacheKey);
@@ -194,17 +216,22 @@ async function recheck(deps: MintDeps, key: InstanceKey, cacheKey: string, cache
   return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
 }
 
-/** The lease holder's path: one Wix call, then one conditional write that also frees the lease. */
+/**
+ * The lease holder's path: one Wix call, then one conditional write that also frees the lease.
+ * The write comes first after the call and has the rest of the lease for its retries; whatever
+ * happens to it, the lease is not left behind, and a token the record says belongs to an
+ * uninstalled instance is never answered.
+ */
 async function mintUnderLease(
   deps: MintDeps,
   key: InstanceKey,
   record: InstanceRecord,
   owner: string,
-  deadline: number,
+  lease: { expiresAt: number; deadline: number },
 ): Promise<MintResult & { source: MintSource }> {
   let token;
   try {
-    token = await leasedClientCredentials.grant(deps, key, deadline);
+    token = await leasedClientCredentials.grant(deps, key, leasedCallDeadline(lease.deadline, lease.expiresAt));
   } catch (error) {
     try {
       await recordGrantFailure(deps, key, record, owner, error);
@@ -218,11 +245,20 @@ async function mintUnderLease(
 
   const minted = { ...record, accessToken: token.accessToken, accessTokenExpiresAt: token.expiresAt, lastUsedAt: deps.now() };
   try {
-    await leasedClientCredentials.store(deps, key, record, owner, token, { lastUsedAt: minted.lastUsedAt });
+    await retryWhileUnavailable(
+      deps,
+      (attempt) => leasedClientCredentials.store(deps, key, record, owner, token, { lastUsedAt: minted.lastUsedAt }, attempt),
+      { deadline: Math.min(lease.expiresAt, lease.deadline + ANSWER_RESERVE_MS) },
+    );
   } catch (error) {
-    // The token is good whether or not it was stored; the next cold container mints again.
     if (error instanceof TokenConflictError) {
-      deps.logger.warn('minted token not stored: the lease was lost', { ...key, reason: error.reason });
+      // The record moved on during the Wix call (an AppInstalled, a reinstall, an uninstall, or a
+      // taker-over after our lease ran out): the lease, if still ours, must not outlive us.
+      await releaseLeaseQuietly(deps.store, key, owner);
+      if (error.reason === ConflictReason.Uninstalled || error.current?.status === InstanceStatus.Uninstalled) {
+        throw new InstanceUninstalledError();
+      }
+      deps.logger.warn('minted token not stored: the record moved on', { ...key, reason: error.reason });
     } else if (error instanceof StoreUnavailableError) {
       deps.logger.warn('minted token not stored: the store is unavailable', { ...key, code: error.code });
       await releaseLeaseQuietly(deps.store, key, owner);
@@ -244,7 +280,7 @@ async function waitForHolder(deps: MintDeps, key: InstanceKey, sinceVersion: num
   }
 }
 
-function refuseIfGone(record: InstanceRecord, now: number): void {
+function refuseIfGone(record: Pick<InstanceStatusView, 'status' | 'lastError'>, now: number): void {
   if (record.status === InstanceStatus.Uninstalled) throw new InstanceUninstalledError();
   const lastError = record.lastError;
   if (

@@ -1,10 +1,10 @@
 import { StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
 import { WixOAuthError } from '../wix';
-import { failurePlan } from './refresh-policy';
+import { appFailureRetryAt, failurePlan } from './refresh-policy';
 
 /** What the lease holder needs to write down a failed grant. */
 export interface GrantFailureDeps {
-  store: Pick<TokenStore, 'recordFailure' | 'releaseLease'>;
+  store: Pick<TokenStore, 'recordFailure' | 'releaseLease' | 'rescheduleLeased'>;
   now: () => number;
   random: () => number;
 }
@@ -13,9 +13,13 @@ export interface GrantFailureDeps {
 export type GrantFailureWrite =
   /** lastError, backoff or needs_reauth written; the lease is released. */
   | 'recorded'
-  /** Not about this instance: the lease is released, the record untouched. */
+  /**
+   * Not about this instance (the app's credentials or request refused): the lease is released,
+   * and a due time is moved back by the app backoff, so a broken app does not stay at the head of
+   * the due index; tokens, status and version untouched.
+   */
   | 'released'
-  /** The record moved on under the holder (its lease was lost): nothing written. */
+  /** The record moved on under the holder: nothing written, the lease released if still ours. */
   | 'conflict';
 
 /**
@@ -36,11 +40,12 @@ export async function recordGrantFailure(
 ): Promise<GrantFailureWrite> {
   const now = deps.now();
   const plan = error instanceof WixOAuthError ? failurePlan(error.kind, (record.lastError?.count ?? 0) + 1, now, deps.random) : undefined;
-  if (plan === undefined || !plan.record) {
-    await deps.store.releaseLease(key, owner);
-    return 'released';
-  }
   try {
+    if (plan === undefined || !plan.record) {
+      if (record.refreshDueAt === undefined || !(error instanceof WixOAuthError)) await deps.store.releaseLease(key, owner);
+      else await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: appFailureRetryAt(now, deps.random) });
+      return 'released';
+    }
     await deps.store.recordFailure(key, {
       owner,
       expectedVersion: record.version,
@@ -52,6 +57,9 @@ export async function recordGrantFailure(
     return 'recorded';
   } catch (storeError) {
     if (!(storeError instanceof TokenConflictError)) throw storeError;
+    // An AppInstalled, a reinstall or a taker-over moved the record: a lease still ours must not
+    // outlive this call (waiters would find no token and a held lease until it expires).
+    await releaseLeaseQuietly(deps.store, key, owner);
     return 'conflict';
   }
 }

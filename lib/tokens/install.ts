@@ -1,14 +1,15 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { ServiceError } from '../errors';
 import { isGuid } from '../ids';
 import { AppSecretMalformedError, SecretsUnavailableError, withAppCredentials, type AppSecretsProvider } from '../secrets';
-import { StoreUnavailableError, type InstanceKey, type TokenStore } from '../store';
+import { StoreUnavailableError, type InstallStateStore, type InstanceKey, type TokenStore } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
 import { InvalidRequestError } from './errors';
 import { InstallStateError, InstallStateFailure, issueInstallState, verifyInstallState, type VerifiedState } from './install-state';
 import { resolveAppId } from './mint-request';
 import { legacyHealthDueAt } from './refresh-policy';
+import { retryWhileUnavailable } from './retry';
 
 /** The Redirect URL's path under PUBLIC_URL; register `${PUBLIC_URL}/oauth/callback` with Wix. */
 export const CALLBACK_PATH = '/oauth/callback';
@@ -17,8 +18,8 @@ export const CALLBACK_PATH = '/oauth/callback';
 const MAX_OPAQUE_LENGTH = 4096;
 /** Kept back from the callback's deadline for storing the tokens (and retrying the store). */
 const STORE_RESERVE_MS = 2000;
-const STORE_RETRY_BASE_MS = 100;
-const STORE_RETRY_MAX_MS = 800;
+/** The state is consumed before any Wix call, within this long (retried while the store is unavailable). */
+const CONSUME_BUDGET_MS = 2000;
 
 /** The logging the install use cases need; attributes never carry a code, token or state. */
 export interface InstallLogger {
@@ -34,7 +35,9 @@ export interface InstallDeps {
   /** PUBLIC_URL, no trailing slash: the Redirect URL is `${publicUrl}${CALLBACK_PATH}`. */
   publicUrl: string;
   secrets: AppSecretsProvider;
-  store: Pick<TokenStore, 'consumeState' | 'releaseState' | 'storeInstallTokens'>;
+  store: Pick<TokenStore, 'storeInstallTokens'>;
+  /** Where install states are consumed (single use). */
+  states: InstallStateStore;
   wix: Pick<WixClient, 'exchangeCode' | 'getTokenInfo'>;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
@@ -108,19 +111,20 @@ export interface InstallCompleted extends InstanceKey {
  * ```
  * state ok? ──no──▶ InstallStateError (nothing consumed)
  *   │
- * consumeState ──already used──▶ InstallStateError(used): a reload never reaches Wix or the store
+ * consume state ──already used──▶ InstallStateError(used): a reload never reaches Wix or the store
  *   │
- * exchange code ──transient──▶ releaseState, rethrow: a reload may try again with the same code
+ * exchange code ──transient──▶ release the state, rethrow: a reload may try again with the same code
  *   │          └─refused────▶ rethrow; the state stays spent (the code is dead anyway)
  * Token Info: the token is for this app and the instanceId the browser sent
  *   │
- * storeInstallTokens (retried while the store is throttled, within the deadline)
+ * storeInstallTokens at the token's issue time (Wix's clock), retried while the store is unavailable
  *   │
  * close-window URL
  * ```
  *
  * The state is consumed before the exchange so that two callbacks with one state (a reload, a
- * replay) can never both reach the store: only one of them wins `consumeState`. The instanceId
+ * replay) can never both reach the store: only one of them consumes it (a retry of
+ * the same callback, whose first answer was lost, recognises its own mark). The instanceId
  * in the query is the browser's word, so the token Wix returned is checked with Token Info before
  * anything is stored under it (otherwise a code from one site could overwrite another site's
  * refresh token).
@@ -138,7 +142,6 @@ export async function completeInstall(
   request: InstallCallbackRequest,
   options: { deadline: number },
 ): Promise<InstallCompleted> {
-  const installedAt = deps.now();
   if (request.state === undefined || request.state === '') throw new InstallStateError(InstallStateFailure.Missing);
   const code = request.code;
   if (code === undefined || code === '') throw new InvalidRequestError('code', 'is missing');
@@ -149,35 +152,62 @@ export async function completeInstall(
 
   const state = await verifyInstallState(deps, request.state);
   const key: InstanceKey = { appId: state.appId, instanceId };
-  if (!(await deps.store.consumeState(state.id, state.expiresAt))) throw new InstallStateError(InstallStateFailure.Used);
+  // This callback's own mark on the state: a retried consume whose answer was lost finds it.
+  const consumer = (deps.randomBytes ?? randomBytes)(16).toString('hex');
+  const consumeDeadline = Math.min(options.deadline - STORE_RESERVE_MS, deps.now() + CONSUME_BUDGET_MS);
+  const consumed = await retryWhileUnavailable(deps, (attempt) => deps.states.consume(state.id, state.expiresAt, consumer, attempt), {
+    deadline: consumeDeadline,
+    onRetry: (attempt, delayMs, error) => deps.logger.warn('retrying the install state consume', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName }),
+  });
+  if (!consumed) throw new InstallStateError(InstallStateFailure.Used);
 
   const wixDeadline = options.deadline - STORE_RESERVE_MS;
-  const tokens = await exchange(deps, key, code, state, wixDeadline);
-  await confirmInstance(deps, key, tokens.accessToken, wixDeadline);
+  const tokens = await exchange(deps, key, code, { state, consumer }, wixDeadline);
+  const installedAt = await confirmInstance(deps, key, tokens.accessToken, wixDeadline);
 
-  const record = await storeWithRetry(deps, key, options.deadline, {
-    refreshToken: tokens.refreshToken,
-    accessToken: tokens.accessToken,
-    accessTokenExpiresAt: tokens.expiresAt,
-    installedAt,
-    // The legacy access token lives five minutes and is not kept warm; the sweep's daily health
-    // pass of the refresh token is the next look at this instance.
-    refreshDueAt: legacyHealthDueAt(installedAt, key),
-  });
+  const record = await retryWhileUnavailable(
+    deps,
+    (attempt) =>
+      deps.store.storeInstallTokens(
+        key,
+        {
+          refreshToken: tokens.refreshToken,
+          accessToken: tokens.accessToken,
+          accessTokenExpiresAt: tokens.expiresAt,
+          installedAt,
+          // One install callback, one mark: its retries (and the SDK's) recognise their own write.
+          installId: createHash('sha256').update(state.id, 'utf8').digest('base64url'),
+          // The legacy access token lives five minutes and is not kept warm; the sweep's daily health
+          // pass of the refresh token is the next look at this instance.
+          refreshDueAt: legacyHealthDueAt(deps.now(), key),
+        },
+        attempt,
+      ),
+    {
+      deadline: options.deadline,
+      onRetry: (attempt, delayMs, error) => deps.logger.warn('retrying the install token store', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName }),
+    },
+  );
 
   const target = new URL(`${deps.installerUrl}/installer/close-window`);
   target.searchParams.set('access_token', tokens.accessToken);
   return { ...key, location: target.href, version: record.version };
 }
 
-async function exchange(deps: InstallDeps, key: InstanceKey, code: string, state: VerifiedState, deadline: number): Promise<LegacyTokens> {
+async function exchange(
+  deps: InstallDeps,
+  key: InstanceKey,
+  code: string,
+  { state, consumer }: { state: VerifiedState; consumer: string },
+  deadline: number,
+): Promise<LegacyTokens> {
   try {
     return await withAppCredentials(deps.secrets, key.appId, (credentials) => deps.wix.exchangeCode(credentials, code, { deadline }));
   } catch (error) {
     if (spentNothing(error)) {
       // Give the state back so that reloading the callback (same code) can try again.
       try {
-        await deps.store.releaseState(state.id);
+        await deps.states.release(state.id, consumer);
         deps.logger.info('install state released after a transient failure', { ...key });
       } catch (releaseError) {
         if (!(releaseError instanceof StoreUnavailableError)) throw releaseError;
@@ -195,30 +225,21 @@ function spentNothing(error: unknown): boolean {
   return error instanceof WixOAuthError && error.kind === WixErrorKind.Transient && error.code !== 'WIX_MALFORMED_RESPONSE';
 }
 
-async function confirmInstance(deps: InstallDeps, key: InstanceKey, accessToken: string, deadline: number): Promise<void> {
+/**
+ * Checks with Token Info that the new token is this app's, for the instance the browser named, and
+ * returns the install's time on Wix's clock: the token's issue time, which is what the install is
+ * ordered by against webhook `iat` (both Wix's clock, both whole seconds). Without an `iat` (Wix
+ * documents one, so this should not happen) the install is ordered by this service's clock, and
+ * that is logged.
+ */
+async function confirmInstance(deps: InstallDeps, key: InstanceKey, accessToken: string, deadline: number): Promise<number> {
   const info = await deps.wix.getTokenInfo(accessToken, { deadline });
   if (!info.active) throw new InstallNotConfirmedError('the new access token is not active');
   if (info.instanceId === undefined) throw new InstallNotConfirmedError('Token Info names no instance');
   if (info.instanceId.toLowerCase() !== key.instanceId || (info.clientId !== undefined && info.clientId.toLowerCase() !== key.appId)) {
     throw new InvalidRequestError('instanceId', 'does not match the installation code');
   }
-}
-
-async function storeWithRetry(
-  deps: InstallDeps,
-  key: InstanceKey,
-  deadline: number,
-  tokens: Parameters<TokenStore['storeInstallTokens']>[1],
-): Promise<{ version: number }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await deps.store.storeInstallTokens(key, tokens);
-    } catch (error) {
-      if (!(error instanceof StoreUnavailableError)) throw error;
-      const delayMs = Math.min(STORE_RETRY_MAX_MS, STORE_RETRY_BASE_MS * 2 ** (attempt - 1));
-      if (deps.now() + delayMs >= deadline) throw error;
-      deps.logger.warn('retrying the install token store', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName });
-      await deps.sleep(delayMs);
-    }
-  }
+  if (info.issuedAt !== undefined) return info.issuedAt;
+  deps.logger.warn("Token Info gave no issue time: the install is ordered by this service's clock", { ...key });
+  return deps.now();
 }

@@ -64,15 +64,20 @@ export const MIN_RESCHEDULE_MS = MINUTE;
 /** After a refusal, mint answers WixRejected from the record for this long before asking Wix again. */
 export const REJECTION_COOLDOWN_MS = 5 * MINUTE;
 
-/** A lease holder's Wix call ends this long before the lease does, so its write still lands under it. */
-export const LEASE_WRITE_MARGIN_MS = 2000;
+/**
+ * A lease holder's Wix call ends this long before the lease (and the invocation's deadline) does,
+ * so the write that must follow it has this long for its attempts (two SDK attempts of at most
+ * 1.5 s each are cut off at the lease's end by lib/tokens/retry).
+ */
+export const LEASE_WRITE_MARGIN_MS = 1500;
 
 /**
- * When a lease holder's Wix call must end: by the caller's `deadline`, and `writeMarginMs` before
- * the lease expires, so no Wix call outlives its lease.
+ * When a lease holder's Wix call must end: `writeMarginMs` before the earlier of the caller's
+ * `deadline` and the lease's expiry, so no Wix call outlives its lease and the write after it
+ * keeps its time.
  */
 export function leasedCallDeadline(deadline: number, leaseExpiresAt: number, writeMarginMs = LEASE_WRITE_MARGIN_MS): number {
-  return Math.min(deadline, leaseExpiresAt - writeMarginMs);
+  return Math.min(deadline, leaseExpiresAt) - writeMarginMs;
 }
 
 /** True when a token expiring at `expiresAt` stays valid for `minValidityMs` more after `now`. */
@@ -150,6 +155,17 @@ export function retryDelayMs(failuresInARow: number, random: () => number): numb
   return Math.floor(cap / 2 + (random() * cap) / 2);
 }
 
+/** After an app-level failure, an instance's due time moves back this long, plus up to half again. */
+export const APP_FAILURE_BACKOFF_MS = 10 * MINUTE;
+
+/**
+ * When an instance is due again after its app failed (credentials or request refused, secret
+ * unreadable): later than the next sweeps, jittered so the app's instances come back spread out.
+ */
+export function appFailureRetryAt(now: number, random: () => number): number {
+  return now + APP_FAILURE_BACKOFF_MS + Math.floor(random() * (APP_FAILURE_BACKOFF_MS / 2));
+}
+
 /** What to do with an instance after a failed grant: the rule mint and the sweep share. */
 export type FailurePlan =
   /** Not about this instance (the app's credentials, or a request Wix never accepts): leave the record alone. */
@@ -159,7 +175,8 @@ export type FailurePlan =
 /**
  * Plans the record of a failed grant: transient failures back off (due again after
  * {@link retryDelayMs}), a refusal marks the instance needs_reauth and takes it out of the due
- * index, and app-level failures (credentials_rejected, bad_request) leave the instance untouched.
+ * index, and app-level failures (credentials_rejected, bad_request) leave the instance's tokens and
+ * status untouched (its due time moves back by {@link appFailureRetryAt}).
  *
  * @param failuresInARow this failure included
  */

@@ -18,6 +18,12 @@ export const FailureClass = {
   Conflict: 'conflict',
   /** A stored token could not be decrypted (its key left the key ring). */
   Decryption: 'decryption',
+  /**
+   * Wix rotated the refresh token and the new one could not be stored with everything the
+   * invocation had left: the instance's only working refresh token is gone (metric
+   * FailedRotatedTokenLost, alarm refresh-rotated-token-lost). The one failure an operator must see.
+   */
+  RotatedTokenLost: 'rotated_token_lost',
 } as const;
 export type FailureClass = (typeof FailureClass)[keyof typeof FailureClass];
 

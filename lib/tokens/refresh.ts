@@ -1,4 +1,5 @@
 import { DecryptionError } from '../crypto';
+import { ServiceError } from '../errors';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
   ConflictReason,
@@ -9,18 +10,21 @@ import {
   type InstanceKey,
   type InstanceRecord,
   type LeasedTokenWrite,
+  type RotatedTokenWrite,
   type TokenStore,
 } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
 import { leasedClientCredentials } from './client-credentials';
 import { isHot, leasedCallDeadline, nextRefreshDueAt } from './refresh-policy';
+import { retryWhileUnavailable } from './retry';
 import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
 
 /** The narrow logger refreshes need; attributes never carry a token. */
 export interface RefreshLogger {
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
 }
 
 /**
@@ -29,7 +33,7 @@ export interface RefreshLogger {
  */
 export type RefreshStore = Pick<
   TokenStore,
-  'acquireLease' | 'storeLeasedTokens' | 'rescheduleLeased' | 'releaseLease' | 'recordFailure' | 'queryDue'
+  'acquireLease' | 'storeLeasedTokens' | 'storeRotatedTokens' | 'rescheduleLeased' | 'releaseLease' | 'recordFailure' | 'queryDue' | 'deferDue'
 >;
 
 export interface RefreshDeps {
@@ -61,10 +65,15 @@ export interface RefreshOneOptions {
 }
 
 const DEFAULT_MIN_CALL_MS = 1000;
-const ROTATED_RETRY_BASE_MS = 50;
-const ROTATED_RETRY_MAX_MS = 800;
 /** Writes that moved the version but left the retired refresh token, gone over before giving up. */
 const ROTATED_MAX_CONFLICTS = 5;
+
+/** A rotated refresh token that could not be stored (failure class `rotated_token_lost`); `cause` is why. */
+export class RotatedTokenLostError extends ServiceError {
+  constructor(cause: unknown) {
+    super('ROTATED_TOKEN_LOST', 'A refresh token Wix rotated could not be stored', { cause });
+  }
+}
 
 /**
  * Refreshes one instance under its lease: the refresh_token grant for a legacy instance (its
@@ -196,17 +205,18 @@ async function healthPass(
 /**
  * Stores a refresh token Wix just rotated. Wix has retired the one we sent (`retired`), so this
  * write holds the instance's only working token: it is retried while the store is unavailable,
- * until the invocation's deadline, and it goes over any write that left the retired token in place
- * (our lease ran out and a mint stored an access token, an AppInstalled moved the version), with or
- * without the lease. Only a record holding another refresh token (a reinstall's) or none (an
- * uninstall) wins over it.
+ * with everything the invocation has left (`deadline`), and it goes over any write that left the
+ * retired token in place (our lease ran out and a mint stored an access token, an AppInstalled
+ * moved the version), with or without the lease, never taking a live holder's lease away. Only a
+ * record holding another refresh token (a reinstall's) or none (an uninstall) wins over it.
  *
  * ```
  * write ──ok──────────────────────────────────────────────────────▶ stored
  *   ├─ store unavailable ── time left? ──yes──▶ wait, write again
- *   │                                   └─no──▶ throw (the token is lost: logged)
+ *   │                                   └─no──▶ RotatedTokenLostError (logged as an error)
  *   ├─ conflict: the record holds our new token ─────────────────▶ stored (an earlier attempt's answer was lost)
- *   ├─ conflict: the record still holds the retired token ───────▶ write again on the version it has, lease or not
+ *   ├─ conflict: the record still holds the retired token ───────▶ write again on the version it has
+ *   │                                                               (RotatedTokenLostError after 5)
  *   └─ conflict: another refresh token, or none ─────────────────▶ throw: the reinstall or the uninstall wins
  * ```
  */
@@ -216,12 +226,19 @@ async function storeRotated(
   rotation: { write: LeasedTokenWrite; retired: string },
   deadline: number,
 ): Promise<void> {
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  let write = rotation.write;
+  let write: RotatedTokenWrite = rotation.write;
+  let leased = true;
   let conflicts = 0;
-  for (let attempt = 1; ; attempt++) {
+  const onRetry = (attempt: number, delayMs: number, error: StoreUnavailableError) =>
+    deps.logger.warn('retrying the store of a rotated refresh token', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName });
+  for (;;) {
     try {
-      await deps.store.storeLeasedTokens(key, write);
+      const current = write;
+      await retryWhileUnavailable(
+        deps,
+        (attempt) => (leased ? deps.store.storeLeasedTokens(key, current, attempt) : deps.store.storeRotatedTokens(key, current, attempt)),
+        { deadline, onRetry },
+      );
       return;
     } catch (error) {
       if (error instanceof TokenConflictError) {
@@ -229,38 +246,44 @@ async function storeRotated(
         if (current !== undefined && current.refreshToken === write.refreshToken) return;
         conflicts += 1;
         // Still installed and still on the retired token: nobody stored a newer one, ours is the only one that works.
-        const retiredStillStored = current?.status !== InstanceStatus.Uninstalled && current?.refreshToken === rotation.retired;
-        if (current !== undefined && retiredStillStored && conflicts <= ROTATED_MAX_CONFLICTS) {
-          write = rebased(write, current);
+        const retiredStillStored = current !== undefined && current.status !== InstanceStatus.Uninstalled && current.refreshToken === rotation.retired;
+        if (!retiredStillStored) {
+          deps.logger.warn('rotated refresh token not stored: a reinstall or an uninstall came after it', { ...key, reason: error.reason });
+          throw error;
+        }
+        if (conflicts <= ROTATED_MAX_CONFLICTS && deps.now() < deadline) {
+          write = rebased(write, current, deps.now());
+          leased = false;
           continue;
         }
-        deps.logger.warn('rotated refresh token not stored: the record moved on', { ...key, reason: error.reason, conflicts });
-        throw error;
+        throw lost(deps, key, error, { conflicts });
       }
-      if (!(error instanceof StoreUnavailableError)) throw error;
-      const delayMs = Math.min(ROTATED_RETRY_MAX_MS, ROTATED_RETRY_BASE_MS * 2 ** (attempt - 1));
-      if (deps.now() + delayMs >= deadline) {
-        deps.logger.warn('rotated refresh token not stored: the store stayed unavailable', { ...key, attempts: attempt, awsErrorName: error.awsErrorName });
-        throw error;
-      }
-      deps.logger.warn('retrying the store of a rotated refresh token', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName });
-      await sleep(delayMs);
+      if (error instanceof StoreUnavailableError) throw lost(deps, key, error, { awsErrorName: error.awsErrorName });
+      throw error;
     }
   }
 }
 
+/** The one error an operator must see: logged at error level, counted as `rotated_token_lost`. */
+function lost(deps: RefreshDeps, key: InstanceKey, cause: TokenConflictError | StoreUnavailableError, detail: Record<string, unknown>): RotatedTokenLostError {
+  deps.logger.error('rotated refresh token lost: the instance needs a reinstall unless Wix still accepts the old one', { ...key, code: cause.code, ...detail });
+  return new RotatedTokenLostError(cause);
+}
+
 /**
  * A rotated refresh token's write, moved onto the record as it now is: whatever version it has,
- * lease or not, keeping the longer-lived access token, and legacy again (the token works, whatever
- * a refresher that was refused the retired one wrote).
+ * keeping the longer-lived access token, legacy again (the token works, whatever a refresher that
+ * was refused the retired one wrote), and leaving another caller's live lease where it is.
  */
-function rebased(write: LeasedTokenWrite, current: InstanceRecord): LeasedTokenWrite {
+function rebased(write: RotatedTokenWrite, current: InstanceRecord, now: number): RotatedTokenWrite {
+  const { liveHolder: _previous, ...rest } = write;
+  const holder = current.lease !== undefined && current.lease.owner !== write.owner && current.lease.expiresAt > now ? current.lease : undefined;
   return {
-    ...write,
+    ...rest,
     ...longerLived(current, { accessToken: write.accessToken, expiresAt: write.accessTokenExpiresAt }),
     expectedVersion: current.version,
     grantKind: GrantKind.Legacy,
-    evenIfLeaseLost: true,
+    ...(holder === undefined ? {} : { liveHolder: holder }),
   };
 }
 
@@ -332,6 +355,7 @@ function failureOf(error: unknown): RefreshOutcome {
   if (error instanceof StoreUnavailableError) return failed(FailureClass.Store, error.code);
   if (error instanceof TokenConflictError) return failed(FailureClass.Conflict, error.code);
   if (error instanceof DecryptionError) return failed(FailureClass.Decryption, error.code);
+  if (error instanceof RotatedTokenLostError) return failed(FailureClass.RotatedTokenLost, error.code);
   if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError || error instanceof UnknownAppError) {
     return failed(FailureClass.Secrets, error.code);
   }

@@ -1,4 +1,5 @@
 import { DEFAULT_DUE_SHARDS, DEFAULT_LEASE_TTL_MS, StoreUnavailableError, type DueItem } from '../store';
+import { appFailureRetryAt } from './refresh-policy';
 import { refreshOne, type RefreshDeps } from './refresh';
 import { countOutcome, emptySummary, FailureClass, SkipReason, type RefreshSummary } from './refresh-summary';
 
@@ -39,7 +40,8 @@ const APP_LEVEL: ReadonlySet<FailureClass> = new Set([FailureClass.CredentialsRe
  * run leaves (`leftForNextRun`, or never read when `complete` is false) is the next run's, and a
  * crash leaves leases that expire. An app-level failure (its credentials refused, a request Wix
  * never accepts, its secret unreadable) skips the app's remaining instances for this run instead
- * of calling Wix for each.
+ * of calling Wix for each, and moves the due time of each it meets back by the app backoff
+ * (refresh-policy appFailureRetryAt), so a broken app cannot starve healthy ones run after run.
  *
  * @throws whatever unexpected error a refresh threw, after the in-flight ones have finished
  */
@@ -92,6 +94,19 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
     return queue.shift();
   }
 
+  /**
+   * Moves a failing app's instance back by the app backoff, so its items do not stay at the head
+   * of every shard and use up the next runs' budgets before healthy apps are reached. Best effort:
+   * a refused or failed move leaves the item where it was.
+   */
+  async function deferQuietly(item: DueItem): Promise<void> {
+    try {
+      await deps.store.deferDue({ appId: item.appId, instanceId: item.instanceId }, { seenDueAt: item.dueAt, dueAt: appFailureRetryAt(deps.now(), deps.random) });
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+    }
+  }
+
   async function worker(): Promise<void> {
     while (timeLeft()) {
       const item = await next();
@@ -102,6 +117,7 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
       }
       if (appsDown.has(item.appId)) {
         countOutcome(summary, { status: 'skipped', reason: SkipReason.AppUnavailable });
+        await deferQuietly(item);
         continue;
       }
       try {
@@ -109,9 +125,12 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
         countOutcome(summary, outcome);
         // No time for this one (the hard deadline is near): none for the next either.
         if (outcome.status === 'left') outOfTime = true;
-        if (outcome.status === 'failed' && APP_LEVEL.has(outcome.failure) && !appsDown.has(item.appId)) {
-          appsDown.set(item.appId, outcome.failure);
-          deps.logger.warn('app unavailable: its other instances wait for the next run', { appId: item.appId, failure: outcome.failure, code: outcome.code });
+        if (outcome.status === 'failed' && APP_LEVEL.has(outcome.failure)) {
+          await deferQuietly(item);
+          if (!appsDown.has(item.appId)) {
+            appsDown.set(item.appId, outcome.failure);
+            deps.logger.warn('app unavailable: its instances are due again after a backoff', { appId: item.appId, failure: outcome.failure, code: outcome.code });
+          }
         }
       } catch (error) {
         fatal ??= { error };

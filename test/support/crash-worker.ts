@@ -12,7 +12,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { cipherSource } from '../../lib/runtime';
-import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createWixClient } from '../../lib/wix';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
 import { eventFromUrl, httpContext, installHandler } from './http-fixture';
@@ -58,7 +58,8 @@ async function main(): Promise<void> {
       break;
     }
     case 'install': {
-      const handler = installHandler({ appIds: [app.appId], wixUrl, secrets, store, overrides: { wix: createWixClient({ baseUrl: wixUrl }) } });
+      const states = createDynamoInstallStateStore({ documentClient, tableName });
+      const handler = installHandler({ appIds: [app.appId], wixUrl, secrets, store, states, overrides: { wix: createWixClient({ baseUrl: wixUrl }) } });
       await handler(eventFromUrl(env('CALLBACK_URL')), httpContext(30_000, randomUUID()));
       break;
     }

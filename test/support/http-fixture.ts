@@ -1,3 +1,4 @@
+import { createMemoryInstallStateStore } from '../../lib/store';
 import { randomUUID } from 'node:crypto';
 
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
@@ -137,6 +138,8 @@ export function installHandler(options: {
   wixUrl: string;
   secrets: AppSecretsProvider;
   store: InstallHandlerDeps['store'];
+  /** Where install states are consumed; a fresh in-memory one by default. */
+  states?: InstallHandlerDeps['states'];
   overrides?: Partial<InstallHandlerDeps>;
 }) {
   return createInstallHandler({
@@ -145,6 +148,7 @@ export function installHandler(options: {
     publicUrl: 'http://localhost:3000',
     secrets: options.secrets,
     store: options.store,
+    states: options.states ?? createMemoryInstallStateStore(),
     wix: createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 }),
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

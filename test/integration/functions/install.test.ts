@@ -8,7 +8,7 @@ import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
-import { createDynamoTokenStore, GrantKind, InstanceStatus, type TokenStore } from '../../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, GrantKind, InstanceStatus, type TokenStore } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
@@ -23,6 +23,7 @@ let logger: CapturedLogger;
 
 /** Everything our handlers answered in a test, for the leak checks. */
 let answers: HttpResult[];
+let wixClockShiftMs = 0;
 
 function container(overrides: Partial<InstallHandlerDeps> & { documentClient?: Pick<DynamoDBDocumentClient, 'send'> } = {}) {
   const { documentClient, ...rest } = overrides;
@@ -32,7 +33,8 @@ function container(overrides: Partial<InstallHandlerDeps> & { documentClient?: P
     tableName: table.tableName,
     cipherFor: cipherSource(secrets),
   });
-  const handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, overrides: { logger, ...rest } });
+  const states = createDynamoInstallStateStore({ documentClient: documentClient ?? table.documentClient, tableName: table.tableName });
+  const handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, states, overrides: { logger, ...rest } });
   const call = async (event: ReturnType<typeof httpEvent>, ms = 10_000) => {
     const answer = await handler(event, httpContext(ms));
     answers.push(answer);
@@ -82,7 +84,8 @@ function expectErrorPage(answer: HttpResult, status: number, text: RegExp): void
 beforeAll(async () => {
   table = await createTestTable('install');
   app = demoAppSecret(randomUUID());
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  // Wix's clock, shiftable: the install is ordered by the issue time Wix reports for its token.
+  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }], now: () => Date.now() + wixClockShiftMs });
 });
 
 afterAll(async () => {
@@ -156,7 +159,7 @@ describe('install handshake, end to end through the handlers', () => {
     expect(second?.version).toBe(2);
   });
 
-  it('refuses an older callback that finishes after a newer one, keeping the newer refresh token', async () => {
+  it('refuses a callback whose token Wix issued before the stored one, keeping the newer refresh token', async () => {
     const instanceId = randomUUID();
     const older = await consent({ instanceId });
     const newer = await consent({ instanceId });
@@ -164,13 +167,33 @@ describe('install handshake, end to end through the handlers', () => {
     await call(eventFromUrl(newer.callback.href));
     const kept = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
 
-    // The older callback arrived three seconds before the newer one, but its exchange was slow.
-    const late = await container({ now: () => Date.now() - 3000 }).call(eventFromUrl(older.callback.href));
+    // By Wix's clock, the other callback's token was issued three seconds before the stored one's.
+    wixClockShiftMs = -3000;
+    const late = await call(eventFromUrl(older.callback.href)).finally(() => {
+      wixClockShiftMs = 0;
+    });
 
     expectErrorPage(late, 409, /newer installation/);
     const after = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
     expect(after?.refreshToken).toBe(kept?.refreshToken);
     expect(after?.version).toBe(kept?.version);
+  });
+
+  it('issue 11 defect 4: orders the install by Wix\'s clock, so this service\'s clock running 3 s ahead or behind changes nothing', async () => {
+    for (const skewMs of [3000, -3000]) {
+      const instanceId = randomUUID();
+      const { store, call } = container({ now: () => Date.now() + skewMs });
+      await call(eventFromUrl((await consent({ instanceId })).callback.href));
+      // A quick reinstall at Wix is stored (our clock behind used to refuse it 409) ...
+      wixClockShiftMs = 1000;
+      const reinstall = await call(eventFromUrl((await consent({ instanceId })).callback.href)).finally(() => {
+        wixClockShiftMs = 0;
+      });
+      expect(reinstall.statusCode).toBe(302);
+      const stored = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+      expect(stored?.lastInstallAt).toBeLessThanOrEqual(Date.now() + 1000);
+      expect(Math.abs((stored?.lastInstallAt ?? 0) - (Date.now() + 1000))).toBeLessThan(2000);
+    }
   });
 
   it('answers a reloaded callback with a clear 403 page and leaves the stored tokens alone', async () => {

@@ -89,7 +89,7 @@ describe('mint', () => {
     expect(ddbCalls).toEqual(['Get', 'Update', 'Update']);
   });
 
-  it('answers a warm repeat from memory with no network call at all', async () => {
+  it('answers a warm repeat from memory after one status read (read your uninstall), with no Wix call', async () => {
     const instanceId = await installed();
     const { handler } = container();
     const first = await handler({ instanceId }, lambdaContext());
@@ -98,7 +98,8 @@ describe('mint', () => {
     const second = await handler({ instanceId }, lambdaContext());
 
     expect(second.accessToken).toBe(first.accessToken);
-    expect(ddbCalls).toEqual([]);
+    // Read your uninstall: one strongly consistent read of the status projection, no Wix call.
+    expect(ddbCalls).toEqual(['Get']);
     expect(sim.calls.total).toBe(0);
   });
 
@@ -422,6 +423,81 @@ describe('mint when parts fail (review of issue 5)', () => {
 
     expect(error.name).toBe('InstanceUninstalled');
     expect(again.name).toBe('InstanceUninstalled');
+  });
+
+  it('issue 11 defect 5: no warm container returns a token once AppRemoved is applied (read your uninstall, default settings)', async () => {
+    const instanceId = await installed();
+    const warm = [container(), container()];
+    for (const { handler } of warm) await handler({ instanceId }, lambdaContext());
+    await container().store.recordAppRemoved({ appId: app.appId, instanceId }, { eventAt: Date.now() + 1 });
+
+    for (const { handler } of warm) {
+      const error = await rejection(handler({ instanceId }, lambdaContext()));
+      expect(error.name).toBe('InstanceUninstalled');
+    }
+  });
+
+  it('issue 11 defect 5: a mint whose token write loses to a tombstone answers InstanceUninstalled and keeps nothing', async () => {
+    const instanceId = await installed();
+    const { store, handler } = container();
+    sim.setLatency(400);
+    const minting = rejection(handler({ instanceId }, lambdaContext()));
+    // The uninstall lands while the mint is at Wix.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await store.recordAppRemoved({ appId: app.appId, instanceId }, { eventAt: Date.now() + 1 });
+    const error = await minting;
+    sim.setLatency(0);
+
+    expect(error.name).toBe('InstanceUninstalled');
+    const again = await rejection(handler({ instanceId }, lambdaContext()));
+    expect(again.name).toBe('InstanceUninstalled');
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.accessToken).toBeUndefined();
+    expect(record?.lease).toBeUndefined();
+  });
+
+  it('issue 11 defect 1: a mint holder whose write meets a moved version releases its lease, so others mint at once', async () => {
+    const instanceId = await installed();
+    const { store, handler } = container();
+    sim.setLatency(400);
+    const minting = handler({ instanceId }, lambdaContext());
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    // A redelivered-but-newer AppInstalled moves the version during the holder's Wix call.
+    await store.recordAppInstalled({ appId: app.appId, instanceId }, { eventAt: Date.now() + 1 });
+    const answer = await minting;
+    sim.setLatency(0);
+
+    expect(answer.accessToken).toEqual(expect.any(String));
+    const record = await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true });
+    expect(record?.lease).toBeUndefined();
+    reset();
+    const started = Date.now();
+    const other = await container().handler({ instanceId }, lambdaContext());
+    expect(other.accessToken).toEqual(expect.any(String));
+    expect(sim.calls.total).toBe(1);
+    // No wait for a stranded lease (it would be 5 s); the assumption: a mint on loopback takes < 2 s.
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('issue 11 defect 6: a waiter stops at its deadline by the clock, even when every read is slow', async () => {
+    const instanceId = await installed();
+    const { store } = container();
+    await store.acquireLease({ appId: app.appId, instanceId }, { owner: 'stuck-container', ttlMs: 60_000 });
+    const slowReads = {
+      send: async (command: { constructor: { name: string } }) => {
+        if (command.constructor.name === 'GetCommand') await new Promise((resolve) => setTimeout(resolve, 300));
+        return (table.documentClient.send as (c: unknown) => Promise<unknown>)(command);
+      },
+    } as unknown as typeof table.documentClient;
+    const slow = mintContainer({ documentClient: slowReads, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: { leasePollMs: 50 } });
+    const started = Date.now();
+
+    const error = await rejection(slow.handler({ instanceId }, lambdaContext(2500)));
+
+    expect(error.name).toBe('WixUnavailable');
+    // Deadline 1.5 s (2.5 s less the answer margin) plus one slow read in flight; before the fix
+    // the waiter counted polls (one per 50 ms) and took several times longer.
+    expect(Date.now() - started).toBeLessThan(2600);
   });
 
   it('keeps serving from memory between rechecks without any network call', async () => {

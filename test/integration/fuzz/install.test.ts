@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { demoAppSecret } from '../../../infra/local/demo-app';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
-import { createDynamoTokenStore } from '../../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore } from '../../../lib/store';
 import { statePk } from '../../../lib/store/item';
 import { issueInstallState, verifyInstallState } from '../../../lib/tokens/install-state';
 import { apiEvent, createFuzzWorld, eventShape, expectNoIssuedValue, expectRefusal, fuzzFigures, GUID, nearGuid, oddString, queryString, routeSeen, type FuzzWorld } from '../../support/fuzz-fixture';
@@ -59,7 +59,7 @@ beforeAll(async () => {
   logger = captureLogger();
   secrets = memorySecrets([app]);
   const store = createDynamoTokenStore({ documentClient: world.table.documentClient, tableName: world.table.tableName, cipherFor: cipherSource(secrets) });
-  handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, overrides: { logger } });
+  handler = installHandler({ appIds: [app.appId], wixUrl: sim.url, secrets, store, states: createDynamoInstallStateStore({ documentClient: world.table.documentClient, tableName: world.table.tableName }), overrides: { logger } });
 
   // A state spent by a completed install (the instance it stored stays in the table).
   const started = await call(httpEvent('GET', '/install'));

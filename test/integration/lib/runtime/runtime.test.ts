@@ -38,11 +38,46 @@ describe('createRuntime', () => {
     );
     const started = Date.now();
 
-    const error = await runtime.store
-      .consumeState('a-state-that-hangs', Date.now() + 60_000)
+    const error = await runtime.states
+      .consume('a-state-that-hangs', Date.now() + 60_000, 'consumer')
       .catch((caught: unknown) => caught);
 
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('issue 11 defect 7: bounds one DynamoDB call by two SDK attempts of at most 1.5 s each, not 3 × 3 s', async () => {
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
+    delete process.env['AWS_MAX_ATTEMPTS'];
+    const runtime = createRuntime(
+      loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }),
+      'test',
+    );
+    const started = Date.now();
+
+    const error = await runtime.states.consume('a-state-that-hangs', Date.now() + 60_000, 'consumer').catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    // Two request timeouts of 1 s and the SDK's backoff; the budget assumes a loaded machine adds < 1 s.
+    expect(Date.now() - started).toBeLessThan(3500);
+  });
+
+  it('issue 11 defect 7: abandons a write at the time limit it is given, whatever the SDK budget', async () => {
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
+    delete process.env['AWS_MAX_ATTEMPTS'];
+    const runtime = createRuntime(
+      loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }),
+      'test',
+    );
+    const started = Date.now();
+
+    const error = await runtime.states
+      .consume('a-state-that-hangs', Date.now() + 60_000, 'consumer', { timeoutMs: 300 })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect((error as StoreUnavailableError).awsErrorName).toBe('AbortError');
+    // 300 ms and a loaded machine's slack; without the deadline this takes two full attempts (> 2 s).
+    expect(Date.now() - started).toBeLessThan(1500);
   });
 });

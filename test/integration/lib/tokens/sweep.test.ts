@@ -412,7 +412,7 @@ describe('sweep: refusals and failures', () => {
     expect(new Set(records.map((record) => record.refreshDueAt)).size).toBeGreaterThan(5);
   });
 
-  it("releases without marking when Wix refuses the app's credentials, and skips the app's other instances", async () => {
+  it("releases without marking when Wix refuses the app's credentials, skips the app's other instances and moves them all back by the app backoff", async () => {
     const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
     sim.setAppSecret(app.appId, 'rotated-at-wix-only');
     const { deps, store } = container();
@@ -429,7 +429,9 @@ describe('sweep: refusals and failures', () => {
       expect(record.lease).toBeUndefined();
       expect(record.status).toBe(InstanceStatus.Active);
     }
-    expect((await dueKeys(store)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
+    // Issue 11 defect 8: each is due again only after the app backoff, not at the head of the next run.
+    expect(await dueKeys(store)).toEqual([]);
+    expect((await dueKeys(store, Date.now() + 16 * 60_000)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
   });
   it("skips the app's other instances when Wix refuses the request itself (bad_request), leaving every record as it was", async () => {
     const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
@@ -447,7 +449,9 @@ describe('sweep: refusals and failures', () => {
       expect(record.lastError).toBeUndefined();
       expect(record.lease).toBeUndefined();
     }
-    expect((await dueKeys(store)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
+    // Issue 11 defect 8: each is due again only after the app backoff, not at the head of the next run.
+    expect(await dueKeys(store)).toEqual([]);
+    expect((await dueKeys(store, Date.now() + 16 * 60_000)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
   });
 
   it('marks a legacy instance needs_reauth when its refresh token is refused and the fallback fails transiently, then goes straight to client credentials', async () => {

@@ -28,6 +28,7 @@ describe('loadConfig', () => {
       tokensTable: 'tokens',
       appIds: ['a1b2c3d4-0000-4000-8000-000000000001', 'a1b2c3d4-0000-4000-8000-000000000002'],
       appSecretPrefix: 'wix-token-service/dev/apps/',
+      mintRecheckMs: 0,
     });
   });
 

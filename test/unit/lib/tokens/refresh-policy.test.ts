@@ -45,8 +45,8 @@ describe('leasedCallDeadline', () => {
     expect(leasedCallDeadline(now + 60_000, now + 10_000)).toBe(now + 10_000 - LEASE_WRITE_MARGIN_MS);
   });
 
-  it("keeps the caller's deadline when it comes first", () => {
-    expect(leasedCallDeadline(now + 3000, now + 10_000)).toBe(now + 3000);
+  it("keeps the write margin before the caller's deadline when it comes first, so the write after the call has its time", () => {
+    expect(leasedCallDeadline(now + 3000, now + 10_000)).toBe(now + 3000 - LEASE_WRITE_MARGIN_MS);
   });
 
   it('takes the margin it is given', () => {

@@ -85,7 +85,7 @@ function deps(store: TokenStore, wix: Pick<WixClient, 'createAccessToken' | 'ref
     now,
     random: () => 0.5,
     newLeaseOwner: randomUUID,
-    logger: { info: () => undefined, warn: () => undefined },
+    logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
   };
 }
 

@@ -1,0 +1,352 @@
+import { randomUUID } from 'node:crypto';
+
+import { ServiceError } from '../errors';
+import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, TokenConflictError } from './errors';
+import type { Condition, Update } from './expression';
+import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, recordFromItem, ttlSeconds, type InstanceItem } from './item';
+import * as rules from './transitions';
+import { Refusal, type DuePlacement, type Transition } from './transitions';
+import type {
+  DueItem,
+  DuePage,
+  InstanceKey,
+  InstanceRecord,
+  InstanceStatusView,
+  LeaseResult,
+  TokenCipher,
+  TokenStore,
+  WriteOptions,
+} from './types';
+
+/**
+ * What a store needs from the database underneath: read an item, make one conditional write,
+ * read one shard of the due index. ./dynamo-token-store and ./memory-token-store provide one
+ * each; everything that decides anything is here and in ./transitions.
+ */
+export interface ItemEngine {
+  get(pk: string, options: { consistent: boolean; projection?: readonly string[]; timeoutMs?: number }): Promise<InstanceItem | undefined>;
+  /**
+   * Applies `update` when `condition` holds; otherwise says so with the item as it stood. Throws
+   * StoreUnavailableError for a failure that may or may not have written.
+   */
+  write(
+    operation: string,
+    pk: string,
+    condition: Condition,
+    update: Update,
+    options: { timeoutMs?: number; returnItem: boolean },
+  ): Promise<{ ok: true; item: InstanceItem | undefined } | { ok: false; item: InstanceItem | undefined }>;
+  /** Due items of one shard with dueAt <= now, in due order, at most `limit`, after `startKey`. */
+  queryDueShard(
+    shard: string,
+    now: number,
+    limit: number,
+    startKey: Record<string, unknown> | undefined,
+  ): Promise<{ items: { pk: string; dueAt: number }[]; lastKey?: Record<string, unknown> }>;
+}
+
+export interface TokenStoreDeps {
+  engine: ItemEngine;
+  /** The token cipher of an app (its key ring comes with the app's secret). */
+  cipherFor: (appId: string) => Promise<TokenCipher>;
+  /** Epoch ms clock; defaults to Date.now. */
+  now?: () => number;
+  /** Due-index shards; defaults to 16. Every reader and writer of a table must agree (or readers use more). */
+  shards?: number;
+  /** Default lease length, ms; defaults to {@link DEFAULT_LEASE_TTL_MS}. */
+  leaseTtlMs?: number;
+  /** How long a tombstone stays before DynamoDB's TTL removes it, ms; defaults to 90 days. */
+  tombstoneTtlMs?: number;
+  /** Used by {@link TokenStore.waitForRelease} between polls; defaults to setTimeout. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/**
+ * The default lease length: half of mint's timeout (10 s), so a waiter can outlast a dead
+ * holder's lease, take it over and still mint in time; long enough for a Wix call of 3.5 s and
+ * the write after it (lib/tokens/refresh-policy LEASE_WRITE_MARGIN_MS).
+ */
+export const DEFAULT_LEASE_TTL_MS = 5000;
+
+/** Tombstones are kept this long, so a webhook retried days later still meets one. */
+export const DEFAULT_TOMBSTONE_TTL_MS = 90 * 24 * 60 * 60 * 1000;
+
+/** A race with another install writer is retried this many times before giving up with the conflict. */
+const INSTALL_ATTEMPTS = 3;
+
+/** The attributes of the status projection ({@link TokenStore.getStatus}). */
+const STATUS_PROJECTION = [A.appId, A.instanceId, A.status, A.version, A.lastUsedAt, A.errorKind, A.errorCode, A.errorAt, A.errorCount] as const;
+
+/**
+ * A token store over an {@link ItemEngine}: encrypts and decrypts, carries out the transitions of
+ * ./transitions and turns their refusals into the outcomes the use cases branch on.
+ */
+export function createTokenStore(deps: TokenStoreDeps): TokenStore {
+  const { engine, cipherFor } = deps;
+  const now = deps.now ?? Date.now;
+  const shards = deps.shards ?? DEFAULT_DUE_SHARDS;
+  const leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
+  const tombstoneTtlMs = deps.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  if (!Number.isInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer');
+
+  const toRecord = (item: InstanceItem) => recordFromItem(item, cipherFor);
+  const toRecordOrUndefined = async (item: InstanceItem | undefined) => (item === undefined ? undefined : toRecord(item));
+  const due = (key: InstanceKey, dueAt: number | null): DuePlacement => (dueAt === null ? null : { shard: dueShardOf(key, shards), dueAt });
+
+  async function encrypt(key: InstanceKey) {
+    const cipher = await cipherFor(key.appId);
+    const context = cipherContext(key);
+    return (plaintext: string) => cipher.encrypt(plaintext, context);
+  }
+
+  /** Carries out a transition: the new item, or the refusal and the item as it stood. */
+  async function run<R extends Refusal>(
+    key: InstanceKey,
+    transition: Transition<R>,
+    options: WriteOptions = {},
+  ): Promise<{ ok: true; item: InstanceItem } | { ok: false; refusal: R; item: InstanceItem | undefined }> {
+    const result = await engine.write(transition.name, instancePk(key), transition.condition, transition.update, {
+      returnItem: true,
+      ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    });
+    if (result.ok) return { ok: true, item: result.item as InstanceItem };
+    return { ok: false, refusal: transition.refused(result.item), item: result.item };
+  }
+
+  /** A versioned write by a lease holder (or a rotated token's writer): the record, or a conflict. */
+  async function holderWrite(key: InstanceKey, transition: Transition, options?: WriteOptions): Promise<InstanceRecord> {
+    const result = await run(key, transition, options);
+    if (result.ok) return toRecord(result.item);
+    if (result.refusal === Refusal.Applied && result.item !== undefined) return toRecord(result.item);
+    throw new TokenConflictError(key, conflictReason(result.refusal), await toRecordOrUndefined(result.item));
+  }
+
+  async function getInstance(key: InstanceKey, options?: { consistentRead?: boolean }) {
+    return toRecordOrUndefined(await engine.get(instancePk(key), { consistent: options?.consistentRead ?? false }));
+  }
+
+  return {
+    getInstance,
+
+    async getStatus(key): Promise<InstanceStatusView | undefined> {
+      const item = await engine.get(instancePk(key), { consistent: true, projection: STATUS_PROJECTION });
+      if (item === undefined) return undefined;
+      const view: InstanceStatusView = { appId: item.appId, instanceId: item.instanceId, status: item.status, version: item.version };
+      if (item.lastUsedAt !== undefined) view.lastUsedAt = item.lastUsedAt;
+      if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
+        view.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
+      }
+      return view;
+    },
+
+    async storeInstallTokens(key, tokens, options) {
+      const seal = await encrypt(key);
+      const input = {
+        ...key,
+        installId: tokens.installId ?? randomUUID(),
+        refreshToken: seal(tokens.refreshToken),
+        accessToken: seal(tokens.accessToken),
+        accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+        installedAt: tokens.installedAt,
+        due: due(key, tokens.refreshDueAt),
+      };
+      let current = await engine.get(instancePk(key), { consistent: true, ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+      for (let attempt = 1; ; attempt++) {
+        const result = await run(key, rules.installCallback(current, { ...input, at: now() }), options);
+        if (result.ok) return toRecord(result.item);
+        switch (result.refusal) {
+          case Refusal.Applied:
+            return toRecord(result.item as InstanceItem);
+          case Refusal.Uninstalled:
+            throw new StaleEventError(key, tokens.installedAt, result.item?.lastEventAt);
+          case Refusal.Superseded:
+            throw new StaleEventError(key, tokens.installedAt, result.item?.lastInstallAt, 'superseded');
+        }
+        // Another writer got in between the read and the write: go round on what it left.
+        if (attempt >= INSTALL_ATTEMPTS) throw new TokenConflictError(key, ConflictReason.Version, await toRecordOrUndefined(result.item));
+        current = result.item;
+      }
+    },
+
+    async acquireLease(key, options): Promise<LeaseResult> {
+      const at = now();
+      const lease = { owner: options.owner, expiresAt: at + (options.ttlMs ?? leaseTtlMs) };
+      const transition = rules.acquireLease({ ...key, at, ...lease, createIfMissing: options.createIfMissing === true });
+      const result = await run(key, transition);
+      if (result.ok) return { acquired: true, lease, record: await toRecord(result.item) };
+      if (result.refusal === Refusal.NotFound) return { acquired: false, reason: 'not_found' };
+      const record = await toRecord(result.item as InstanceItem);
+      if (result.refusal === Refusal.Uninstalled) return { acquired: false, reason: 'uninstalled', record };
+      if (record.lease === undefined) {
+        // The condition is evaluated on exactly this item, so a missing lease cannot fail it.
+        throw new ServiceError('STORE_INVARIANT', `Lease refused on instance ${key.instanceId} without a holder`);
+      }
+      return { acquired: false, reason: 'held', holder: record.lease, record };
+    },
+
+    async storeLeasedTokens(key, write, options) {
+      const seal = await encrypt(key);
+      return holderWrite(key, rules.leasedTokenWrite({ ...tokenWriteInput(write, seal, due(key, write.refreshDueAt)), at: now() }), options);
+    },
+
+    async storeRotatedTokens(key, write, options) {
+      const seal = await encrypt(key);
+      const input = { ...tokenWriteInput(write, seal, due(key, write.refreshDueAt)), at: now() };
+      return holderWrite(key, rules.rotatedTokenWrite(write.liveHolder === undefined ? input : { ...input, liveHolder: write.liveHolder }), options);
+    },
+
+    async recordFailure(key, failure, options) {
+      const transition = rules.leasedFailure({
+        owner: failure.owner,
+        expectedVersion: failure.expectedVersion,
+        at: now(),
+        error: failure.error,
+        failedAt: failure.at,
+        due: due(key, failure.retryAt),
+        needsReauth: failure.needsReauth === true,
+      });
+      return holderWrite(key, transition, options);
+    },
+
+    async releaseLease(key, owner, options) {
+      return (await run(key, rules.releaseLease({ owner }), options)).ok;
+    },
+
+    async rescheduleLeased(key, write, options) {
+      const transition = rules.leasedReschedule({ owner: write.owner, expectedVersion: write.expectedVersion, at: now(), due: due(key, write.refreshDueAt) });
+      return holderWrite(key, transition, options);
+    },
+
+    async deferDue(key, move) {
+      return (await run(key, rules.deferDue({ at: now(), ...move }))).ok;
+    },
+
+    async waitForRelease(key, options) {
+      const until = now() + options.timeoutMs;
+      for (;;) {
+        const left = until - now();
+        if (left <= 0) throw new LeaseWaitTimeoutError(key, options.timeoutMs);
+        await sleep(Math.min(options.intervalMs, left));
+        const record = await getInstance(key, { consistentRead: true });
+        if (record === undefined) return undefined;
+        if (record.version > options.sinceVersion) return record;
+        if (record.lease === undefined || record.lease.expiresAt <= now()) return record;
+      }
+    },
+
+    async touchLastUsed(key, usedAt) {
+      return (await run(key, rules.touchLastUsed({ usedAt }))).ok;
+    },
+
+    async recordAppInstalled(key, event) {
+      const transition = rules.appInstalled({
+        ...key,
+        at: now(),
+        eventAt: event.eventAt,
+        ...(event.originInstanceId === undefined ? {} : { originInstanceId: event.originInstanceId }),
+      });
+      const result = await run(key, transition);
+      if (result.ok) return { outcome: 'applied', record: await toRecord(result.item) };
+      return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
+    },
+
+    async recordAppRemoved(key, event) {
+      const at = now();
+      const result = await run(key, rules.appRemoved({ ...key, at, eventAt: event.eventAt, purgeAtSeconds: ttlSeconds(at + tombstoneTtlMs) }));
+      if (result.ok) return { outcome: 'applied', record: await toRecord(result.item) };
+      return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
+    },
+
+    async queryDue(options): Promise<DuePage> {
+      if (!Number.isInteger(options.limit) || options.limit < 1) throw new TypeError('limit must be a positive integer');
+      const position = options.cursor === undefined ? freshWalk(options.startShard ?? 0, shards) : decodeCursor(options.cursor, shards);
+      const items: DueItem[] = [];
+      let { done, lastKey } = position;
+
+      // Walk the shards in order from `start`, each to its end (or until the page is full).
+      while (done < shards && items.length < options.limit) {
+        const shard = String((position.start + done) % shards);
+        const page = await engine.queryDueShard(shard, options.now, options.limit - items.length, lastKey);
+        for (const raw of page.items) {
+          const key = keyFromPk(raw.pk);
+          if (key !== undefined) items.push({ ...key, dueAt: raw.dueAt });
+        }
+        if (page.lastKey === undefined) {
+          done += 1;
+          lastKey = undefined;
+        } else {
+          lastKey = page.lastKey;
+        }
+      }
+      const result: DuePage = { items };
+      if (done < shards) result.cursor = encodeCursor({ start: position.start, done, lastKey });
+      return result;
+    },
+  };
+}
+
+function tokenWriteInput(
+  write: import('./types').LeasedTokenWrite,
+  seal: (plaintext: string) => string,
+  placement: DuePlacement,
+): Omit<rules.TokenWriteInput, 'at'> {
+  return {
+    owner: write.owner,
+    expectedVersion: write.expectedVersion,
+    accessToken: seal(write.accessToken),
+    accessTokenExpiresAt: write.accessTokenExpiresAt,
+    due: placement,
+    ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken) }),
+    ...(write.grantKind === undefined ? {} : { grantKind: write.grantKind }),
+    ...(write.lastUsedAt === undefined ? {} : { lastUsedAt: write.lastUsedAt }),
+  };
+}
+
+function conflictReason(refusal: Refusal): ConflictReason {
+  switch (refusal) {
+    case Refusal.NotFound:
+      return ConflictReason.NotFound;
+    case Refusal.LeaseLost:
+      return ConflictReason.LeaseLost;
+    case Refusal.Uninstalled:
+      return ConflictReason.Uninstalled;
+    default:
+      return ConflictReason.Version;
+  }
+}
+
+interface WalkPosition {
+  /** The shard the walk started from. */
+  start: number;
+  /** Shards read to the end. */
+  done: number;
+  /** Where to resume in shard (start + done) % shards. */
+  lastKey: Record<string, unknown> | undefined;
+}
+
+function freshWalk(startShard: number, shards: number): WalkPosition {
+  if (!Number.isInteger(startShard) || startShard < 0) throw new TypeError('startShard must be a non-negative integer');
+  return { start: startShard % shards, done: 0, lastKey: undefined };
+}
+
+function encodeCursor(position: WalkPosition): string {
+  return Buffer.from(JSON.stringify({ s: position.start, d: position.done, k: position.lastKey }), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string, shards: number): WalkPosition {
+  const invalid = () => new ServiceError('INVALID_CURSOR', 'The due-index cursor is not one this store wrote');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  if (typeof parsed !== 'object' || parsed === null) throw invalid();
+  const { s, d, k } = parsed as { s?: unknown; d?: unknown; k?: unknown };
+  if (!Number.isInteger(s) || !Number.isInteger(d) || (s as number) < 0 || (d as number) < 0 || (d as number) > shards) {
+    throw invalid();
+  }
+  if (k !== undefined && (typeof k !== 'object' || k === null)) throw invalid();
+  return { start: (s as number) % shards, done: d as number, lastKey: k as Record<string, unknown> | undefined };
+}
