@@ -146,6 +146,7 @@ export interface InstallCallbackInput extends Stamp {
  * meets `version` reads again and retries.
  *
  * ```
+ * installId is this callback's ──────────────▶ applied (its own earlier write; its answer was lost)
  * tombstone with lastEventAt >= installedAt ──▶ uninstalled (the removal followed the consent)
  * lastInstallAt > installedAt ────────────────▶ superseded (a newer install's tokens are stored)
  * otherwise ──────────────────────────────────▶ write; lastEventAt = max(lastEventAt, installedAt)
@@ -189,6 +190,8 @@ export function installCallback(current: InstanceItem | undefined, input: Instal
     name: 'installCallback',
     condition: and(
       unchanged,
+      // Not this callback's own write already (a retry whose first answer was lost).
+      or(missing(A.installId), ne(A.installId, input.installId)),
       not(and(eq(A.status, InstanceStatus.Uninstalled), ge(A.lastEventAt, input.installedAt))),
       or(missing(A.lastInstallAt), le(A.lastInstallAt, input.installedAt)),
     ),

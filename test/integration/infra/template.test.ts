@@ -313,15 +313,20 @@ describe('alarms', () => {
     expect(template.Conditions?.['CreateAlarmTopic']).toEqual({ 'Fn::Equals': ['', ''] });
   });
 
-  it('watch only refresh metrics the sweep publishes, under its namespace and dimensions', () => {
+  it('watch only refresh metrics the function publishes, under its namespace and dimensions (a sweep, or a direct invoke)', () => {
     const published = new Set(Object.keys(summaryMetrics(emptySummary('sweep'))));
     const serviceMetrics = alarms().flatMap(([, alarm]) => alarmMetrics(alarm).filter((metric) => metric.Namespace === METRICS_NAMESPACE));
 
     expect(serviceMetrics.length).toBeGreaterThan(0);
     for (const metric of serviceMetrics) {
       expect(published).toContain(metric.MetricName);
-      expect(dimensionsOf(metric)).toEqual({ service: 'refresh', mode: 'sweep' });
+      expect([{ service: 'refresh', mode: 'sweep' }, { service: 'refresh', mode: 'instance' }]).toContainEqual(dimensionsOf(metric));
     }
+  });
+
+  it('issue 11: alarm on a rotated refresh token that could not be stored, from a sweep or a direct invoke', () => {
+    expect(watching(METRICS_NAMESPACE, 'FailedRotatedTokenLost', { service: 'refresh', mode: 'sweep' })).not.toEqual([]);
+    expect(watching(METRICS_NAMESPACE, 'FailedRotatedTokenLost', { service: 'refresh', mode: 'instance' })).not.toEqual([]);
   });
 
   it('cover failing refreshes, mint errors and throttling of every function and of the table', () => {

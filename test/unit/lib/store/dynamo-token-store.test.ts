@@ -1,8 +1,8 @@
 import { DynamoDBClient, ProvisionedThroughputExceededException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 
-import { createDynamoTokenStore, StoreUnavailableError, type TokenStore } from '../../../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, StoreUnavailableError, type InstallStateStore, type TokenStore } from '../../../../lib/store';
 
 const key = { appId: 'app-1', instanceId: 'instance-1' };
 const NOW = Date.UTC(2030, 0, 1);
@@ -15,13 +15,16 @@ function awsError(name: string): Error {
 describe('createDynamoTokenStore error mapping', () => {
   const ddb = mockClient(DynamoDBDocumentClient);
   let store: TokenStore;
+  let states: InstallStateStore;
   let cipherCalls: number;
 
   beforeEach(() => {
     ddb.reset();
     cipherCalls = 0;
+    const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+    states = createDynamoInstallStateStore({ documentClient, tableName: 'tokens', now: () => NOW });
     store = createDynamoTokenStore({
-      documentClient: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+      documentClient,
       tableName: 'tokens',
       cipherFor: async () => {
         cipherCalls += 1;
@@ -35,21 +38,34 @@ describe('createDynamoTokenStore error mapping', () => {
     ddb.restore();
   });
 
-  const operations: Array<[string, () => Promise<unknown>]> = [
-    ['getInstance', () => store.getInstance(key)],
-    ['acquireLease', () => store.acquireLease(key, { owner: 'o' })],
-    ['touchLastUsed', () => store.touchLastUsed(key, NOW)],
-    ['recordAppRemoved', () => store.recordAppRemoved(key, { eventAt: NOW })],
-    ['queryDue', () => store.queryDue({ now: NOW, limit: 10 })],
-    ['consumeState', () => store.consumeState('state', NOW + 1000)],
+  /** The method, the operation its error names (a write names its transition, lib/store/transitions), the call. */
+  const operations: Array<[string, string, () => Promise<unknown>]> = [
+    ['getInstance', 'getInstance', () => store.getInstance(key)],
+    ['acquireLease', 'acquireLease', () => store.acquireLease(key, { owner: 'o' })],
+    ['touchLastUsed', 'touchLastUsed', () => store.touchLastUsed(key, NOW)],
+    ['recordAppRemoved', 'appRemoved', () => store.recordAppRemoved(key, { eventAt: NOW })],
+    ['queryDue', 'queryDue', () => store.queryDue({ now: NOW, limit: 10 })],
+    ['deferDue', 'deferDue', () => store.deferDue(key, { seenDueAt: NOW, dueAt: NOW + 1000 })],
+    ['consume', 'consumeState', () => states.consume('state', NOW + 1000, 'consumer')],
+    ['release', 'releaseState', () => states.release('state', 'consumer')],
   ];
 
   describe.each(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])(
     'when DynamoDB answers %s after the SDK retries',
     (name) => {
-      it.each(operations)('%s throws StoreUnavailableError (transient) with the SDK error as cause', async (operation, run) => {
+      it.each(operations)('%s throws StoreUnavailableError (transient) with the SDK error as cause', async (_method, operation, run) => {
         const sdkError = awsError(name);
-        ddb.on(GetCommand).rejects(sdkError).on(UpdateCommand).rejects(sdkError).on(QueryCommand).rejects(sdkError).on(PutCommand).rejects(sdkError);
+        ddb
+          .on(GetCommand)
+          .rejects(sdkError)
+          .on(UpdateCommand)
+          .rejects(sdkError)
+          .on(QueryCommand)
+          .rejects(sdkError)
+          .on(PutCommand)
+          .rejects(sdkError)
+          .on(DeleteCommand)
+          .rejects(sdkError);
 
         const error = await run().catch((e: unknown) => e);
 
@@ -100,7 +116,7 @@ describe('createDynamoTokenStore error mapping', () => {
   });
 
   it('refuses an expired install state without calling DynamoDB', async () => {
-    const consumed = await store.consumeState('state', NOW);
+    const consumed = await states.consume('state', NOW, 'consumer');
 
     expect(consumed).toBe(false);
     expect(ddb.calls()).toHaveLength(0);
@@ -113,6 +129,30 @@ describe('createDynamoTokenStore error mapping', () => {
 
     const input = ddb.commandCalls(UpdateCommand)[0]?.args[0].input;
     expect(input).toMatchObject({ ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD', TableName: 'tokens' });
+  });
+
+  it('lets a consume refused by another consumer answer false, not throw', async () => {
+    ddb.on(PutCommand).rejects(awsError('ConditionalCheckFailedException'));
+
+    await expect(states.consume('state', NOW + 1000, 'consumer')).resolves.toBe(false);
+  });
+
+  it('consumes a state under its hash, recognising only the same consumer', async () => {
+    ddb.on(PutCommand).resolves({});
+
+    await states.consume('the-state', NOW + 1000, 'consumer-1');
+
+    const input = ddb.commandCalls(PutCommand)[0]?.args[0].input;
+    expect(input?.Item).toMatchObject({ consumer: 'consumer-1', stateExpiresAt: NOW + 1000, ttl: Math.ceil((NOW + 1000) / 1000) });
+    expect(JSON.stringify(input)).not.toContain('the-state');
+    expect(input?.ConditionExpression).toBe('attribute_not_exists(#pk) OR #consumer = :consumer');
+    expect(input?.ExpressionAttributeValues).toEqual({ ':consumer': 'consumer-1' });
+  });
+
+  it('treats a release refused by the condition (not our state) as a no-op', async () => {
+    ddb.on(DeleteCommand).rejects(awsError('ConditionalCheckFailedException'));
+
+    await expect(states.release('state', 'consumer')).resolves.toBeUndefined();
   });
 
   it('refuses app or instance ids that would make an ambiguous key', async () => {

@@ -1,11 +1,20 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { SecretsUnavailableError } from '../../../../lib/secrets';
-import { StaleEventError, StoreUnavailableError, TokenConflictError, type InstallTokens, type InstanceKey, type InstanceRecord } from '../../../../lib/store';
+import {
+  createMemoryInstallStateStore,
+  createMemoryTokenStore,
+  StaleEventError,
+  StoreUnavailableError,
+  TokenConflictError,
+  type InstallTokens,
+  type InstanceKey,
+  type InstanceRecord,
+} from '../../../../lib/store';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { completeInstall, InstallNotConfirmedError, startInstall, type InstallDeps } from '../../../../lib/tokens/install';
-import { InstallStateError, issueInstallState } from '../../../../lib/tokens/install-state';
+import { InstallStateError, issueInstallState, verifyInstallState } from '../../../../lib/tokens/install-state';
 import { legacyHealthDueAt } from '../../../../lib/tokens/refresh-policy';
 import {
   WixGrantInvalidError,
@@ -16,6 +25,7 @@ import {
 } from '../../../../lib/wix';
 import { captureLogger, type CapturedLogger } from '../../../support/mint-fixture';
 import { memorySecrets } from '../../../support/http-fixture';
+import { testCipherFor } from '../../../support/token-cipher';
 
 const app = demoAppSecret(randomUUID());
 const second = demoAppSecret(randomUUID());
@@ -24,7 +34,6 @@ const T0 = Date.UTC(2030, 0, 1, 12);
 /** In-memory stand-ins that record what the use case did, in order. */
 function fakes(options: { exchange?: () => Promise<LegacyTokens>; tokenInfo?: (token: string) => Promise<TokenInfo>; storeFailures?: number } = {}) {
   const steps: string[] = [];
-  const consumed = new Set<string>();
   const stored: Array<{ key: InstanceKey; tokens: InstallTokens }> = [];
   let clock = T0;
   let storeFailures = options.storeFailures ?? 0;
@@ -36,17 +45,17 @@ function fakes(options: { exchange?: () => Promise<LegacyTokens>; tokenInfo?: (t
     installerUrl: 'https://installer.example',
     publicUrl: 'https://tokens.example',
     secrets: memorySecrets([app, second]),
-    store: {
-      consumeState: async (id) => {
+    states: {
+      consume: async (id, expiresAt, consumer) => {
         steps.push('consume');
-        if (consumed.has(id)) return false;
-        consumed.add(id);
-        return true;
+        return states.consume(id, expiresAt, consumer);
       },
-      releaseState: async (id) => {
+      release: async (id, consumer) => {
         steps.push('release');
-        consumed.delete(id);
+        return states.release(id, consumer);
       },
+    },
+    store: {
       storeInstallTokens: async (key, install) => {
         steps.push('store');
         if (storeFailures > 0) {
@@ -74,11 +83,14 @@ function fakes(options: { exchange?: () => Promise<LegacyTokens>; tokenInfo?: (t
     },
     logger: captureLogger(),
   };
+  // The single-use rules themselves (contract-tested in test/contract/token-store), on this clock.
+  const states = createMemoryInstallStateStore({ now: () => clock });
   return {
     deps,
     steps,
     stored,
     tokens,
+    states,
     forInstance(id: string) {
       instanceId = id;
     },
@@ -156,8 +168,12 @@ describe('startInstall', () => {
 describe('completeInstall', () => {
   it('consumes the state, exchanges the code, checks the instance with Token Info, stores, then answers close-window', async () => {
     const f = fakes();
+    const instanceId = randomUUID();
+    f.forInstance(instanceId);
+    const state = await issueInstallState(f.deps, app.appId);
+    const { id: stateId } = await verifyInstallState(f.deps, state);
 
-    const done = await callback(f);
+    const done = await completeInstall(f.deps, { code: 'the-code', state, instanceId }, { deadline: T0 + 9_000 });
 
     expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store']);
     expect(done.location).toBe(`https://installer.example/installer/close-window?access_token=${encodeURIComponent(f.tokens.accessToken)}`);
@@ -166,6 +182,7 @@ describe('completeInstall', () => {
       accessToken: f.tokens.accessToken,
       accessTokenExpiresAt: f.tokens.expiresAt,
       installedAt: T0,
+      installId: createHash('sha256').update(stateId, 'utf8').digest('base64url'),
       refreshDueAt: legacyHealthDueAt(T0, { appId: app.appId, instanceId: done.instanceId }),
     });
     expect(f.stored[0]?.key).toEqual({ appId: app.appId, instanceId: done.instanceId });
@@ -219,7 +236,7 @@ describe('completeInstall', () => {
 
   it('keeps the original failure, and logs no state, when the state cannot be given back', async () => {
     const f = fakes({ exchange: async () => Promise.reject(new WixUnavailableError('WIX_HTTP_503', 'Wix authorization_code failed: 503', { operation: 'authorization_code', status: 503 })) });
-    f.deps.store.releaseState = async () => {
+    f.deps.states.release = async () => {
       f.steps.push('release');
       throw new StoreUnavailableError('ThrottlingException', 'releaseState', new Error('slow down'));
     };
@@ -248,9 +265,9 @@ describe('completeInstall', () => {
     expect(f.stored).toHaveLength(0);
   });
 
-  it('reaches neither Wix nor the store when the state cannot be consumed (the store is down)', async () => {
+  it('reaches neither Wix nor the store when the state cannot be consumed (the store is down), retrying the consume within its budget', async () => {
     const f = fakes();
-    f.deps.store.consumeState = async () => {
+    f.deps.states.consume = async () => {
       f.steps.push('consume');
       throw new StoreUnavailableError('ThrottlingException', 'consumeState', new Error('slow down'));
     };
@@ -258,7 +275,39 @@ describe('completeInstall', () => {
     const error = await failure(callback(f));
 
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(f.steps).toEqual(['consume']);
+    const calls = f.steps.filter((step) => !step.startsWith('sleep'));
+    const slept = f.steps.filter((step) => step.startsWith('sleep')).map((step) => Number(step.split(' ')[1]));
+    expect(calls.length).toBeGreaterThan(1);
+    expect(new Set(calls)).toEqual(new Set(['consume']));
+    // The consume budget (2 s), well inside the callback's deadline.
+    expect(slept.reduce((sum, ms) => sum + ms, 0)).toBeLessThan(2000);
+  });
+
+  it('issue 11 defect 3: a consume whose answer was lost is recognised on retry (no \'already used\')', async () => {
+    const f = fakes();
+    let lost = 1;
+    f.deps.states.consume = async (id, expiresAt, consumer, options) => {
+      f.steps.push('consume');
+      const consumed = await f.states.consume(id, expiresAt, consumer, options);
+      if (lost > 0) {
+        lost -= 1;
+        // DynamoDB applied the write; its answer never reached us.
+        throw new StoreUnavailableError('TimeoutError', 'consumeState', new Error('timed out'));
+      }
+      return consumed;
+    };
+    const instanceId = randomUUID();
+    f.forInstance(instanceId);
+    const state = await issueInstallState(f.deps, app.appId);
+
+    const done = await completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 });
+    const replay = await failure(completeInstall(f.deps, { code: 'c', state, instanceId }, { deadline: T0 + 9000 }));
+
+    expect(done.instanceId).toBe(instanceId);
+    expect(f.steps.slice(0, 6)).toEqual(['consume', 'sleep 25', 'consume', 'exchange', 'token-info', 'store']);
+    expect(f.stored).toHaveLength(1);
+    expect(replay).toBeInstanceOf(InstallStateError);
+    expect((replay as InstallStateError).reason).toBe('used');
   });
 
   it.each([
@@ -309,7 +358,7 @@ describe('completeInstall', () => {
 
     const done = await callback(f);
 
-    expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store', 'sleep 100', 'store', 'sleep 200', 'store']);
+    expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store', 'sleep 25', 'store', 'sleep 50', 'store']);
     expect(done.version).toBe(1);
   });
 
@@ -335,6 +384,44 @@ describe('completeInstall', () => {
 
     expect(error).toBeInstanceOf(TokenConflictError);
     expect(f.steps).toEqual(['consume', 'exchange', 'token-info', 'store']);
+  });
+
+  it('passes one installId to every retry of the store, so a retried write recognises its own', async () => {
+    const f = fakes();
+    const installIds: Array<string | undefined> = [];
+    f.deps.store.storeInstallTokens = async (key, install) => {
+      f.steps.push('store');
+      installIds.push(install.installId);
+      if (installIds.length < 3) throw new StoreUnavailableError('TimeoutError', 'installCallback', new Error('timed out'));
+      return { ...key, version: 1 } as InstanceRecord;
+    };
+
+    await callback(f);
+
+    expect(installIds).toHaveLength(3);
+    expect(new Set(installIds).size).toBe(1);
+    expect(installIds[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it("issue 11 defect 4: the install is ordered by Token Info's iat, not this service's clock", async () => {
+    // This service's clock runs 5 s ahead of Wix's; the app was removed 1 s after the consent (Wix's clock).
+    const iat = T0 - 5000;
+    let issuedAt = iat;
+    const instanceId = randomUUID();
+    const f = fakes({ tokenInfo: async () => ({ active: true, instanceId, clientId: app.appId, issuedAt }) });
+    const store = createMemoryTokenStore({ cipherFor: testCipherFor(), now: f.deps.now });
+    f.deps.store = store;
+    const key = { appId: app.appId, instanceId };
+    await store.recordAppRemoved(key, { eventAt: iat + 1000 });
+
+    const refused = await failure(completeInstall(f.deps, { code: 'c', state: await issueInstallState(f.deps, app.appId), instanceId }, { deadline: T0 + 9000 }));
+    issuedAt = iat + 2000;
+    const reinstalled = await completeInstall(f.deps, { code: 'c2', state: await issueInstallState(f.deps, app.appId), instanceId }, { deadline: T0 + 9000 });
+    const record = await store.getInstance(key, { consistentRead: true });
+
+    expect(refused).toBeInstanceOf(StaleEventError);
+    expect(reinstalled.version).toBe(2);
+    expect(record).toMatchObject({ status: 'active', lastInstallAt: iat + 2000, lastEventAt: iat + 2000 });
   });
 
   it('lets a StaleEventError through: the app was removed after this consent', async () => {

@@ -1,5 +1,3 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
 import {
   ConflictReason,
   InstanceStatus,
@@ -8,21 +6,13 @@ import {
   type InstanceKey,
   type InstanceRecord,
   type TokenStore,
-} from '../../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+} from '../../../lib/store';
+import { fakeToken, newInstance, STORE_KINDS, useStoreFixture, type StorageCall } from '../../support/token-store';
 
 const HOUR = 3_600_000;
 
-describe('DynamoDB token store: versions and leases', () => {
-  let f: StoreFixture;
-
-  beforeAll(async () => {
-    f = await createStoreFixture('lease');
-  });
-
-  afterAll(async () => {
-    await f.table.drop();
-  });
+describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
+  const f = useStoreFixture('lease', kind);
 
   /** An installed legacy instance at version 1. */
   async function installed(key: InstanceKey = newInstance()): Promise<{ key: InstanceKey; record: InstanceRecord }> {
@@ -125,14 +115,8 @@ describe('DynamoDB token store: versions and leases', () => {
         installedAt: f.clock.now + 1,
         refreshDueAt: null,
       });
-      const calls: string[] = [];
-      const counting: Pick<DynamoDBDocumentClient, 'send'> = {
-        send: ((command: { constructor: { name: string } }, ...rest: unknown[]) => {
-          calls.push(command.constructor.name);
-          return (f.table.documentClient.send as (...args: unknown[]) => unknown)(command, ...rest);
-        }) as DynamoDBDocumentClient['send'],
-      };
-      const store = f.makeStore({ documentClient: counting });
+      const calls: StorageCall[] = [];
+      const store = f.makeStore({ onCall: (call) => calls.push(call) });
 
       const error = await store
         .storeLeasedTokens(key, {
@@ -149,7 +133,7 @@ describe('DynamoDB token store: versions and leases', () => {
       expect((error as TokenConflictError).reason).toBe(ConflictReason.Version);
       expect((error as TokenConflictError).current?.refreshToken).toBe(newer);
       expect((error as TokenConflictError).current?.version).toBe(held.version + 1);
-      expect(calls).toEqual(['UpdateCommand']);
+      expect(calls).toEqual(['write']);
     });
   });
 
@@ -322,6 +306,64 @@ describe('DynamoDB token store: versions and leases', () => {
       expect(recovered.lastError).toBeUndefined();
     });
 
+    it('returns the record, not a conflict, when a leased write is retried after it applied (its answer was lost)', async () => {
+      const { key, record } = await installed();
+      const held = await lease(key, 'retrier');
+      const write = {
+        owner: 'retrier',
+        expectedVersion: held.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        refreshToken: fakeToken('refresh'),
+        refreshDueAt: f.clock.now + 2 * HOUR,
+      };
+
+      const first = await f.store.storeLeasedTokens(key, write);
+      const retried = await f.store.storeLeasedTokens(key, write);
+
+      expect(retried).toEqual(first);
+      expect(retried).toMatchObject({ version: record.version + 1, accessToken: write.accessToken, refreshToken: write.refreshToken });
+      expect((await f.store.getInstance(key, { consistentRead: true }))?.version).toBe(record.version + 1);
+    });
+
+    it('returns the record when a failure record is retried after it applied, without counting the failure twice', async () => {
+      const { key, record } = await installed();
+      const held = await lease(key, 'retrier');
+      const failure = {
+        owner: 'retrier',
+        expectedVersion: held.version,
+        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
+        at: f.clock.now,
+        retryAt: f.clock.now + 30_000,
+      };
+
+      const first = await f.store.recordFailure(key, failure);
+      const retried = await f.store.recordFailure(key, failure);
+
+      expect(retried).toEqual(first);
+      expect(retried).toMatchObject({ version: record.version + 1, lastError: { count: 1 } });
+    });
+
+    it('still refuses a retried leased write once someone else wrote after it', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'retrier');
+      const write = {
+        owner: 'retrier',
+        expectedVersion: held.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        refreshDueAt: null,
+      };
+      await f.store.storeLeasedTokens(key, write);
+      const next = await lease(key, 'next');
+      await f.store.storeLeasedTokens(key, { ...write, owner: 'next', expectedVersion: next.version, accessToken: fakeToken('access') });
+
+      const error = await f.store.storeLeasedTokens(key, write).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(TokenConflictError);
+      expect((error as TokenConflictError).reason).toBe(ConflictReason.Version);
+    });
+
     it('lets only the owner release a lease', async () => {
       const { key } = await installed();
       await lease(key, 'owner');
@@ -336,6 +378,43 @@ describe('DynamoDB token store: versions and leases', () => {
       expect(byOwner).toBe(true);
       expect(after?.lease).toBeUndefined();
       expect(after?.version).toBe(stillHeld?.version);
+    });
+  });
+
+  describe('getStatus', () => {
+    it('reads the status projection, with last use and last error, and never a token', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'r1');
+      await f.store.recordFailure(key, {
+        owner: 'r1',
+        expectedVersion: held.version,
+        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
+        at: f.clock.now,
+        retryAt: f.clock.now + 30_000,
+      });
+      await f.store.touchLastUsed(key, f.clock.now);
+
+      const view = await f.store.getStatus(key);
+
+      expect(view).toEqual({
+        ...key,
+        status: InstanceStatus.Active,
+        version: held.version + 1,
+        lastUsedAt: f.clock.now,
+        lastError: { kind: 'transient', code: 'WIX_UNAVAILABLE', at: f.clock.now, count: 1 },
+      });
+      expect(Object.keys(view ?? {}).sort()).toEqual(['appId', 'instanceId', 'lastError', 'lastUsedAt', 'status', 'version']);
+    });
+
+    it('reads a tombstone status and nothing for an unknown instance', async () => {
+      const { key } = await installed();
+      await f.store.recordAppRemoved(key, { eventAt: f.clock.now });
+
+      const removed = await f.store.getStatus(key);
+      const unknown = await f.store.getStatus(newInstance());
+
+      expect(removed).toEqual({ ...key, status: InstanceStatus.Uninstalled, version: 2 });
+      expect(unknown).toBeUndefined();
     });
   });
 
@@ -388,9 +467,11 @@ describe('DynamoDB token store: versions and leases', () => {
     it('gives up with LeaseWaitTimeoutError at its bound while the holder keeps the lease', async () => {
       const { key } = await installed();
       const held = await lease(key, 'hog');
+      // The bound is the store's clock: a waiter on the wall clock (the fixture's stands still).
+      const waiter = f.makeStore({ now: Date.now });
       const startedAt = Date.now();
 
-      const error = await f.store
+      const error = await waiter
         .waitForRelease(key, { sinceVersion: held.version, timeoutMs: 300, intervalMs: 50 })
         .catch((e: unknown) => e);
       const waited = Date.now() - startedAt;
@@ -399,6 +480,51 @@ describe('DynamoDB token store: versions and leases', () => {
       expect((error as LeaseWaitTimeoutError).code).toBe('LEASE_WAIT_TIMEOUT');
       expect(waited).toBeGreaterThanOrEqual(300);
       expect(waited).toBeLessThan(2000);
+    });
+
+    it('stops at timeoutMs by the store clock, not after a number of polls, and never sleeps past it', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'hog', f.store, 60_000);
+      const clock = { now: f.clock.now };
+      const sleeps: number[] = [];
+      const reads: StorageCall[] = [];
+      const waiter = f.makeStore({
+        now: () => clock.now,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          clock.now += ms;
+        },
+        onCall: (call) => reads.push(call),
+      });
+      const startedAt = clock.now;
+
+      const error = await waiter.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 1000, intervalMs: 300 }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(LeaseWaitTimeoutError);
+      expect((error as LeaseWaitTimeoutError).waitedMs).toBe(1000);
+      expect(sleeps).toEqual([300, 300, 300, 100]);
+      expect(clock.now).toBe(startedAt + 1000);
+      expect(reads).toEqual(['read', 'read', 'read', 'read']);
+    });
+
+    it('polls fewer times when the store clock runs ahead of its sleeps (a slow read, a long GC pause)', async () => {
+      const { key } = await installed();
+      const held = await lease(key, 'hog', f.store, 60_000);
+      const clock = { now: f.clock.now };
+      const sleeps: number[] = [];
+      const waiter = f.makeStore({
+        now: () => clock.now,
+        sleep: async (ms) => {
+          sleeps.push(ms);
+          clock.now += 3 * ms;
+        },
+      });
+
+      const error = await waiter.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 1000, intervalMs: 100 }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(LeaseWaitTimeoutError);
+      // 300 ms of the store's clock per poll: the fourth one passes the bound, so no fifth starts.
+      expect(sleeps).toEqual([100, 100, 100, 100]);
     });
   });
 });

@@ -1,30 +1,18 @@
 import { inspect } from 'node:util';
 
-import { ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 
-import { DecryptionError } from '../../../../lib/crypto';
-import { TokenConflictError } from '../../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+import { DecryptionError } from '../../../lib/crypto';
+import { TokenConflictError } from '../../../lib/store';
+import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 const HOUR = 3_600_000;
 
-describe('DynamoDB token store: tokens at rest', () => {
-  let f: StoreFixture;
+describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
+  const f = useStoreFixture('at-rest', kind);
 
-  beforeAll(async () => {
-    f = await createStoreFixture('at-rest');
-  });
-
-  afterAll(async () => {
-    await f.table.drop();
-  });
-
-  async function rawTable(): Promise<string> {
-    const output = await f.table.client.send(new ScanCommand({ TableName: f.table.tableName, ConsistentRead: true }));
-    return JSON.stringify(output.Items);
-  }
-
-  it('stores no plaintext token: a scan of the raw table finds none, yet the store reads them back', async () => {
+  /** Two instances whose tokens went through every token write: install, refresh (rotation), reinstall. */
+  async function storeEverywhere(): Promise<{ plaintexts: string[]; key: ReturnType<typeof newInstance>; rotatedRefresh: string; mintedAccess: string }> {
     const key = newInstance();
     const plaintexts = [fakeToken('refresh'), fakeToken('access'), fakeToken('refresh'), fakeToken('access')];
     const [installRefresh, installAccess, rotatedRefresh, mintedAccess] = plaintexts as [string, string, string, string];
@@ -53,8 +41,14 @@ describe('DynamoDB token store: tokens at rest', () => {
       installedAt: f.clock.now,
       refreshDueAt: null,
     });
+    return { plaintexts, key, rotatedRefresh, mintedAccess };
+  }
 
-    const raw = await rawTable();
+  it('stores no plaintext token: the stored items hold none, yet the store reads them back', async () => {
+    const { plaintexts, key, rotatedRefresh, mintedAccess } = await storeEverywhere();
+
+    const items = await f.rawItems();
+    const raw = JSON.stringify(items);
     const read = await f.store.getInstance(key);
 
     for (const plaintext of plaintexts) {
@@ -62,9 +56,30 @@ describe('DynamoDB token store: tokens at rest', () => {
       // Not even the random part, in case something re-encoded the prefix.
       expect(raw).not.toContain(plaintext.slice(-36));
     }
-    expect(raw).toContain('"refreshToken":{"S":"v1.');
+    expect(items.length).toBeGreaterThan(0);
+    for (const item of items) {
+      expect(item.refreshToken).toMatch(/^v1\./);
+      expect(item.accessToken).toMatch(/^v1\./);
+    }
     expect(read).toMatchObject({ refreshToken: rotatedRefresh, accessToken: mintedAccess });
   });
+
+  if (kind === 'dynamodb') {
+    it('stores no plaintext token: a scan of the raw table finds none', async () => {
+      const table = f.table;
+      if (table === undefined) throw new Error('arrange: no table');
+      const { plaintexts } = await storeEverywhere();
+
+      const output = await table.client.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }));
+      const raw = JSON.stringify(output.Items);
+
+      for (const plaintext of plaintexts) {
+        expect(raw).not.toContain(plaintext);
+        expect(raw).not.toContain(plaintext.slice(-36));
+      }
+      expect(raw).toContain('"refreshToken":{"S":"v1.');
+    });
+  }
 
   it('fails to decrypt a token envelope copied into another instance item', async () => {
     const victim = newInstance();
@@ -78,16 +93,8 @@ describe('DynamoDB token store: tokens at rest', () => {
         refreshDueAt: null,
       });
     }
-    const scan = await f.table.client.send(new ScanCommand({ TableName: f.table.tableName, ConsistentRead: true }));
-    const victimItem = scan.Items?.find((item) => item.pk?.S === `${victim.appId}#${victim.instanceId}`);
-    await f.table.client.send(
-      new UpdateItemCommand({
-        TableName: f.table.tableName,
-        Key: { pk: { S: `${thief.appId}#${thief.instanceId}` } },
-        UpdateExpression: 'SET refreshToken = :stolen',
-        ExpressionAttributeValues: { ':stolen': victimItem?.refreshToken ?? { S: 'missing' } },
-      }),
-    );
+    const victimItem = await f.rawItem(victim);
+    await f.setRawAttributes(thief, { refreshToken: victimItem?.refreshToken ?? 'missing' });
 
     await expect(f.store.getInstance(thief, { consistentRead: true })).rejects.toBeInstanceOf(DecryptionError);
   });

@@ -1,16 +1,8 @@
-import { LAST_USED_RESOLUTION_MS, shouldTouchLastUsed } from '../../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+import { LAST_USED_RESOLUTION_MS, shouldTouchLastUsed } from '../../../lib/store';
+import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
-describe('DynamoDB token store: touchLastUsed', () => {
-  let f: StoreFixture;
-
-  beforeAll(async () => {
-    f = await createStoreFixture('last-used');
-  });
-
-  afterAll(async () => {
-    await f.table.drop();
-  });
+describe.each(STORE_KINDS)('%s token store: touchLastUsed', (kind) => {
+  const f = useStoreFixture('last-used', kind);
 
   it('writes at most once a minute, without bumping the version or touching a held lease', async () => {
     const key = newInstance();

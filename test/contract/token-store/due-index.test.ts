@@ -1,9 +1,9 @@
-import { DEFAULT_DUE_SHARDS, dueShardOf, type DueItem, type InstanceKey, type TokenStore } from '../../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+import { DEFAULT_DUE_SHARDS, dueShardOf, type DueItem, type InstanceKey, type TokenStore } from '../../../lib/store';
+import { createStoreFixture, fakeToken, newInstance, STORE_KINDS, type StoreFixture } from '../../support/token-store';
 
 const MINUTE = 60_000;
 
-describe('DynamoDB token store: the sharded due index', () => {
+describe.each(STORE_KINDS)('%s token store: the sharded due index', (kind) => {
   let f: StoreFixture;
   let now: number;
   const due: InstanceKey[] = [];
@@ -27,7 +27,7 @@ describe('DynamoDB token store: the sharded due index', () => {
   const ids = (items: readonly InstanceKey[]) => items.map((item) => `${item.appId}#${item.instanceId}`).sort();
 
   beforeAll(async () => {
-    f = await createStoreFixture('due');
+    f = await createStoreFixture('due', kind);
     now = f.clock.now;
     const install = (key: InstanceKey, refreshDueAt: number | null) =>
       f.store.storeInstallTokens(key, {
@@ -96,7 +96,7 @@ describe('DynamoDB token store: the sharded due index', () => {
   });
 
   afterAll(async () => {
-    await f.table.drop();
+    await f.drop();
   });
 
   it('spreads the due instances over several shards', () => {

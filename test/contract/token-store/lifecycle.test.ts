@@ -1,20 +1,15 @@
-import { StaleEventError, TokenConflictError, type InstanceKey } from '../../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, type StoreFixture } from '../../../support/token-store';
+import { ConflictReason, StaleEventError, TokenConflictError, type InstanceKey } from '../../../lib/store';
+import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', () => {
-  let f: StoreFixture;
+describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved ordering', (kind) => {
+  const f = useStoreFixture('lifecycle', kind);
   let t0: number;
 
-  beforeAll(async () => {
-    f = await createStoreFixture('lifecycle');
+  beforeAll(() => {
     t0 = f.clock.now - DAY;
-  });
-
-  afterAll(async () => {
-    await f.table.drop();
   });
 
   const installTokens = (installedAt: number, refreshToken = fakeToken('refresh')) => ({
@@ -77,6 +72,8 @@ describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', 
       expect(stored?.lease).toBeUndefined();
       expect(stored?.refreshDueAt).toBeUndefined();
       expect(stored?.purgeAt).toBe(Math.ceil((f.clock.now + 90 * DAY) / 1000) * 1000);
+      // DynamoDB's TTL reads epoch seconds; the memory store holds items as DynamoDB would.
+      expect((await f.rawItem(key))?.ttl).toBe(Math.ceil((f.clock.now + 90 * DAY) / 1000));
     });
 
     it('treats a redelivered AppRemoved as a duplicate and changes nothing', async () => {
@@ -208,6 +205,7 @@ describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', 
       .catch((e: unknown) => e);
 
     expect(error).toBeInstanceOf(TokenConflictError);
+    expect((error as TokenConflictError).reason).toBe(ConflictReason.Uninstalled);
     expect((error as TokenConflictError).current?.status).toBe('uninstalled');
     const stored = await f.store.getInstance(key, { consistentRead: true });
     expect(stored?.accessToken).toBeUndefined();
@@ -237,5 +235,65 @@ describe('DynamoDB token store: install, AppInstalled and AppRemoved ordering', 
     expect(error).toBeInstanceOf(StaleEventError);
     const stored = await f.store.getInstance(key, { consistentRead: true });
     expect(stored).toMatchObject({ refreshToken: newer.refreshToken, lastInstallAt: t0 + 9000, version: 1 });
+  });
+
+  describe('a retried install callback (installId)', () => {
+    it('returns the first write when the same install is stored twice, not superseded', async () => {
+      const key = newInstance();
+      const tokens = { ...installTokens(t0), installId: 'install-a' };
+
+      const first = await f.store.storeInstallTokens(key, tokens);
+      const retried = await f.store.storeInstallTokens(key, tokens);
+
+      expect(retried).toEqual(first);
+      expect(retried).toMatchObject({ version: 1, refreshToken: tokens.refreshToken, lastInstallAt: t0 });
+      expect((await f.store.getInstance(key, { consistentRead: true }))?.version).toBe(1);
+      expect((await f.rawItem(key))?.writer).toBe('install-a');
+    });
+
+    it('returns the first write to a retry carrying other token values (a re-encryption), keeping what was stored', async () => {
+      const key = newInstance();
+      const tokens = { ...installTokens(t0), installId: 'install-b' };
+      const first = await f.store.storeInstallTokens(key, tokens);
+
+      const retried = await f.store.storeInstallTokens(key, { ...tokens, accessToken: fakeToken('access') });
+
+      expect(retried.version).toBe(first.version);
+      expect(retried.accessToken).toBe(tokens.accessToken);
+    });
+
+    it('lets another install at the same Wix second replace the tokens (a tie: the callback that comes last wins), and refuses an older one', async () => {
+      const key = newInstance();
+      await f.store.storeInstallTokens(key, { ...installTokens(t0), installId: 'install-c' });
+      const tied = { ...installTokens(t0), installId: 'install-d' };
+
+      const replaced = await f.store.storeInstallTokens(key, tied);
+      const error = await f.store.storeInstallTokens(key, { ...installTokens(t0 - 1000), installId: 'install-older' }).catch((e: unknown) => e);
+
+      expect(replaced).toMatchObject({ version: 2, refreshToken: tied.refreshToken, lastInstallAt: t0 });
+      expect(error).toBeInstanceOf(StaleEventError);
+      expect((error as StaleEventError).reason).toBe('superseded');
+    });
+
+    it('recognises its own write after a lease holder moved the record on, rather than storing over it', async () => {
+      const key = newInstance();
+      const tokens = { ...installTokens(t0), installId: 'install-e' };
+      await f.store.storeInstallTokens(key, tokens);
+      const held = await f.store.acquireLease(key, { owner: 'refresher' });
+      if (!held.acquired) throw new Error('arrange: no lease');
+      const rotated = fakeToken('refresh');
+      await f.store.storeLeasedTokens(key, {
+        owner: 'refresher',
+        expectedVersion: held.record.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + HOUR,
+        refreshToken: rotated,
+        refreshDueAt: null,
+      });
+
+      const retried = await f.store.storeInstallTokens(key, tokens);
+
+      expect(retried).toMatchObject({ version: 2, refreshToken: rotated });
+    });
   });
 });

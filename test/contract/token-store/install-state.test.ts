@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+
+import { STORE_KINDS, useStoreFixture } from '../../support/token-store';
+
+describe.each(STORE_KINDS)('%s install state store: consume and release', (kind) => {
+  const f = useStoreFixture('state', kind);
+
+  it('accepts a state once and refuses it afterwards', async () => {
+    const state = randomUUID();
+    const expiresAt = f.clock.now + 600_000;
+
+    const first = await f.states.consume(state, expiresAt, 'callback-1');
+    const second = await f.states.consume(state, expiresAt, 'callback-2');
+
+    expect(first).toBe(true);
+    expect(second).toBe(false);
+  });
+
+  it('accepts the same consumer again (its first answer was lost), and still no one else', async () => {
+    const state = randomUUID();
+    const expiresAt = f.clock.now + 600_000;
+
+    const first = await f.states.consume(state, expiresAt, 'callback-1');
+    const retried = await f.states.consume(state, expiresAt, 'callback-1');
+    const other = await f.states.consume(state, expiresAt, 'callback-2');
+    const retriedAgain = await f.states.consume(state, expiresAt, 'callback-1');
+
+    expect([first, retried, other, retriedAgain]).toEqual([true, true, false, true]);
+  });
+
+  it('lets exactly one of several concurrent callbacks consume the same state', async () => {
+    const state = randomUUID();
+
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => f.states.consume(state, f.clock.now + 600_000, `callback-${i}`)));
+
+    expect(results.filter(Boolean)).toHaveLength(1);
+  });
+
+  it('refuses an expired state without consuming it', async () => {
+    const state = randomUUID();
+
+    const expired = await f.states.consume(state, f.clock.now, 'callback-1');
+    const fresh = await f.states.consume(state, f.clock.now + 600_000, 'callback-2');
+
+    expect(expired).toBe(false);
+    expect(fresh).toBe(true);
+  });
+
+  it('lets a released state be consumed once more, and only once', async () => {
+    const state = randomUUID();
+    const expiresAt = f.clock.now + 600_000;
+    await f.states.consume(state, expiresAt, 'callback-1');
+
+    await f.states.release(state, 'callback-1');
+    const again = await f.states.consume(state, expiresAt, 'callback-2');
+    const third = await f.states.consume(state, expiresAt, 'callback-3');
+
+    expect(again).toBe(true);
+    expect(third).toBe(false);
+  });
+
+  it('treats a release by another consumer as a no-op: the state stays with its consumer', async () => {
+    const state = randomUUID();
+    const expiresAt = f.clock.now + 600_000;
+    await f.states.consume(state, expiresAt, 'callback-1');
+
+    await f.states.release(state, 'callback-2');
+    const byThird = await f.states.consume(state, expiresAt, 'callback-3');
+    const byReleaser = await f.states.consume(state, expiresAt, 'callback-2');
+    const byOwner = await f.states.consume(state, expiresAt, 'callback-1');
+
+    expect(byThird).toBe(false);
+    expect(byReleaser).toBe(false);
+    expect(byOwner).toBe(true);
+  });
+
+  it('treats releasing a state that was never consumed as a no-op', async () => {
+    const state = randomUUID();
+
+    await f.states.release(state, 'callback-1');
+    const consumed = await f.states.consume(state, f.clock.now + 600_000, 'callback-2');
+
+    expect(consumed).toBe(true);
+  });
+
+  if (kind === 'dynamodb') {
+    it('stores a hash of the state with a ttl in epoch seconds, never the state itself', async () => {
+      const table = f.table;
+      if (table === undefined) throw new Error('arrange: no table');
+      const state = randomUUID();
+      const consumer = randomUUID();
+      const expiresAt = f.clock.now + 600_000;
+      await f.states.consume(state, expiresAt, consumer);
+
+      const scan = await table.client.send(new ScanCommand({ TableName: table.tableName, ConsistentRead: true }));
+      const raw = JSON.stringify(scan.Items);
+
+      expect(raw).not.toContain(state);
+      expect(scan.Items?.some((item) => item.ttl?.N === String(Math.ceil(expiresAt / 1000)) && item.consumer?.S === consumer)).toBe(true);
+      expect(scan.Items?.every((item) => item.pk?.S?.startsWith('state#') === true)).toBe(true);
+    });
+  }
+});
