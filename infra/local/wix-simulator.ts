@@ -175,6 +175,27 @@ export interface WixSimulator {
   issuedSecrets(): string[];
   /** The refresh tokens Wix would accept for the instance now (none once uninstalled), for consistency checks. */
   liveRefreshTokens(appId: string, instanceId: string): string[];
+  /**
+   * What the simulator knows of a token it issued (read-only, for model-based tests): its kind,
+   * instance, issue order (`seq`, one counter for every token issued) and whether Wix accepts it now.
+   */
+  describeToken(token: string): IssuedTokenDescription | undefined;
+}
+
+/** What {@link WixSimulator.describeToken} tells about an issued token; never the token itself. */
+export interface IssuedTokenDescription {
+  kind: 'access' | 'refresh';
+  appId: string;
+  instanceId: string;
+  /** Issue order across every token the simulator issued, from 1. */
+  seq: number;
+  /** The install epoch it was issued in (bumped by every uninstall). */
+  epoch: number;
+  /** Wix accepts it now: installed in its epoch, not rotated away, not expired. */
+  live: boolean;
+  /** Access tokens only: issue and expiry time, epoch seconds. */
+  iat?: number;
+  exp?: number;
 }
 
 /** The routes the simulator serves. */
@@ -271,6 +292,8 @@ interface IssuedRefreshToken {
   epoch: number;
   /** False once rotated away. */
   current: boolean;
+  /** Issue order (see {@link IssuedTokenDescription.seq}). */
+  seq: number;
 }
 
 interface IssuedAccessToken {
@@ -279,6 +302,8 @@ interface IssuedAccessToken {
   epoch: number;
   iat: number;
   exp: number;
+  /** Issue order (see {@link IssuedTokenDescription.seq}). */
+  seq: number;
 }
 
 interface FaultEntry {
@@ -318,6 +343,8 @@ class Simulator implements WixSimulator {
   private readonly accessTokens = new Map<string, IssuedAccessToken>();
   private readonly secrets = new Set<string>();
   private faults: FaultEntry[] = [];
+  /** Issue order of tokens, for {@link describeToken}. */
+  private tokenSeq = 0;
   private latencyMs: number;
   private stopping: Promise<void> | undefined;
 
@@ -454,6 +481,19 @@ class Simulator implements WixSimulator {
       if (issued.appId === appId && issued.instanceId === instanceId && issued.current && this.liveInstallation(issued)) live.push(token);
     }
     return live;
+  }
+
+  describeToken(token: string): IssuedTokenDescription | undefined {
+    const refresh = this.refreshTokens.get(token);
+    if (refresh) {
+      const { appId, instanceId, seq, epoch } = refresh;
+      return { kind: 'refresh', appId, instanceId, seq, epoch, live: refresh.current && this.liveInstallation(refresh) !== undefined };
+    }
+    const access = this.accessTokens.get(token);
+    if (!access) return undefined;
+    const { appId, instanceId, seq, epoch, iat, exp } = access;
+    const live = this.now() < exp * 1000 && this.liveInstallation(access) !== undefined;
+    return { kind: 'access', appId, instanceId, seq, epoch, live, iat, exp };
   }
 
   // --- HTTP ------------------------------------------------------------------------------------
@@ -623,7 +663,7 @@ class Simulator implements WixSimulator {
     const token = this.mint(IssuedKind.AccessToken, `OauthNG.JWS.${randomBytes(48).toString('base64url')}`);
     const iat = Math.floor(this.now() / 1000);
     const { appId, instanceId, epoch } = installation;
-    this.accessTokens.set(token, { appId, instanceId, epoch, iat, exp: iat + lifetimeSeconds });
+    this.accessTokens.set(token, { appId, instanceId, epoch, iat, exp: iat + lifetimeSeconds, seq: ++this.tokenSeq });
     this.issued.accessTokens += 1;
     return token;
   }
@@ -631,7 +671,7 @@ class Simulator implements WixSimulator {
   private newRefreshToken(installation: Installation): string {
     const token = this.mint(IssuedKind.RefreshToken, randomBytes(32).toString('base64url'));
     const { appId, instanceId, epoch } = installation;
-    this.refreshTokens.set(token, { appId, instanceId, epoch, current: true });
+    this.refreshTokens.set(token, { appId, instanceId, epoch, current: true, seq: ++this.tokenSeq });
     this.issued.refreshTokens += 1;
     return token;
   }

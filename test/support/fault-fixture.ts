@@ -7,7 +7,7 @@ import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { mulberry32, type WixSimulator } from '../../infra/local/wix-simulator';
 import { cipherSource } from '../../lib/runtime';
 import { createDynamoTokenStore, DEFAULT_DUE_SHARDS, dueShardOf, GrantKind, InstanceStatus, type InstanceKey } from '../../lib/store';
-import { createWixClient } from '../../lib/wix';
+import { createWixClient, type FetchLike } from '../../lib/wix';
 import type { TestTable } from './dynamodb-table';
 import { staticSecrets } from './mint-fixture';
 
@@ -150,11 +150,68 @@ export function watchVersions(table: TestTable, intervalMs = 40): { stop(): Prom
   };
 }
 
+/**
+ * Notes every refresh token the service's Wix clients RECEIVED: the answers of `/oauth/access`
+ * (code exchange and refresh_token grant) whose body the client read to the end. An answer Wix
+ * sent but the client gave up on (its deadline aborted the read, the socket died) is not noted:
+ * the service never had that token. The tokens stay in this in-memory set, never printed or
+ * logged; the consistency check compares them with the simulator's.
+ */
+export function receivedRefreshTokens(base: FetchLike = (input, init) => fetch(input, init)): { fetch: FetchLike; readonly tokens: ReadonlySet<string> } {
+  const tokens = new Set<string>();
+  const note = (body: string) => {
+    try {
+      const answer = JSON.parse(body) as Record<string, unknown>;
+      if (typeof answer['refresh_token'] === 'string') tokens.add(answer['refresh_token']);
+    } catch {
+      // Not JSON: no token in it.
+    }
+  };
+  const noting: FetchLike = async (input, init) => {
+    const response = await base(input, init);
+    if (!/\/oauth\/access$/.test(new URL(input).pathname) || response.status < 200 || response.status > 299) return response;
+    const text = response.text.bind(response);
+    const json = response.json.bind(response);
+    // Noted only once the whole body is in the service's hands (the read resolved).
+    Object.defineProperty(response, 'text', {
+      value: async () => {
+        const body = await text();
+        note(body);
+        return body;
+      },
+    });
+    Object.defineProperty(response, 'json', {
+      value: async () => {
+        const body = (await json()) as unknown;
+        note(JSON.stringify(body));
+        return body;
+      },
+    });
+    return response;
+  };
+  return { fetch: noting, tokens };
+}
+
 /** What {@link checkConsistency} found for a set of instances. */
 export interface ConsistencyReport {
   instances: number;
-  /** Legacy instances whose stored refresh token Wix no longer accepts (or that hold none): must be 0. */
+  /**
+   * Legacy instances whose refresh token the service lost: must be 0. Without `received`, any
+   * whose stored refresh token Wix no longer accepts (or that hold none). With it, only those
+   * for which the service received a refresh token newer than the stored one and did not store
+   * it, or whose stored one is dead for no reason the run explains.
+   */
   refreshTokensLost: number;
+  /**
+   * Legacy instances (only counted with `received`) whose stored refresh token was rotated away
+   * by an answer that never reached the service: Wix issued the successor, the client had
+   * already given up (its deadline aborted the read). No system can keep a token it never
+   * received; like a crash between the answer and the write (crash.test.ts), the instance must
+   * fall back to client credentials and stay served. Their state is checked (see `problems`).
+   */
+  answersLostInTransit: number;
+  /** The instances counted in `answersLostInTransit`. */
+  inTransit: InstanceKey[];
   /** Held leases that a taker-over could not take once the lease length had passed: must be 0. */
   stuckLeases: number;
   /** Anything else wrong, one line each (no token in them). */
@@ -166,6 +223,14 @@ export interface ConsistencyReport {
  * legacy refresh token is one Wix accepts now, its access token (if any) is one Wix issued for
  * this very instance, its lease is free or can be taken over once the lease length has passed,
  * its version is a positive integer and its due-index keys agree with the record.
+ *
+ * With `received` (see {@link receivedRefreshTokens}), a refresh token the service never
+ * received is not blamed on it: an instance whose live token never reached the service is an
+ * answer lost in transit, and must then be active and served by client credentials (already
+ * fallen back), or, unless `settled`, legacy still waiting for its fallback (active with the
+ * dead token, as a crash leaves it, or needs_reauth after a fallback whose client-credentials
+ * call failed). Tokens received by earlier, superseded install attempts (older than the stored
+ * one) do not count.
  */
 export async function checkConsistency(options: {
   table: TestTable;
@@ -175,6 +240,10 @@ export async function checkConsistency(options: {
   legacy: ReadonlySet<string>;
   /** Lease length the run's stores used. */
   leaseTtlMs: number;
+  /** The refresh tokens the service received from Wix ({@link receivedRefreshTokens}). */
+  received?: ReadonlySet<string>;
+  /** With `received`: the fallback must have happened (every instance was refreshed since the faults). */
+  settled?: boolean;
 }): Promise<ConsistencyReport> {
   const { table, sim, app } = options;
   const cipherFor = cipherSource(staticSecrets(app));
@@ -182,8 +251,15 @@ export async function checkConsistency(options: {
   // A store whose clock is one lease length ahead: it can take over any lease a crashed or faulted holder left.
   const later = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor, now: () => Date.now() + options.leaseTtlMs + 1 });
   const wix = createWixClient({ baseUrl: sim.url });
-  const report: ConsistencyReport = { instances: options.keys.length, refreshTokensLost: 0, stuckLeases: 0, problems: [] };
+  const report: ConsistencyReport = { instances: options.keys.length, refreshTokensLost: 0, answersLostInTransit: 0, inTransit: [], stuckLeases: 0, problems: [] };
   const items = await scanItems(table);
+  // Issue order of every refresh token the service received, by instance.
+  const receivedSeqs = new Map<string, number[]>();
+  for (const token of options.received ?? []) {
+    const described = sim.describeToken(token);
+    if (described?.kind !== 'refresh') continue;
+    receivedSeqs.set(described.instanceId, [...(receivedSeqs.get(described.instanceId) ?? []), described.seq]);
+  }
 
   for (const key of options.keys) {
     const name = key.instanceId.slice(0, 8);
@@ -200,12 +276,34 @@ export async function checkConsistency(options: {
       continue;
     }
     if (!Number.isInteger(record.version) || record.version < 1) report.problems.push(`${name}: version ${record.version}`);
-    if (record.status !== InstanceStatus.Active) report.problems.push(`${name}: status ${record.status}`);
 
+    let inTransit = false;
     if (options.legacy.has(key.instanceId)) {
-      if (record.grantKind !== GrantKind.Legacy) report.problems.push(`${name}: grant kind ${record.grantKind}`);
       const live = sim.liveRefreshTokens(key.appId, key.instanceId);
-      if (record.refreshToken === undefined || !live.includes(record.refreshToken)) report.refreshTokensLost += 1;
+      const storedLive = record.refreshToken !== undefined && live.includes(record.refreshToken);
+      if (options.received === undefined) {
+        if (!storedLive) report.refreshTokensLost += 1;
+      } else {
+        const storedSeq = record.refreshToken === undefined ? 0 : (sim.describeToken(record.refreshToken)?.seq ?? 0);
+        const receivedNewer = (receivedSeqs.get(key.instanceId) ?? []).some((seq) => seq > storedSeq);
+        const liveNeverReceived = live.some((token) => !options.received?.has(token));
+        if (receivedNewer) report.refreshTokensLost += 1;
+        else if (!storedLive && liveNeverReceived) inTransit = true;
+        else if (!storedLive) report.refreshTokensLost += 1;
+      }
+    }
+    if (inTransit) {
+      report.answersLostInTransit += 1;
+      report.inTransit.push(key);
+      const fellBack = record.status === InstanceStatus.Active && record.grantKind === GrantKind.ClientCredentials;
+      const waiting =
+        record.grantKind === GrantKind.Legacy && (record.status === InstanceStatus.Active || record.status === InstanceStatus.NeedsReauth);
+      if (!fellBack && (options.settled === true || !waiting)) {
+        report.problems.push(`${name}: answer lost in transit, but status ${record.status} and grant kind ${record.grantKind}`);
+      }
+    } else {
+      if (record.status !== InstanceStatus.Active) report.problems.push(`${name}: status ${record.status}`);
+      if (options.legacy.has(key.instanceId) && record.grantKind !== GrantKind.Legacy) report.problems.push(`${name}: grant kind ${record.grantKind}`);
     }
     if (record.accessToken !== undefined) {
       const info = await wix.getTokenInfo(record.accessToken);

@@ -412,7 +412,7 @@ describe('sweep: refusals and failures', () => {
     expect(new Set(records.map((record) => record.refreshDueAt)).size).toBeGreaterThan(5);
   });
 
-  it("releases without marking when Wix refuses the app's credentials, skips the app's other instances and moves them all back by the app backoff", async () => {
+  it("issue 11 defect 8: releases without marking when Wix refuses the app's credentials, skips the app's other instances and moves them all back by the app backoff", async () => {
     const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
     sim.setAppSecret(app.appId, 'rotated-at-wix-only');
     const { deps, store } = container();
