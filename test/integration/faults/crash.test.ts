@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
-import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { checkConsistency, printFigures } from '../../support/fault-fixture';
@@ -144,6 +144,8 @@ describe('fault run: a container killed between the Wix answer and the write (is
       wixUrl: sim.url,
       secrets,
       store: createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor: cipherSource(secrets) }),
+      // The killed worker consumed the state in the table: the reload must see that.
+      states: createDynamoInstallStateStore({ documentClient: table.documentClient, tableName: table.tableName }),
       overrides: { wix: createWixClient({ baseUrl: sim.url }), logger: captureLogger() },
     });
     const instanceId = randomUUID();
