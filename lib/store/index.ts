@@ -6,7 +6,7 @@ export { createDynamoInstallStateStore, createDynamoTokenStore } from './dynamo-
 export type { DynamoInstallStateStoreDeps, DynamoTokenStoreDeps } from './dynamo-token-store';
 export { createMemoryInstallStateStore, createMemoryTokenStore, type MemoryTokenStore } from './memory-token-store';
 export { DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS } from './token-store';
-export { Refusal } from './transitions';
+export { LEASE_CLOCK_SKEW_MS, Refusal } from './transitions';
 export {
   ConflictReason,
   LeaseWaitTimeoutError,

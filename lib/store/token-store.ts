@@ -59,6 +59,12 @@ export interface TokenStoreDeps {
   tombstoneTtlMs?: number;
   /** Used by {@link TokenStore.waitForRelease} between polls; defaults to setTimeout. */
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * How far other containers' clocks may be from this one's, ms: someone else's lease is over by
+   * this clock only this long after its expiry (or once watched for a whole lease length).
+   * Defaults to {@link rules.LEASE_CLOCK_SKEW_MS} (5 s); tests of other things may set it lower.
+   */
+  clockSkewMs?: number;
 }
 
 /**
@@ -88,6 +94,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   const leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const tombstoneTtlMs = deps.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const skewMs = deps.clockSkewMs ?? rules.LEASE_CLOCK_SKEW_MS;
   if (!Number.isInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer');
 
   const toRecord = (item: InstanceItem) => recordFromItem(item, cipherFor);
@@ -172,7 +179,14 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     async acquireLease(key, options): Promise<LeaseResult> {
       const at = now();
       const lease = { owner: options.owner, expiresAt: at + (options.ttlMs ?? leaseTtlMs) };
-      const transition = rules.acquireLease({ ...key, at, ...lease, createIfMissing: options.createIfMissing === true });
+      const transition = rules.acquireLease({
+        ...key,
+        at,
+        skewMs,
+        ...lease,
+        createIfMissing: options.createIfMissing === true,
+        ...(options.takeOver === undefined ? {} : { takeOver: options.takeOver }),
+      });
       const result = await run(key, transition);
       if (result.ok) return { acquired: true, lease, record: await toRecord(result.item) };
       if (result.refusal === Refusal.NotFound) return { acquired: false, reason: 'not_found' };
@@ -192,7 +206,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     async storeRotatedTokens(key, write, options) {
       const seal = await encrypt(key);
-      const input = { ...tokenWriteInput(write, seal, due(key, write.refreshDueAt)), at: now() };
+      const input = { ...tokenWriteInput(write, seal, due(key, write.refreshDueAt)), at: now(), skewMs };
       return holderWrite(key, rules.rotatedTokenWrite(write.liveHolder === undefined ? input : { ...input, liveHolder: write.liveHolder }), options);
     },
 
@@ -219,11 +233,14 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     },
 
     async deferDue(key, move) {
-      return (await run(key, rules.deferDue({ at: now(), ...move }))).ok;
+      return (await run(key, rules.deferDue({ at: now(), skewMs, ...move }))).ok;
     },
 
     async waitForRelease(key, options) {
       const until = now() + options.timeoutMs;
+      // The lease being watched and since when, by this store's clock: one lease unchanged for a
+      // whole lease length is over whatever its holder's clock says.
+      let watched: { owner: string; expiresAt: number; since: number } | undefined;
       for (;;) {
         const left = until - now();
         if (left <= 0) throw new LeaseWaitTimeoutError(key, options.timeoutMs);
@@ -231,7 +248,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         const record = await getInstance(key, { consistentRead: true });
         if (record === undefined) return undefined;
         if (record.version > options.sinceVersion) return record;
-        if (record.lease === undefined || record.lease.expiresAt <= now()) return record;
+        const lease = record.lease;
+        if (lease === undefined || lease.expiresAt <= now() - skewMs) return record;
+        if (watched === undefined || watched.owner !== lease.owner || watched.expiresAt !== lease.expiresAt) {
+          watched = { ...lease, since: now() };
+        } else if (now() - watched.since >= leaseTtlMs) {
+          return record;
+        }
       }
     },
 

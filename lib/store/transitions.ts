@@ -29,7 +29,8 @@ import { GrantKind, InstanceStatus } from './types';
  * |                     | after the install's Wix time; no newer install stored     |         | holder loses)    |
  * | appInstalled        | event newer than the newest applied (ties: removal wins)  | +1      | untouched        |
  * | appRemoved          | event newer, or equal to a non-removal                    | +1      | removed          |
- * | acquireLease        | not a tombstone; lease free, expired or already ours      | -       | set              |
+ * | acquireLease        | not a tombstone; lease free, ours, expired by more than   | -       | set              |
+ * |                     | the clock skew, or watched out by the caller              |         |                  |
  * | leasedTokenWrite    | version unchanged, lease ours and live                    | +1      | removed          |
  * | rotatedTokenWrite   | version unchanged; never removes a live holder's lease    | +1      | removed if ours  |
  * | leasedFailure       | version unchanged, lease ours and live                    | +1      | removed          |
@@ -40,8 +41,10 @@ import { GrantKind, InstanceStatus } from './types';
  * ```
  *
  * Ordering uses Wix's clock only: a webhook's `iat`, and for the install callback the issue time
- * Token Info reports for the token the code was exchanged for. The store's own clock (`at`)
- * stamps `updatedAt` and judges leases, which only ever compare times of this service.
+ * Token Info reports for the token the code was exchanged for. This service's clocks (`at`) stamp
+ * `updatedAt` and judge leases: a holder judges its own lease by the clock that wrote it; anyone
+ * else either allows {@link LEASE_CLOCK_SKEW_MS} or watches one lease run a whole length on its
+ * own clock, so containers whose clocks disagree by up to 5 s never hold one lease at once.
  *
  * A write whose answer was lost (the SDK timed out after DynamoDB applied it, and the retry met
  * its own write) is recognised by `writer`: every versioned write records who made it, and a
@@ -88,6 +91,12 @@ interface Stamp {
   at: number;
 }
 
+/** What a transition that judges someone else's lease needs besides the time. */
+interface LeaseJudgement extends Stamp {
+  /** How far other containers' clocks may be from ours ({@link LEASE_CLOCK_SKEW_MS} by default). */
+  skewMs: number;
+}
+
 const to = (value: string | number): Assignment => ({ to: value });
 
 function dueAssignments(due: DuePlacement): { set: Partial<Record<Attribute, Assignment>>; remove: Attribute[] } {
@@ -100,9 +109,24 @@ const LEASE_ATTRIBUTES: Attribute[] = [A.leaseOwner, A.leaseExpiresAt];
 /** Not a tombstone (false for a missing item, as DynamoDB judges `<>` on a missing attribute). */
 const notTombstone = ne(A.status, InstanceStatus.Uninstalled);
 
-/** The lease is free for `owner` at `at`: nobody holds it, it is ours, or its time is up. */
-const leaseFreeFor = (owner: string, at: number): Condition =>
-  or(missing(A.leaseOwner), eq(A.leaseOwner, owner), le(A.leaseExpiresAt, at));
+/**
+ * How far another container's clock may be from ours. A lease's expiry was written by its holder's
+ * clock, so a reader judges it over by its own clock only this long after it ended; a waiter that
+ * watched one lease unchanged for a whole lease length on its own clock needs no such margin.
+ */
+export const LEASE_CLOCK_SKEW_MS = 5000;
+
+/**
+ * The lease is free for `owner` at `at`: nobody holds it, it is ours, its time is up even allowing
+ * for clock skew, or it is exactly the lease the caller watched run out (`watched`).
+ */
+const leaseFreeFor = (owner: string, { at, skewMs }: LeaseJudgement, watched?: { owner: string; expiresAt: number }): Condition =>
+  or(
+    missing(A.leaseOwner),
+    eq(A.leaseOwner, owner),
+    le(A.leaseExpiresAt, at - skewMs),
+    ...(watched === undefined ? [] : [and(eq(A.leaseOwner, watched.owner), eq(A.leaseExpiresAt, watched.expiresAt))]),
+  );
 
 /**
  * Every write made under a lease:
@@ -270,18 +294,23 @@ export function appRemoved(input: LifecycleEventInput & { purgeAtSeconds: number
 
 // ── the lease ───────────────────────────────────────────────────────────────────────────────
 
-export interface AcquireLeaseInput extends Stamp {
+export interface AcquireLeaseInput extends LeaseJudgement {
   appId: string;
   instanceId: string;
   owner: string;
   expiresAt: number;
   /** Create a bare active client-credentials record when none exists (its AppInstalled never reached us). */
   createIfMissing: boolean;
+  /** A lease the caller watched unchanged for a whole lease length on its own clock: take it over. */
+  takeOver?: { owner: string; expiresAt: number };
 }
 
-/** Takes the lease when it is free, expired (its holder died: take over) or ours already. */
+/**
+ * Takes the lease when it is free, ours already, or its holder is gone: expired by more than the
+ * clock skew, or watched out by the caller (`takeOver`).
+ */
 export function acquireLease(input: AcquireLeaseInput): Transition<'not_found' | 'uninstalled' | 'held'> {
-  const usable = and(notTombstone, leaseFreeFor(input.owner, input.at));
+  const usable = and(notTombstone, leaseFreeFor(input.owner, input, input.takeOver));
   const set: Partial<Record<Attribute, Assignment>> = { leaseOwner: to(input.owner), leaseExpiresAt: to(input.expiresAt) };
   if (input.createIfMissing) {
     // No lastEventAt: any AppRemoved still applies to a record created this way.
@@ -370,11 +399,11 @@ export function leasedTokenWrite(input: TokenWriteInput): Transition {
  * place (their own write then fails on the version and they release it); otherwise it removes
  * the lease (ours, or expired).
  */
-export function rotatedTokenWrite(input: TokenWriteInput & { liveHolder?: { owner: string; expiresAt: number } }): Transition {
+export function rotatedTokenWrite(input: TokenWriteInput & LeaseJudgement & { liveHolder?: { owner: string; expiresAt: number } }): Transition {
   const holder = input.liveHolder;
   const condition =
     holder === undefined
-      ? and(eq(A.version, input.expectedVersion), leaseFreeFor(input.owner, input.at))
+      ? and(eq(A.version, input.expectedVersion), leaseFreeFor(input.owner, input))
       : and(eq(A.version, input.expectedVersion), eq(A.leaseOwner, holder.owner), eq(A.leaseExpiresAt, holder.expiresAt));
   return {
     name: 'rotatedTokenWrite',
@@ -444,10 +473,10 @@ export function leasedReschedule(input: LeasedInput & { due: DuePlacement }): Tr
  * app is failing: it stops the app's items from staying at the head of every shard. Only the
  * due time read is moved, never one a holder is about to write.
  */
-export function deferDue(input: Stamp & { seenDueAt: number; dueAt: number }): Transition<'stale'> {
+export function deferDue(input: LeaseJudgement & { seenDueAt: number; dueAt: number }): Transition<'stale'> {
   return {
     name: 'deferDue',
-    condition: and(eq(A.dueAt, input.seenDueAt), notTombstone, or(missing(A.leaseOwner), le(A.leaseExpiresAt, input.at))),
+    condition: and(eq(A.dueAt, input.seenDueAt), notTombstone, or(missing(A.leaseOwner), le(A.leaseExpiresAt, input.at - input.skewMs))),
     update: { set: { dueAt: to(input.dueAt) }, remove: [] },
     refused: () => Refusal.Stale,
   };

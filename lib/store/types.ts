@@ -103,6 +103,11 @@ export interface AcquireLeaseOptions {
    * AppInstalled never reached us). It carries no lastEventAt, so any AppRemoved still applies.
    */
   createIfMissing?: boolean;
+  /**
+   * The holder's lease as the caller saw it, watched unchanged for a whole lease length on the
+   * caller's own clock: taken over even if the holder's clock says it has time left.
+   */
+  takeOver?: Lease;
 }
 
 /** The outcome of {@link TokenStore.acquireLease}; every branch carries what the caller needs next. */

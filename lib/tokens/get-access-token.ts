@@ -10,6 +10,7 @@ import {
   type InstanceKey,
   type InstanceRecord,
   type InstanceStatusView,
+  type Lease,
   type TokenStore,
 } from '../store';
 import { WixErrorKind, WixOAuthError, type WixClient } from '../wix';
@@ -150,14 +151,20 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
   }
 
   try {
+    // A holder's lease this container watched run out on its own clock: taken over next round.
+    let takeOver: Lease | undefined;
     for (let round = 1; round <= MAX_LEASE_ROUNDS; round++) {
       const owner = deps.newLeaseOwner();
-      const lease = await deps.store.acquireLease(key, { owner, createIfMissing: true });
+      const lease = await deps.store.acquireLease(key, { owner, createIfMissing: true, ...(takeOver === undefined ? {} : { takeOver }) });
+      takeOver = undefined;
       if (!lease.acquired) {
         if (lease.reason === 'uninstalled') throw new InstanceUninstalledError();
         if (lease.reason === 'not_found') throw new ServiceUnavailableError('the instance record could not be created');
         lastSeen = lease.record;
         const settled = await waitForHolder(deps, key, lease.record.version, deadline);
+        // Nobody wrote and a lease is still there: the wait watched it out (or it is over by more
+        // than the clock skew), so its holder is gone, whatever its own clock says.
+        if (settled?.lease !== undefined && settled.version <= lease.record.version) takeOver = settled.lease;
         if (settled) {
           lastSeen = settled;
           refuseIfGone(settled, deps.now());

@@ -5,6 +5,7 @@ import {
   ConflictReason,
   GrantKind,
   InstanceStatus,
+  LEASE_CLOCK_SKEW_MS,
   StoreUnavailableError,
   TokenConflictError,
   type InstanceKey,
@@ -277,7 +278,9 @@ function lost(deps: RefreshDeps, key: InstanceKey, cause: TokenConflictError | S
  */
 function rebased(write: RotatedTokenWrite, current: InstanceRecord, now: number): RotatedTokenWrite {
   const { liveHolder: _previous, ...rest } = write;
-  const holder = current.lease !== undefined && current.lease.owner !== write.owner && current.lease.expiresAt > now ? current.lease : undefined;
+  // A lease counts as live until it is over by more than the clock skew (its holder's clock wrote it).
+  const live = current.lease !== undefined && current.lease.owner !== write.owner && current.lease.expiresAt > now - LEASE_CLOCK_SKEW_MS;
+  const holder = live ? current.lease : undefined;
   return {
     ...rest,
     ...longerLived(current, { accessToken: write.accessToken, expiresAt: write.accessTokenExpiresAt }),

@@ -6,7 +6,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { mulberry32, type WixSimulator } from '../../infra/local/wix-simulator';
 import { cipherSource } from '../../lib/runtime';
-import { createDynamoTokenStore, DEFAULT_DUE_SHARDS, dueShardOf, GrantKind, InstanceStatus, type InstanceKey } from '../../lib/store';
+import { createDynamoTokenStore, LEASE_CLOCK_SKEW_MS, DEFAULT_DUE_SHARDS, dueShardOf, GrantKind, InstanceStatus, type InstanceKey } from '../../lib/store';
 import { createWixClient, type FetchLike } from '../../lib/wix';
 import type { TestTable } from './dynamodb-table';
 import { staticSecrets } from './mint-fixture';
@@ -249,7 +249,7 @@ export async function checkConsistency(options: {
   const cipherFor = cipherSource(staticSecrets(app));
   const store = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor });
   // A store whose clock is one lease length ahead: it can take over any lease a crashed or faulted holder left.
-  const later = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor, now: () => Date.now() + options.leaseTtlMs + 1 });
+  const later = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor, now: () => Date.now() + options.leaseTtlMs + LEASE_CLOCK_SKEW_MS + 1 });
   const wix = createWixClient({ baseUrl: sim.url });
   const report: ConsistencyReport = { instances: options.keys.length, refreshTokensLost: 0, answersLostInTransit: 0, inTransit: [], stuckLeases: 0, problems: [] };
   const items = await scanItems(table);

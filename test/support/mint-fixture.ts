@@ -63,6 +63,8 @@ export interface ContainerOptions {
   wixUrl: string;
   app: DemoAppSecret;
   logger?: CapturedLogger;
+  /** The store's lease length (every container of one deployment has the same). */
+  leaseTtlMs?: number;
   overrides?: Partial<MintHandlerDeps>;
 }
 
@@ -74,6 +76,7 @@ export function mintContainer(options: ContainerOptions): { handler: ReturnType<
     tableName: options.tableName,
     cipherFor: cipherSource(secrets),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    ...(options.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.leaseTtlMs }),
   });
   const handler = createMintHandler({
     appIds: [options.app.appId],

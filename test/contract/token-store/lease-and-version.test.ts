@@ -7,6 +7,7 @@ import {
   type InstanceRecord,
   type TokenStore,
 } from '../../../lib/store';
+import { LEASE_CLOCK_SKEW_MS } from '../../../lib/store';
 import { fakeToken, newInstance, STORE_KINDS, useStoreFixture, type StorageCall } from '../../support/token-store';
 
 const HOUR = 3_600_000;
@@ -163,13 +164,13 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       expect(result).toMatchObject({ acquired: false, reason: 'held', holder: { owner: 'first', expiresAt: f.clock.now + 8000 } });
     });
 
-    it('takes over a lease whose holder died once it has expired, not before', async () => {
+    it('takes over a lease whose holder died once it has expired by more than the clock skew, not before', async () => {
       const { key } = await installed();
       const clock = { now: f.clock.now };
       const store = f.makeStore({ now: () => clock.now, leaseTtlMs: 10_000 });
       await lease(key, 'dead', store);
 
-      clock.now += 9_999;
+      clock.now += 10_000 + LEASE_CLOCK_SKEW_MS - 1;
       const early = await store.acquireLease(key, { owner: 'heir' });
       clock.now += 1;
       const onTime = await store.acquireLease(key, { owner: 'heir' });
@@ -178,12 +179,51 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       expect(onTime).toMatchObject({ acquired: true, lease: { owner: 'heir', expiresAt: clock.now + 10_000 } });
     });
 
+    it('issue 11: never takes over a lease its holder may still be using by its own clock, up to 5 s ahead of ours', async () => {
+      const { key } = await installed();
+      const holderClock = { now: f.clock.now - 4_000 };
+      const ours = { now: f.clock.now };
+      const holder = f.makeStore({ now: () => holderClock.now, leaseTtlMs: 5_000 });
+      const taker = f.makeStore({ now: () => ours.now, leaseTtlMs: 5_000 });
+      const held = await lease(key, 'behind', holder);
+
+      // By our clock the holder's lease ended a second ago; by its own it has four seconds left.
+      ours.now += 2_000;
+      holderClock.now += 2_000;
+      const refused = await taker.acquireLease(key, { owner: 'ahead' });
+
+      expect(refused).toMatchObject({ acquired: false, reason: 'held', holder: { owner: 'behind' } });
+      const stored = await holder.storeLeasedTokens(key, {
+        owner: 'behind',
+        expectedVersion: held.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: ours.now + 3_600_000,
+        refreshDueAt: null,
+      });
+      expect(stored.version).toBe(held.version + 1);
+    });
+
+    it('issue 11: takes over exactly the lease a waiter watched run out on its own clock (takeOver), and no other', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const store = f.makeStore({ now: () => clock.now, leaseTtlMs: 5_000 });
+      await lease(key, 'dead', store);
+      const seen = (await store.getInstance(key, { consistentRead: true }))?.lease;
+      if (seen === undefined) throw new Error('arrange: no lease');
+
+      const wrong = await store.acquireLease(key, { owner: 'heir', takeOver: { owner: 'dead', expiresAt: seen.expiresAt + 1 } });
+      const right = await store.acquireLease(key, { owner: 'heir', takeOver: seen });
+
+      expect(wrong).toMatchObject({ acquired: false, reason: 'held' });
+      expect(right).toMatchObject({ acquired: true, lease: { owner: 'heir' } });
+    });
+
     it('refuses the write of a holder whose lease was taken over, and keeps the new holder lease', async () => {
       const { key } = await installed();
       const clock = { now: f.clock.now };
       const store = f.makeStore({ now: () => clock.now });
       const stale = await lease(key, 'stale', store, 1000);
-      clock.now += 1000;
+      clock.now += 1000 + LEASE_CLOCK_SKEW_MS;
       await lease(key, 'heir', store, 1000);
 
       const error = await store
@@ -451,17 +491,36 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       expect(record?.lease).toBeUndefined();
     });
 
-    it('returns when the holder lease expires', async () => {
+    it('returns when the holder lease expired by more than the clock skew', async () => {
       const { key } = await installed();
       const clock = { now: f.clock.now };
       const store = f.makeStore({ now: () => clock.now });
       const held = await lease(key, 'dead', store, 1000);
 
-      clock.now += 1000;
+      clock.now += 1000 + LEASE_CLOCK_SKEW_MS;
       const record = await store.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 1000, intervalMs: 10 });
 
       expect(record?.lease?.owner).toBe('dead');
-      expect(record?.lease?.expiresAt).toBe(clock.now);
+      expect(record?.lease?.expiresAt).toBe(clock.now - LEASE_CLOCK_SKEW_MS);
+    });
+
+    it('issue 11: returns once it has watched one lease unchanged for a whole lease length by its own clock', async () => {
+      const { key } = await installed();
+      const clock = { now: f.clock.now };
+      const sleep = async (ms: number) => {
+        clock.now += ms;
+      };
+      // The holder's clock is 4 s ahead: its lease looks 9 s long to us.
+      const holder = f.makeStore({ now: () => clock.now + 4_000, leaseTtlMs: 5_000 });
+      const waiter = f.makeStore({ now: () => clock.now, leaseTtlMs: 5_000, sleep });
+      const held = await lease(key, 'ahead', holder);
+      const started = clock.now;
+
+      const record = await waiter.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 20_000, intervalMs: 100 });
+
+      expect(record?.lease?.owner).toBe('ahead');
+      expect(clock.now - started).toBeGreaterThanOrEqual(5_000);
+      expect(clock.now - started).toBeLessThan(5_300);
     });
 
     it('gives up with LeaseWaitTimeoutError at its bound while the holder keeps the lease', async () => {

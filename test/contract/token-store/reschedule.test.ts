@@ -1,5 +1,6 @@
 import { ConflictReason, TokenConflictError, type InstanceKey, type InstanceRecord, type Lease } from '../../../lib/store';
 import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
+import { LEASE_CLOCK_SKEW_MS } from '../../../lib/store';
 
 const MINUTE = 60_000;
 
@@ -121,7 +122,7 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
 
   it('refuses storeRotatedTokens once someone else has written', async () => {
     const { key, record } = await leased('sweep', 1000);
-    f.clock.now += 2000;
+    f.clock.now += 2000 + LEASE_CLOCK_SKEW_MS;
     const taker = await f.store.acquireLease(key, { owner: 'mint' });
     if (!taker.acquired) throw new Error('arrange: no lease');
     await f.store.storeLeasedTokens(key, {
@@ -151,7 +152,7 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
     /** The sweep's lease ran out and a mint took it over without writing yet. */
     async function takenOver(): Promise<{ key: InstanceKey; record: InstanceRecord; holder: Lease }> {
       const { key, record } = await leased('sweep', 1000);
-      f.clock.now += 2000;
+      f.clock.now += 2000 + LEASE_CLOCK_SKEW_MS;
       const taker = await f.store.acquireLease(key, { owner: 'mint', ttlMs: 10_000 });
       if (!taker.acquired) throw new Error('arrange: no lease');
       return { key, record, holder: taker.lease };
@@ -203,7 +204,7 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
 
     it('refuses when the lease changed hands since the read (liveHolder is not the holder any more)', async () => {
       const { key, record, holder } = await takenOver();
-      f.clock.now += 10_000;
+      f.clock.now += 10_000 + LEASE_CLOCK_SKEW_MS;
       const next = await f.store.acquireLease(key, { owner: 'next-mint' });
       if (!next.acquired) throw new Error('arrange: no lease');
 
@@ -234,13 +235,13 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
       expect(await isDue(key, f.clock.now + 30 * MINUTE)).toBe(true);
     });
 
-    it('refuses while a live lease is held, and moves the due time once that lease expired', async () => {
+    it('refuses while a live lease is held, and moves the due time once that lease expired by more than the clock skew', async () => {
       const { key, record } = await leased('sweep', 1000);
       const seenDueAt = record.refreshDueAt as number;
 
       const whileHeld = await f.store.deferDue(key, { seenDueAt, dueAt: f.clock.now + 30 * MINUTE });
       const heldRecord = await f.store.getInstance(key, { consistentRead: true });
-      f.clock.now += 1000;
+      f.clock.now += 1000 + LEASE_CLOCK_SKEW_MS;
       const afterExpiry = await f.store.deferDue(key, { seenDueAt, dueAt: f.clock.now + 30 * MINUTE });
       const after = await f.store.getInstance(key, { consistentRead: true });
 

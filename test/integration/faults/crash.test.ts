@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
-import { createDynamoInstallStateStore, createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
+import { createDynamoInstallStateStore, createDynamoTokenStore, GrantKind, LEASE_CLOCK_SKEW_MS, InstanceStatus, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { checkConsistency, printFigures } from '../../support/fault-fixture';
@@ -104,7 +104,8 @@ describe('fault run: a container killed between the Wix answer and the write (is
     expect(orphaned?.lease?.expiresAt).toBeGreaterThan(Date.now());
     const { handler } = refreshContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, overrides: { writeMarginMs: 200, minCallMs: 100 } });
     const whileHeld = await handler({ instanceId: key.instanceId }, lambdaContext(5000));
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (orphaned?.lease?.expiresAt ?? 0) - Date.now() + 20)));
+    // Nobody watched the dead lease: a refresh takes it over once it is over by more than the clock skew.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (orphaned?.lease?.expiresAt ?? 0) + LEASE_CLOCK_SKEW_MS - Date.now() + 20)));
     const second = await handler({ instanceId: key.instanceId }, lambdaContext(5000));
 
     expect(whileHeld.instance).toMatchObject({ outcome: 'skipped', detail: 'leased' });
@@ -126,7 +127,9 @@ describe('fault run: a container killed between the Wix answer and the write (is
     await killBeforeWrite({ MODE: 'mint', INSTANCE_ID: key.instanceId });
 
     const started = Date.now();
-    const { handler } = mintContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger: captureLogger(), overrides: { leasePollMs: 50 } });
+    // Configured like the killed container (one deployment, one lease length): it watches the dead
+    // lease for that long on its own clock, then takes it over.
+    const { handler } = mintContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger: captureLogger(), leaseTtlMs: LEASE_TTL_MS, overrides: { leasePollMs: 50 } });
     const token = await handler({ instanceId: key.instanceId }, lambdaContext(10_000));
 
     expect(Date.now() - started).toBeLessThan(LEASE_TTL_MS + 2000);
@@ -181,7 +184,8 @@ describe('fault run: a container killed between the Wix answer and the write (is
 
     const orphaned = await read(key);
     expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).not.toContain(orphaned?.refreshToken);
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (orphaned?.lease?.expiresAt ?? 0) - Date.now() + 20)));
+    // Nobody watched the dead lease: a refresh takes it over once it is over by more than the clock skew.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, (orphaned?.lease?.expiresAt ?? 0) + LEASE_CLOCK_SKEW_MS - Date.now() + 20)));
     const { handler } = refreshContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: rotatingSim.url, app, overrides: { writeMarginMs: 200, minCallMs: 100 } });
     const second = await handler({ instanceId: key.instanceId }, lambdaContext(5000));
     figures['refresh tokens that died with a killed refresh under a rotating Wix (fell back)'] += second.fellBack;

@@ -208,7 +208,8 @@ describe('sweep: per kind', () => {
 
   it('keeps a rotated refresh token when a mint took the expired lease and wrote an access token meanwhile', async () => {
     const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
+    // One process, one clock: no skew to allow for before the mint takes the expired lease.
+    const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300, clockSkewMs: 0 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
     const minted = { accessToken: 'OauthNG.JWS.minted-while-the-refresh-paused', expiresAt: Date.now() + 4 * HOUR };
     // Wix rotated the token; then a pause outlasts the lease, and a mint takes it over and writes.
     const deps = afterWixRefresh(base.deps, async () => {
@@ -583,17 +584,21 @@ describe('sweep: time budget and crashes', () => {
     expect(counter.grants.size).toBe(keys.length);
   });
 
-  it('picks up an instance whose lease a crashed sweep left, once that lease expires', async () => {
+  it('picks up an instance whose lease a crashed sweep left, once that lease is over by more than the clock skew', async () => {
     const key = await seedClientCredentials(sim, makeStore(), app, hot());
-    const { deps, store } = container();
+    const { deps, store } = container({ store: { clockSkewMs: 300 } });
     const dead = await store.acquireLease(key, { owner: 'crashed-sweep', ttlMs: 400 });
     expect(dead.acquired).toBe(true);
 
     const during = await run(deps);
     await new Promise((resolve) => setTimeout(resolve, 450));
+    const withinSkew = await run(deps);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const after = await run(deps);
 
     expect(during).toMatchObject({ examined: 1, refreshed: 0, skipped: { leased: 1 } });
+    // Expired by this clock, but another container's clock may be behind by the skew: still its holder's.
+    expect(withinSkew).toMatchObject({ examined: 1, refreshed: 0, skipped: { leased: 1 } });
     expect(after).toMatchObject({ examined: 1, refreshed: 1 });
     expect((await read(store, key)).lease).toBeUndefined();
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
-import { GrantKind, InstanceStatus, type InstanceKey } from '../../../../lib/store';
+import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from '../../../../lib/store';
 import { refreshNow, refreshOne, type RefreshDeps, type RefreshStore } from '../../../../lib/tokens/refresh';
 import { appFailureRetryAt } from '../../../../lib/tokens/refresh-policy';
 import { WixErrorKind } from '../../../../lib/wix';
@@ -84,7 +84,7 @@ describe('refreshOne on the memory store', () => {
     // A refreshes; while it is at Wix its lease runs out and B takes the lease over.
     const a = refreshOne(refresher(w, { newLeaseOwner: () => ownerA }), key, inAMinute(w));
     await aAtWix.arrived;
-    w.clock.advance(6000);
+    w.clock.advance(6000 + LEASE_CLOCK_SKEW_MS);
     const bAtWix = w.wix.hold('refresh_token');
     // B's refresh token is the one Wix has just retired: refused; B falls back to client credentials.
     w.wix.once('refresh_token', () => {
