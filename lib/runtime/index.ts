@@ -1,12 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Logger } from '@aws-lambda-powertools/logger';
 import type { Config } from '../config';
 import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
 import { createDynamoTokenStore, type TokenStore } from '../store';
 import { createWixClient, type WixClient } from '../wix';
+import { createJsonLogger, type ServiceLogger } from './logger';
+
+export { createJsonLogger, LogLevel, type JsonLoggerOptions, type ServiceLogger } from './logger';
+export { createEmfMetrics, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
 
 /**
  * The SDK waits forever for an answer by default; a hung DynamoDB or Secrets Manager call would
@@ -19,8 +22,6 @@ const AWS_CALL_TIMEOUTS = { connectionTimeout: 1000, requestTimeout: 2000, throw
 export interface Runtime {
   config: Config;
   logger: ServiceLogger;
-  /** The Powertools logger behind `logger`, for its Lambda context and cold-start fields. */
-  powertools: Logger;
   secrets: AppSecretsProvider;
   store: TokenStore;
   wix: WixClient;
@@ -32,10 +33,10 @@ export interface Runtime {
  * local stack and the tests point them at loopback stand-ins.
  */
 export function createRuntime(config: Config, serviceName: string): Runtime {
-  const powertools = new Logger({ serviceName });
-  const logger = narrowLogger(powertools);
+  const logger = createJsonLogger({ serviceName });
   const secrets = createAppSecretsProvider({
-    client: new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS }),
+    // Built on the first secret read rather than at cold start (bench/bundles: about 1 ms less).
+    client: builtOnFirstSend(() => new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS })),
     secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
     logger,
   });
@@ -50,23 +51,13 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
     baseUrl: config.wixApiUrl,
     onRetry: (event) => logger.warn('retrying a Wix call', { ...event }),
   });
-  return { config, logger, powertools, secrets, store, wix };
+  return { config, logger, secrets, store, wix };
 }
 
-/** The logging the use cases need; attributes never carry a token, code, secret or state. */
-export interface ServiceLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
-
-/** Adapts Powertools' logger to {@link ServiceLogger}. */
-export function narrowLogger(logger: Logger): ServiceLogger {
-  return {
-    info: (message, attributes) => logger.info(message, attributes ?? {}),
-    warn: (message, attributes) => logger.warn(message, attributes ?? {}),
-    error: (message, attributes) => logger.error(message, attributes ?? {}),
-  };
+/** A client built when its first command is sent. */
+function builtOnFirstSend<C extends { send(command: never): unknown }>(build: () => C): Pick<C, 'send'> {
+  let client: C | undefined;
+  return { send: ((command: never) => (client ??= build()).send(command)) as C['send'] };
 }
 
 /** An app's token cipher, rebuilt only when its key ring changes (a new secret version). */
