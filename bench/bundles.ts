@@ -21,7 +21,7 @@
  * devDependency (Lambda's nodejs22.x). Ratios are to the reference on the same Node in this run;
  * the target is <= 1.1 for every function, both figures, both Nodes.
  *
- * Run: npm run bench:bundles   (RUNS=n to change the number of runs, default 15)
+ * Run: npm run bench:bundles   (RUNS=n to change the number of runs, default 21)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -35,7 +35,7 @@ import { unzip } from '../infra/package/unzip';
 import { percentile, report } from './support';
 
 const ROOT = join(__dirname, '..');
-const RUNS = Number(process.env['RUNS'] ?? 15);
+const RUNS = Number(process.env['RUNS'] ?? 21);
 const TARGET_RATIO = 1.1;
 const STAGE = 'bench';
 
