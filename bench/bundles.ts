@@ -1,39 +1,48 @@
 /**
- * bench/bundles: each function's Lambda bundle, built as serverless-esbuild builds it, against a
- * reference bundle that only loads the DynamoDB client (imports DynamoDBClient and constructs it).
+ * bench/bundles: the cold start of what production runs, against a bare DynamoDB client.
  *
- * For each bundle: its size (raw and gzip, source map aside) and its cold start in fresh Node
- * processes, median of RUNS runs taken round-robin so drift hits every bundle alike:
- *   require   loading the bundle (`require()`), which is all a function does at module load;
- *   init      require, then the first invoke with an event refused before any network call, which
- *             builds what a function builds once per container (config, Powertools logger, the
- *             SDK clients, the handler). The reference constructs its client at require, so its
- *             two figures are the same work.
- * Each is printed next to the reference's, as a ratio (target <= 1.3).
+ * It runs `serverless package` itself first (the machine's Node, as `npm run package` does, into
+ * .serverless/), so the figures are always those of the current sources. Then, for each function:
+ *   - its artifact, `.serverless/<function>.zip`, unzipped to a temporary directory;
+ *   - the environment the packaged CloudFormation template gives it (Environment.Variables,
+ *     NODE_OPTIONS and all, Refs and Fn::Join replaced by plausible literals), plus what the Lambda
+ *     runtime itself sets (region, credentials, AWS_EXECUTION_ENV, ...);
+ * against a reference built the best known way: an esbuild bundle of @aws-sdk/client-dynamodb alone
+ * that imports DynamoDBClient and constructs it at load (minified, mainFields module-first,
+ * platform node, target node22, format cjs).
  *
- * Run: npx tsx bench/bundles.ts   (RUNS=n to change the number of runs)
+ * Each bundle is loaded in fresh Node processes, RUNS of them taken round-robin over the bundles and
+ * the two Node binaries so drift hits every figure alike; each process measures
+ *   require   loading the bundle (`require()` of the handler file), all a function does at load;
+ *   init      require, then the first invoke with an event refused before any network call (the
+ *             wiring a function does once per container: config, logger, SDK clients, handler).
+ *             The reference constructs its client at require, so its init is its require.
+ * on the machine's Node (the one running npm) and on the real Node 22 binary of the `node`
+ * devDependency (Lambda's nodejs22.x). Ratios are to the reference on the same Node in this run;
+ * the target is <= 1.1 for every function, both figures, both Nodes.
+ *
+ * Run: npm run bench:bundles   (RUNS=n to change the number of runs, default 21)
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { dirname, join } from 'node:path';
 
-import { build, type BuildOptions } from 'esbuild';
-import { parse } from 'yaml';
+import { build } from 'esbuild';
 
+import { lambdaNodeBinary } from '../infra/local/lambda-node';
+import { unzip } from '../infra/package/unzip';
 import { percentile, report } from './support';
 
 const ROOT = join(__dirname, '..');
-const RUNS = Number(process.env['RUNS'] ?? 15);
-const TARGET_RATIO = 1.3;
+const RUNS = Number(process.env['RUNS'] ?? 21);
+const TARGET_RATIO = 1.1;
+const STAGE = 'bench';
 
-/** serverless-esbuild's own keys, which it strips before handing the rest to esbuild (its bundle.ts). */
-const PLUGIN_KEYS = [
-  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
-  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
-  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'config',
-];
+/** The machine's Node: the one npm runs on (npm_node_execpath), else the one running this. */
+const MACHINE_NODE = process.env['npm_node_execpath'] ?? process.execPath;
+/** The real Node 22 binary the `node@22` devDependency installs (Lambda's nodejs22.x). */
+const NODE_22 = lambdaNodeBinary();
 
 /** An event each function refuses before any network call, after building its runtime. */
 const REFUSED_EVENTS: Record<string, unknown> = {
@@ -43,128 +52,241 @@ const REFUSED_EVENTS: Record<string, unknown> = {
   webhooks: { version: '2.0', routeKey: 'GET /bench', rawPath: '/bench', headers: {}, requestContext: { http: { method: 'GET', path: '/bench' } } },
 };
 
-/** The environment the functions read at cold start (lib/config); nothing is called. */
-const FUNCTION_ENV = {
-  TOKENS_TABLE: 'bench-tokens',
-  WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17',
-  APP_SECRET_PREFIX: 'bench/apps/',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'bench',
-  AWS_SECRET_ACCESS_KEY: 'bench',
-  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: 'SILENT',
+/** Plausible literals for the pseudo parameters and resources a template's values refer to. */
+const LITERALS: Record<string, string> = {
+  'AWS::Region': 'us-east-1',
+  'AWS::AccountId': '123456789012',
+  'AWS::Partition': 'aws',
+  'AWS::StackName': `wix-token-service-${STAGE}`,
+  'AWS::URLSuffix': 'amazonaws.com',
 };
-
-interface ServerlessConfig {
-  custom: { esbuild: Record<string, unknown> };
-  functions: Record<string, { handler: string }>;
-}
 
 interface Bundle {
   name: string;
+  /** The handler file, unzipped. */
   file: string;
-  bytes: number;
-  gzipBytes: number;
-  requireMs: number[];
-  initMs: number[];
+  /** The process environment the function runs with. */
+  env: Record<string, string>;
+  event: unknown;
+  jsBytes: number;
+  zipBytes: number;
+  /** Per Node binary, one entry per run. */
+  requireMs: Record<string, number[]>;
+  initMs: Record<string, number[]>;
 }
 
-/** The esbuild options serverless-esbuild derives from serverless.yml's custom.esbuild. */
-function esbuildOptions(config: ServerlessConfig): BuildOptions {
-  const custom = { ...config.custom.esbuild };
-  const exclude = ((custom['exclude'] as string[] | undefined) ?? ['aws-sdk']).filter((name) => name !== '*');
-  const external = [...((custom['external'] as string[] | undefined) ?? []), ...exclude];
-  for (const key of PLUGIN_KEYS) delete custom[key];
-  return { ...(custom as BuildOptions), external, logLevel: 'error' };
-}
-
-async function buildAll(outdir: string): Promise<Bundle[]> {
-  const config = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as ServerlessConfig;
-  const options = esbuildOptions(config);
-  const bundles: Bundle[] = [];
-  const add = (name: string, file: string) => {
-    const code = readFileSync(file);
-    bundles.push({ name, file, bytes: statSync(file).size, gzipBytes: gzipSync(code).length, requireMs: [], initMs: [] });
+interface TemplateFunction {
+  Type: string;
+  Properties: {
+    FunctionName?: unknown;
+    Handler: string;
+    Runtime: string;
+    MemorySize?: number;
+    Code: { S3Key: unknown };
+    Environment?: { Variables?: Record<string, unknown> };
   };
+}
 
-  // The reference: the DynamoDB client alone, constructed at load.
-  const reference = join(outdir, 'reference.js');
+/** A CloudFormation value as a literal: Refs, Fn::Join, Fn::Sub and Fn::GetAtt get plausible stand-ins. */
+function literal(value: unknown): string {
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
+  const object = value as Record<string, unknown>;
+  if ('Ref' in object) return LITERALS[object['Ref'] as string] ?? `bench-${String(object['Ref']).toLowerCase()}`;
+  if ('Fn::Join' in object) {
+    const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+    return parts.map(literal).join(separator);
+  }
+  if ('Fn::Sub' in object) {
+    const sub = object['Fn::Sub'];
+    const [text, vars] = (Array.isArray(sub) ? sub : [sub, {}]) as [string, Record<string, unknown>];
+    return text.replace(/\$\{([^}]+)\}/g, (_, name: string) => (name in vars ? literal(vars[name]) : (LITERALS[name] ?? `bench-${name.toLowerCase()}`)));
+  }
+  if ('Fn::GetAtt' in object) {
+    const [resource, attribute] = object['Fn::GetAtt'] as [string, string];
+    return `arn:aws:bench:us-east-1:123456789012:${resource}/${attribute}`;
+  }
+  throw new Error(`no literal for ${JSON.stringify(value)}`);
+}
+
+/** What the Lambda runtime sets in every function's environment besides the function's own variables. */
+function lambdaRuntimeEnv(functionName: string, memorySize: number, taskRoot: string): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memorySize),
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: '2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef',
+    AWS_ACCESS_KEY_ID: 'ASIABENCHBENCHBENCH0',
+    AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+    AWS_SESSION_TOKEN: 'bench-session-token',
+    LAMBDA_TASK_ROOT: taskRoot,
+    LAMBDA_RUNTIME_DIR: '/var/runtime',
+    LANG: 'en_US.UTF-8',
+    TZ: ':UTC',
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    // Lambda's Node 22 has no such warning to give; on the machine's Node 20 the SDK would print one per client.
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/** `serverless package`, as `npm run package` runs it, into .serverless/. */
+function packageService(): string {
+  execFileSync(MACHINE_NODE, [join(ROOT, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', STAGE], {
+    cwd: ROOT,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return join(ROOT, '.serverless');
+}
+
+/** Every function of the packaged template, unzipped under `dir`, with its deployed environment. */
+function packagedFunctions(output: string, dir: string): Bundle[] {
+  const template = JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as {
+    Resources: Record<string, TemplateFunction>;
+  };
+  const bundles: Bundle[] = [];
+  for (const resource of Object.values(template.Resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const { Properties: properties } = resource;
+    const zipName = literal(properties.Code.S3Key).replace(/^.*\//, '');
+    const name = zipName.replace(/\.zip$/, '');
+    const taskRoot = join(dir, name);
+    unzip(join(output, zipName), taskRoot);
+    const handler = properties.Handler;
+    const file = join(taskRoot, `${handler.slice(0, handler.lastIndexOf('.'))}.js`);
+    const functionName = properties.FunctionName === undefined ? `wix-token-service-${STAGE}-${name}` : literal(properties.FunctionName);
+    const variables = Object.fromEntries(Object.entries(properties.Environment?.Variables ?? {}).map(([key, value]) => [key, literal(value)]));
+    bundles.push({
+      name,
+      file,
+      env: { ...lambdaRuntimeEnv(functionName, properties.MemorySize ?? 128, taskRoot), ...variables },
+      event: REFUSED_EVENTS[name] ?? {},
+      jsBytes: statSync(file).size,
+      zipBytes: statSync(join(output, zipName)).size,
+      requireMs: {},
+      initMs: {},
+    });
+  }
+  return bundles.sort((a, b) => Object.keys(REFUSED_EVENTS).indexOf(a.name) - Object.keys(REFUSED_EVENTS).indexOf(b.name));
+}
+
+/** The reference: the DynamoDB client alone, constructed at load, bundled the best known way. */
+async function referenceBundle(dir: string): Promise<Bundle> {
+  const file = join(dir, 'reference', 'index.js');
   await build({
-    ...options,
     stdin: {
       contents: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nexport const client = new DynamoDBClient({});\n",
       resolveDir: ROOT,
       loader: 'ts',
       sourcefile: 'reference.ts',
     },
-    outfile: reference,
+    bundle: true,
+    minify: true,
+    mainFields: ['module', 'main'],
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    outfile: file,
+    logLevel: 'error',
   });
-  add('reference (DynamoDBClient)', reference);
-
-  for (const [name, fn] of Object.entries(config.functions)) {
-    const entry = `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`;
-    await build({ ...options, entryPoints: [join(ROOT, entry)], outdir: join(outdir, name) });
-    add(name, join(outdir, name, entry.replace(/^.*\//, '').replace(/\.ts$/, '.js')));
-  }
-  return bundles;
+  const env = { ...lambdaRuntimeEnv('reference', 512, dirname(file)) };
+  return { name: 'reference', file, env, event: null, jsBytes: statSync(file).size, zipBytes: Number.NaN, requireMs: {}, initMs: {} };
 }
 
-/** Milliseconds a fresh Node process spends loading `file` (and, for `init`, on its first, refused invoke). */
-function coldStart(bundle: Bundle, mode: 'require' | 'init'): number {
-  const event = REFUSED_EVENTS[bundle.name];
+/** One fresh process on `node`: milliseconds to require the bundle, and to require it and answer the refused event. */
+function coldStart(node: string, bundle: Bundle): { requireMs: number; initMs: number } {
   const script = `
+    const { writeSync } = require('node:fs');
     const start = process.hrtime.bigint();
     const mod = require(${JSON.stringify(bundle.file)});
-    const done = () => process.stdout.write(String(Number(process.hrtime.bigint() - start) / 1e6));
-    const event = ${JSON.stringify(event ?? null)};
-    if (${JSON.stringify(mode)} === 'init' && event !== null) {
-      const context = { awsRequestId: 'bench', getRemainingTimeInMillis: () => 10000 };
-      Promise.resolve().then(() => mod.handler(event, context)).then(done, done);
-    } else done();
+    const required = process.hrtime.bigint();
+    const report = () => {
+      const ms = (t) => Number(t - start) / 1e6;
+      writeSync(3, JSON.stringify({ requireMs: ms(required), initMs: ms(process.hrtime.bigint()) }));
+    };
+    const event = ${JSON.stringify(bundle.event)};
+    if (event === null) report();
+    else {
+      const context = { awsRequestId: 'bench', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 10000 };
+      Promise.resolve().then(() => mod.handler(event, context)).then(report, report);
+    }
   `;
-  const out = execFileSync(process.execPath, ['-e', script], { env: { ...FUNCTION_ENV, PATH: process.env['PATH'] }, encoding: 'utf8' });
-  return Number(out);
+  const result = spawnSync(node, ['-e', script], { cwd: dirname(bundle.file), env: bundle.env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const out = result.output[3];
+  if (result.status !== 0 || !out) throw new Error(`${bundle.name} on ${node} failed (exit ${result.status}):\n${result.stderr}`);
+  return JSON.parse(out) as { requireMs: number; initMs: number };
+}
+
+function versionOf(node: string): string {
+  return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
 }
 
 async function main(): Promise<void> {
-  const outdir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
+  const nodes = [...new Set([MACHINE_NODE, NODE_22])];
+  const versions = Object.fromEntries(nodes.map((node) => [node, versionOf(node)]));
+  const dir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
   try {
-    const bundles = await buildAll(outdir);
-    for (const bundle of bundles) coldStart(bundle, 'init'); // warm the file cache, not measured
+    const output = packageService();
+    const reference = await referenceBundle(dir);
+    const bundles = [reference, ...packagedFunctions(output, dir)];
+
+    for (const node of nodes) for (const bundle of bundles) coldStart(node, bundle); // warm the file cache, not measured
     for (let run = 0; run < RUNS; run++) {
-      for (const bundle of bundles) {
-        bundle.requireMs.push(coldStart(bundle, 'require'));
-        bundle.initMs.push(coldStart(bundle, 'init'));
+      for (const node of nodes) {
+        for (const bundle of bundles) {
+          const { requireMs, initMs } = coldStart(node, bundle);
+          (bundle.requireMs[node] ??= []).push(requireMs);
+          // The reference builds everything it builds at require.
+          (bundle.initMs[node] ??= []).push(bundle === reference ? requireMs : initMs);
+        }
       }
     }
 
-    const [reference, ...functions] = bundles as [Bundle, ...Bundle[]];
-    const median = (values: number[]) => percentile(values, 0.5);
-    const figures: Record<string, unknown> = {
-      runs: RUNS,
-      target_ratio: TARGET_RATIO,
-      esbuild_options: esbuildOptions(parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8')) as ServerlessConfig),
-      reference_kb: reference.bytes / 1024,
-      reference_gzip_kb: reference.gzipBytes / 1024,
-      reference_require_ms_p50: median(reference.requireMs),
-      reference_init_ms_p50: median(reference.initMs),
-    };
-    for (const bundle of functions) {
-      figures[`${bundle.name}_kb`] = bundle.bytes / 1024;
-      figures[`${bundle.name}_gzip_kb`] = bundle.gzipBytes / 1024;
-      figures[`${bundle.name}_size_ratio`] = bundle.bytes / reference.bytes;
-      figures[`${bundle.name}_require_ms_p50`] = median(bundle.requireMs);
-      figures[`${bundle.name}_require_ratio`] = median(bundle.requireMs) / median(reference.requireMs);
-      figures[`${bundle.name}_init_ms_p50`] = median(bundle.initMs);
-      figures[`${bundle.name}_init_ratio`] = median(bundle.initMs) / median(reference.initMs);
+    const median = (values: number[] | undefined) => percentile(values ?? [], 0.5);
+    const figures: Record<string, unknown> = { runs: RUNS, target_ratio: TARGET_RATIO, reference_kb: reference.jsBytes / 1024 };
+    const over: string[] = [];
+    for (const bundle of bundles.slice(1)) {
+      figures[`${bundle.name}_kb`] = bundle.jsBytes / 1024;
+      figures[`${bundle.name}_zip_kb`] = bundle.zipBytes / 1024;
+      figures[`${bundle.name}_node_options`] = bundle.env['NODE_OPTIONS'] ?? '';
+    }
+    for (const node of nodes) {
+      const version = versions[node] as string;
+      const key = `node${version.slice(1).split('.')[0]}`;
+      const refRequire = median(reference.requireMs[node]);
+      const refInit = median(reference.initMs[node]);
+      console.log(`\n${version} (${node}), median of ${RUNS}`);
+      console.log(`${'bundle'.padEnd(12)}${'KiB'.padStart(8)}${'zip KiB'.padStart(9)}${'require ms'.padStart(12)}${'ratio'.padStart(7)}${'init ms'.padStart(10)}${'ratio'.padStart(7)}`);
+      figures[`${key}_version`] = version;
+      figures[`${key}_reference_require_ms_p50`] = refRequire;
+      for (const bundle of bundles) {
+        const requireMs = median(bundle.requireMs[node]);
+        const initMs = median(bundle.initMs[node]);
+        const requireRatio = requireMs / refRequire;
+        const initRatio = initMs / refInit;
+        console.log(
+          `${bundle.name.padEnd(12)}${(bundle.jsBytes / 1024).toFixed(0).padStart(8)}${(Number.isNaN(bundle.zipBytes) ? '-' : (bundle.zipBytes / 1024).toFixed(0)).padStart(9)}` +
+            `${requireMs.toFixed(1).padStart(12)}${requireRatio.toFixed(2).padStart(7)}${initMs.toFixed(1).padStart(10)}${initRatio.toFixed(2).padStart(7)}`,
+        );
+        if (bundle === reference) continue;
+        figures[`${key}_${bundle.name}_require_ms_p50`] = requireMs;
+        figures[`${key}_${bundle.name}_require_ratio`] = requireRatio;
+        figures[`${key}_${bundle.name}_init_ms_p50`] = initMs;
+        figures[`${key}_${bundle.name}_init_ratio`] = initRatio;
+        if (requireRatio > TARGET_RATIO || initRatio > TARGET_RATIO) over.push(`${bundle.name} on ${version}`);
+      }
     }
     report('bundles', figures);
-
-    const over = functions.filter((bundle) => median(bundle.initMs) / median(reference.initMs) > TARGET_RATIO || bundle.bytes / reference.bytes > TARGET_RATIO);
-    console.log(over.length === 0 ? `\nevery function within ${TARGET_RATIO}x the reference` : `\nover ${TARGET_RATIO}x the reference: ${over.map((bundle) => bundle.name).join(', ')}`);
+    console.log(over.length === 0 ? `\nevery function within ${TARGET_RATIO}x the reference, on every Node` : `\nover ${TARGET_RATIO}x the reference: ${over.join(', ')}`);
   } finally {
-    rmSync(outdir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-void main();
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

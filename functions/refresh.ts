@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createRuntime, lazyHandler } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, MetricUnit } from '../lib/runtime';
 import { DEFAULT_LEASE_TTL_MS } from '../lib/store';
 import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
 import { refreshNow, type RefreshDeps } from '../lib/tokens/refresh';
@@ -10,7 +9,7 @@ import { parseRefreshRequest } from '../lib/tokens/refresh-request';
 import { summaryMetrics, type RefreshSummary } from '../lib/tokens/refresh-summary';
 import { sweep } from '../lib/tokens/sweep';
 
-/** The part of Powertools' Metrics the handler uses. */
+/** The metrics the handler publishes (lib/runtime's EMF writer, or a fake). */
 export interface CountMetrics {
   addDimension(name: string, value: string): unknown;
   addMetric(name: string, unit: typeof MetricUnit.Count, value: number): unknown;
@@ -62,7 +61,7 @@ export const handler = lazyHandler(() => {
   return createRefreshHandler({
     ...runtime,
     appIds: runtime.config.appIds,
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh' }),
+    metrics: createEmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh' }),
     concurrency: SWEEP_CONCURRENCY,
     now: Date.now,
     random: Math.random,

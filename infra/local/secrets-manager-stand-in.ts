@@ -21,6 +21,11 @@ export interface SecretsManagerStandIn {
   putSecret(name: string, value: string): string;
   /** Requests per operation, failed ones included (e.g. `calls.GetSecretValue`); the object is updated in place. */
   calls: Record<string, number>;
+  /**
+   * The distinct `User-Agent` headers requests came with, in order of first appearance. The SDK's
+   * names the Node it runs on (`... lang/js md/nodejs#22.23.3 api/secrets-manager#...`).
+   */
+  userAgents: string[];
   /** Sets every count in `calls` back to zero. */
   resetCalls(): void;
   /** While on, every request is answered 503 ServiceUnavailable. */
@@ -89,6 +94,7 @@ type Operation = (input: Input) => Record<string, unknown>;
 export async function startSecretsManagerStandIn(options: SecretsManagerStandInOptions = {}): Promise<SecretsManagerStandIn> {
   const secrets = new Map<string, StoredSecret>();
   const calls: Record<string, number> = {};
+  const userAgents: string[] = [];
   let unavailable = false;
   let failures: { remaining: number; type: string } = { remaining: 0, type: 'InternalServiceError' };
 
@@ -221,6 +227,8 @@ export async function startSecretsManagerStandIn(options: SecretsManagerStandInO
     const target = request.headers['x-amz-target'];
     const operation = typeof target === 'string' && target.startsWith('secretsmanager.') ? target.slice('secretsmanager.'.length) : undefined;
     if (operation !== undefined) calls[operation] = (calls[operation] ?? 0) + 1;
+    const userAgent = request.headers['user-agent'];
+    if (typeof userAgent === 'string' && !userAgents.includes(userAgent)) userAgents.push(userAgent);
 
     try {
       const body = await readBody(request);
@@ -260,6 +268,7 @@ export async function startSecretsManagerStandIn(options: SecretsManagerStandInO
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     calls,
+    userAgents,
     putSecret,
     resetCalls() {
       for (const key of Object.keys(calls)) delete calls[key];

@@ -67,6 +67,11 @@ export interface LocalStackOptions {
   signal?: AbortSignal;
   /** How long serverless-offline may take to listen (it bundles every function first). Default 120 s. */
   readyTimeoutMs?: number;
+  /**
+   * The Node binary serverless-offline runs on, and so the handlers, which it runs in worker threads
+   * of its own process (e.g. `lambdaNodeBinary()`, Lambda's Node 22). Default the one running this.
+   */
+  node?: string;
 }
 
 /** The app the stack serves. */
@@ -181,6 +186,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stage,
       ports,
       readyTimeoutMs: options.readyTimeoutMs ?? 120_000,
+      node: options.node ?? process.execPath,
       onOutput: options.onOutput,
       signal: options.signal,
       env: offlineEnv({
@@ -300,16 +306,17 @@ interface OfflineOptions {
   ports: LocalPorts;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs: number;
+  node: string;
   onOutput: LocalStackOptions['onOutput'];
   signal: AbortSignal | undefined;
 }
 
 /** Runs `serverless offline` and resolves once its HTTP server listens. */
 async function startOffline(parts: Part[], options: OfflineOptions): Promise<{ pid: number; exited: Promise<void> }> {
-  const bin = join(PROJECT_ROOT, 'node_modules/.bin/serverless');
-  const args = ['offline', 'start', '--stage', options.stage, '--httpPort', String(options.ports.http), '--lambdaPort', String(options.ports.lambda), '--host', '127.0.0.1'];
+  const bin = join(PROJECT_ROOT, 'node_modules/serverless/bin/serverless.js');
+  const args = [bin, 'offline', 'start', '--stage', options.stage, '--httpPort', String(options.ports.http), '--lambdaPort', String(options.ports.lambda), '--host', '127.0.0.1'];
   // Its own process group, so stop() reaches serverless and anything it spawns.
-  const child: ChildProcess = spawn(bin, args, { cwd: options.serviceDir, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child: ChildProcess = spawn(options.node, args, { cwd: options.serviceDir, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
   spawnFailed.catch(() => undefined);

@@ -49,7 +49,7 @@ export interface SecretsLogger {
 
 /** What {@link createAppSecretsProvider} needs. */
 export interface AppSecretsProviderDeps {
-  client: SecretsManagerClient;
+  client: Pick<SecretsManagerClient, 'send'>;
   /** The secret name or ARN that holds an app's credentials; undefined for an app this deployment does not serve. */
   secretIdFor: (appId: string) => string | undefined;
   now?: () => number;

@@ -6,6 +6,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { importPKCS8, SignJWT } from 'jose';
 
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
+import { lambdaNodeBinary } from '../../infra/local/lambda-node';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
 import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '../../lib/client';
@@ -19,9 +20,21 @@ import { copyService, type ServiceCopy } from '../support/service-copy';
  *
  * It runs serverless from a private copy of the service (test/support/service-copy.ts), so its
  * `.esbuild` folder is its own: not the package test's, not a developer's running `npm start`.
+ *
+ * The whole flow runs twice, one stack after the other: on the Node running the tests (the
+ * machine's, what `npm start` uses) and on Lambda's Node 22 (the `node@22` devDependency's binary),
+ * serverless-offline started with it, so the handlers, which it runs in worker threads of its
+ * process, run on it too; the SDK's user agent, as the Secrets Manager stand-in received it from
+ * the handlers, says which Node they ran on.
  */
 
 const START_TIMEOUT_MS = 150_000;
+
+/** The Nodes to run the stack on: this one, and Lambda's (once when they are the same version). */
+const NODES = [
+  { version: process.version, binary: process.execPath },
+  { version: execFileSync(lambdaNodeBinary(), ['--version'], { encoding: 'utf8' }).trim(), binary: lambdaNodeBinary() },
+].filter((node, index, all) => all.findIndex((other) => other.version === node.version) === index);
 
 let service: ServiceCopy;
 let stack: LocalStack;
@@ -78,29 +91,38 @@ function isAlive(pid: number): boolean {
 
 beforeAll(async () => {
   service = await copyService('e2e');
-  stack = await startLocalStack({
-    ports: { http: 0, lambda: 0, secrets: 0, wix: 0, dynamodb: 0 },
-    // Not the developer's shell: no real Wix app, no WIX_API_URL, the simulator.
-    env: {},
-    serviceDir: service.dir,
-    onOutput: (text) => {
-      output = (output + text).slice(-64_000);
-      auditText('serverless-offline', text);
-    },
-  });
-  if (stack.simulator === undefined) throw new Error('the stack started without the Wix simulator');
-  simulator = stack.simulator;
-  lambda = new LambdaClient({ endpoint: stack.urls.lambda, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-  tokens = createTokenClient({ functionName: stack.functionNames.mint, lambda });
-}, START_TIMEOUT_MS);
+});
 
 afterAll(async () => {
-  lambda?.destroy();
-  await stack?.stop();
   await service?.remove();
-}, 30_000);
+});
 
-describe('the local stack (npm start)', () => {
+describe.each(NODES)('the local stack (npm start), serverless-offline and the handlers on Node $version', ({ version, binary }) => {
+  beforeAll(async () => {
+    output = '';
+    installedInstanceId = undefined;
+    stack = await startLocalStack({
+      ports: { http: 0, lambda: 0, secrets: 0, wix: 0, dynamodb: 0 },
+      // Not the developer's shell: no real Wix app, no WIX_API_URL, the simulator.
+      env: {},
+      serviceDir: service.dir,
+      node: binary,
+      onOutput: (text) => {
+        output = (output + text).slice(-64_000);
+        auditText('serverless-offline', text);
+      },
+    });
+    if (stack.simulator === undefined) throw new Error('the stack started without the Wix simulator');
+    simulator = stack.simulator;
+    lambda = new LambdaClient({ endpoint: stack.urls.lambda, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    tokens = createTokenClient({ functionName: stack.functionNames.mint, lambda });
+  }, START_TIMEOUT_MS);
+
+  afterAll(async () => {
+    lambda?.destroy();
+    await stack?.stop();
+  }, 30_000);
+
   it('serves the install flow: App URL, the Wix installer, the callback, close-window with the token Wix issued', async () => {
     const appUrl = `${stack.urls.public}/install?token=${randomUUID()}`;
 
@@ -202,6 +224,12 @@ describe('the local stack (npm start)', () => {
     expect(await removed.json()).toEqual({ outcome: 'applied' });
     await expect(tokens.getAccessToken(instanceId)).rejects.toBeInstanceOf(InstanceUninstalledError);
     expect(refresh.body).toMatchObject({ mode: 'instance', instance: { instanceId, outcome: 'skipped', detail: 'uninstalled' } });
+  });
+
+  it(`ran the handlers on Node ${version}: the SDK's user agent in them says so`, () => {
+    // Every flow above read the app's secret from the stand-in through the handlers' SDK client.
+    expect(stack.secrets.userAgents.length).toBeGreaterThan(0);
+    for (const userAgent of stack.secrets.userAgents) expect(userAgent).toContain(`md/nodejs#${version.slice(1)}`);
   });
 
   it('stops everything it started: no java, no serverless left, the ports free', async () => {

@@ -1,12 +1,16 @@
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import type { SpecDatabase } from '@aws-cdk/service-spec-types';
 
 import { METRICS_NAMESPACE } from '../../../functions/refresh';
+import { lambdaNodeBinary } from '../../../infra/local/lambda-node';
 import { PROJECT_ROOT } from '../../../infra/local/stack';
+import { mapStackTrace } from '../../../infra/package/stack-trace';
+import { unzip } from '../../../infra/package/unzip';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
 import {
   awsServiceSpec,
@@ -23,6 +27,8 @@ import { copyService, type ServiceCopy } from '../../support/service-copy';
  *
  * It packages a private copy of the service (test/support/service-copy.ts), so it shares no
  * `.esbuild` or `.serverless` folder with the e2e test, another run, or a developer's checkout.
+ * The artifacts it writes are then run as Lambda runs them: unzipped, with the function's
+ * environment from the template, on the machine's Node and on Lambda's Node 22.
  */
 
 const STAGE = 'test';
@@ -341,5 +347,82 @@ describe('alarms', () => {
     for (const name of FUNCTIONS) expect(watching('AWS/Lambda', 'Throttles', fn(name))).not.toEqual([]);
     expect(watching('AWS/DynamoDB', 'ReadThrottleEvents', table)).not.toEqual([]);
     expect(watching('AWS/DynamoDB', 'WriteThrottleEvents', table)).not.toEqual([]);
+  });
+});
+
+/** Runs a packaged handler in a fresh Node process, as Lambda would: its answer or error, and what it wrote. */
+function runPackaged(node: string, file: string, env: Record<string, string>, event: unknown) {
+  const script = `
+    const { writeSync } = require('node:fs');
+    const done = (outcome) => writeSync(3, JSON.stringify(outcome));
+    Promise.resolve()
+      .then(() => require(${JSON.stringify(file)}).handler(${JSON.stringify(event)}, { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 5000 }))
+      .then((result) => done({ result }), (error) => done({ error: { name: error.name, code: error.code, stack: error.stack } }));
+  `;
+  const run = spawnSync(node, ['-e', script], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (!run.output[3]) throw new Error(`the bundle did not answer (exit ${run.status}):\n${run.stderr}`);
+  return JSON.parse(run.output[3]) as { result?: { statusCode: number }; error?: { name: string; code: string; stack: string } };
+}
+
+describe('the packaged bundles, run as Lambda runs them', () => {
+  const NODES = [process.execPath, lambdaNodeBinary()];
+  let taskRoot: string;
+
+  const environmentOf = (fn: FunctionName): Record<string, string> => ({
+    ...(lambdaOf(fn).Properties?.['Environment'] as { Variables: Record<string, string> }).Variables,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+
+  beforeAll(() => {
+    taskRoot = mkdtempSync(join(tmpdir(), 'wix-token-service-task-'));
+    for (const fn of FUNCTIONS) unzip(join(service.dir, '.serverless', `${fn}.zip`), join(taskRoot, fn));
+  });
+
+  afterAll(() => {
+    rmSync(taskRoot, { recursive: true, force: true });
+  });
+
+  it('hold only the bundle, with its source map beside the zip, and no environment asks Node to parse maps at load', () => {
+    for (const fn of FUNCTIONS) {
+      const files = unzip(join(service.dir, '.serverless', `${fn}.zip`), join(taskRoot, `${fn}-listing`));
+      const variables = (lambdaOf(fn).Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+
+      expect(files).toEqual([`functions/${fn}.js`]);
+      expect(existsSync(join(service.dir, '.serverless', 'source-maps', 'functions', `${fn}.js.map`))).toBe(true);
+      expect(variables['NODE_OPTIONS']).toBeUndefined();
+    }
+  });
+
+  it.each(NODES)('log an error with its class name and code (install refusing an unknown route, on %s)', (node) => {
+    const stdout = execFileSync(
+      node,
+      [
+        '-e',
+        `require(${JSON.stringify(join(taskRoot, 'install', 'functions', 'install.js'))}).handler(
+          { version: '2.0', routeKey: 'GET /nowhere', rawPath: '/nowhere', headers: {}, requestContext: { http: { method: 'GET', path: '/nowhere' } } },
+          { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 5000 },
+        ).then((result) => process.stdout.write('status ' + result.statusCode + '\\n'));`,
+      ],
+      { env: { PATH: process.env['PATH'], ...environmentOf('install') }, encoding: 'utf8' },
+    );
+
+    const lines = stdout.trim().split('\n');
+    expect(lines.at(-1)).toBe('status 404');
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ level: 'INFO', message: 'request refused', service: 'install', errorName: 'RouteNotFoundError', errorCode: 'NOT_FOUND' });
+  });
+
+  it.each(NODES)('throw an error with its class name and code, whose stack maps back to the TypeScript (mint without WIX_APP_IDS, on %s)', (node) => {
+    const { WIX_APP_IDS: _, ...env } = environmentOf('mint');
+
+    const { error } = runPackaged(node, join(taskRoot, 'mint', 'functions', 'mint.js'), env, { instanceId: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17' });
+
+    expect(error).toMatchObject({ name: 'ConfigError', code: 'CONFIG_INVALID' });
+    expect(error?.stack).toMatch(/functions\/mint\.js:\d+:\d+/);
+    const mapped = mapStackTrace(error?.stack ?? '', join(service.dir, '.serverless', 'source-maps'));
+    expect(mapped).toMatch(/^ConfigError: WIX_APP_IDS is not set\n\s+at lib\/config\/index\.ts:\d+:\d+\n/);
+    expect(mapped).toMatch(/\n\s+at functions\/mint\.ts:\d+:\d+\n/);
   });
 });
