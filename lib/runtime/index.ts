@@ -21,7 +21,7 @@ const AWS_CALL_TIMEOUTS = { connectionTimeout: 500, requestTimeout: 1000, throwO
 /**
  * One SDK retry per DynamoDB call, so a call costs at most about 2 × 1.5 s. The writes that
  * matter (the one after a Wix call, the install's) are retried by lib/tokens within the time
- * kept for them, each attempt cut off at that deadline (WriteOptions.deadline).
+ * kept for them, each attempt cut off at that deadline (WriteOptions.timeoutMs).
  */
 const DYNAMODB_MAX_ATTEMPTS = 2;
 

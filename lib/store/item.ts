@@ -16,7 +16,8 @@ import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCiphe
  * accessTokenExpiresAt  N
  * version               N  +1 on every token/status write
  * leaseOwner            S  } present while leased
- * leaseExpiresAt        N  }
+ * leaseExpiresAt        N  }  (by the holder's clock)
+ * leaseMs               N  }  its length, so a waiter knows how long to watch it
  * lastUsedAt            N  minute resolution
  * dueShard              S  } due-index keys, present only while there is something to refresh
  * dueAt                 N  }
@@ -43,6 +44,7 @@ export interface InstanceItem {
   version: number;
   leaseOwner?: string;
   leaseExpiresAt?: number;
+  leaseMs?: number;
   lastUsedAt?: number;
   dueShard?: string;
   dueAt?: number;
@@ -73,6 +75,7 @@ export const A = {
   version: 'version',
   leaseOwner: 'leaseOwner',
   leaseExpiresAt: 'leaseExpiresAt',
+  leaseMs: 'leaseMs',
   lastUsedAt: 'lastUsedAt',
   dueShard: 'dueShard',
   dueAt: 'dueAt',
@@ -160,7 +163,7 @@ export async function recordFromItem(
   }
   if (item.accessTokenExpiresAt !== undefined) record.accessTokenExpiresAt = item.accessTokenExpiresAt;
   if (item.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
-    record.lease = { owner: item.leaseOwner, expiresAt: item.leaseExpiresAt };
+    record.lease = { owner: item.leaseOwner, expiresAt: item.leaseExpiresAt, ...(item.leaseMs === undefined ? {} : { lengthMs: item.leaseMs }) };
   }
   if (item.lastUsedAt !== undefined) record.lastUsedAt = item.lastUsedAt;
   if (item.dueAt !== undefined) record.refreshDueAt = item.dueAt;

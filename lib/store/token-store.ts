@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 
 import { ServiceError } from '../errors';
-import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, TokenConflictError } from './errors';
+import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
 import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, recordFromItem, ttlSeconds, type InstanceItem } from './item';
 import * as rules from './transitions';
 import { Refusal, type DuePlacement, type Transition } from './transitions';
+import { InstanceStatus } from './types';
 import type {
   DueItem,
   DuePage,
@@ -62,7 +63,7 @@ export interface TokenStoreDeps {
   /**
    * How far other containers' clocks may be from this one's, ms: someone else's lease is over by
    * this clock only this long after its expiry (or once watched for a whole lease length).
-   * Defaults to {@link rules.LEASE_CLOCK_SKEW_MS} (5 s); tests of other things may set it lower.
+   * Defaults to {@link rules.LEASE_CLOCK_SKEW_MS} (10 s); tests of other things may set it lower.
    */
   clockSkewMs?: number;
 }
@@ -76,6 +77,9 @@ export const DEFAULT_LEASE_TTL_MS = 5000;
 
 /** Tombstones are kept this long, so a webhook retried days later still meets one. */
 export const DEFAULT_TOMBSTONE_TTL_MS = 90 * 24 * 60 * 60 * 1000;
+
+/** The last poll of a wait gets at least this long to answer. */
+const LAST_POLL_MS = 100;
 
 /** A race with another install writer is retried this many times before giving up with the conflict. */
 const INSTALL_ATTEMPTS = 3;
@@ -129,6 +133,17 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     throw new TokenConflictError(key, conflictReason(result.refusal), await toRecordOrUndefined(result.item));
   }
 
+  /**
+   * After an AppInstalled: an active record that holds tokens but is out of the due index goes
+   * back in it, due now (./transitions scheduleNow). Throws like any write, so the webhook is
+   * answered 503 and redelivered, and the redelivery (a duplicate) tries again.
+   */
+  async function scheduleIfIdle(key: InstanceKey, item: InstanceItem, at: number): Promise<void> {
+    const holdsTokens = item.refreshToken !== undefined || item.accessToken !== undefined;
+    if (item.status !== InstanceStatus.Active || !holdsTokens || item.dueAt !== undefined) return;
+    await run(key, rules.scheduleNow({ at, expectedVersion: item.version, due: { shard: dueShardOf(key, shards), dueAt: at } }));
+  }
+
   async function getInstance(key: InstanceKey, options?: { consistentRead?: boolean }) {
     return toRecordOrUndefined(await engine.get(instancePk(key), { consistent: options?.consistentRead ?? false }));
   }
@@ -158,9 +173,12 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         installedAt: tokens.installedAt,
         due: due(key, tokens.refreshDueAt),
       };
-      let current = await engine.get(instancePk(key), { consistent: true, ...(options?.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }) });
+      // One time limit for the read and every write below, not one each.
+      const until = options?.timeoutMs === undefined ? undefined : now() + options.timeoutMs;
+      const left = (): WriteOptions => (until === undefined ? {} : { timeoutMs: Math.max(1, until - now()) });
+      let current = await engine.get(instancePk(key), { consistent: true, ...left() });
       for (let attempt = 1; ; attempt++) {
-        const result = await run(key, rules.installCallback(current, { ...input, at: now() }), options);
+        const result = await run(key, rules.installCallback(current, { ...input, at: now() }), left());
         if (result.ok) return toRecord(result.item);
         switch (result.refusal) {
           case Refusal.Applied:
@@ -178,7 +196,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
     async acquireLease(key, options): Promise<LeaseResult> {
       const at = now();
-      const lease = { owner: options.owner, expiresAt: at + (options.ttlMs ?? leaseTtlMs) };
+      const lengthMs = options.ttlMs ?? leaseTtlMs;
+      const lease = { owner: options.owner, expiresAt: at + lengthMs, lengthMs };
       const transition = rules.acquireLease({
         ...key,
         at,
@@ -245,14 +264,23 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         const left = until - now();
         if (left <= 0) throw new LeaseWaitTimeoutError(key, options.timeoutMs);
         await sleep(Math.min(options.intervalMs, left));
-        const record = await getInstance(key, { consistentRead: true });
+        // The read too is bounded by the wait (give or take one short read): a hung poll must not
+        // carry the waiter past it.
+        let item: InstanceItem | undefined;
+        try {
+          item = await engine.get(instancePk(key), { consistent: true, timeoutMs: Math.max(LAST_POLL_MS, until - now()) });
+        } catch (error) {
+          if (error instanceof StoreUnavailableError && now() >= until) throw new LeaseWaitTimeoutError(key, options.timeoutMs);
+          throw error;
+        }
+        const record = await toRecordOrUndefined(item);
         if (record === undefined) return undefined;
         if (record.version > options.sinceVersion) return record;
         const lease = record.lease;
         if (lease === undefined || lease.expiresAt <= now() - skewMs) return record;
         if (watched === undefined || watched.owner !== lease.owner || watched.expiresAt !== lease.expiresAt) {
           watched = { ...lease, since: now() };
-        } else if (now() - watched.since >= leaseTtlMs) {
+        } else if (now() - watched.since >= Math.max(leaseTtlMs, lease.lengthMs ?? 0)) {
           return record;
         }
       }
@@ -263,15 +291,17 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     },
 
     async recordAppInstalled(key, event) {
+      const at = now();
       const transition = rules.appInstalled({
         ...key,
-        at: now(),
+        at,
         eventAt: event.eventAt,
         ...(event.originInstanceId === undefined ? {} : { originInstanceId: event.originInstanceId }),
       });
       const result = await run(key, transition);
-      if (result.ok) return { outcome: 'applied', record: await toRecord(result.item) };
-      return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
+      const item = result.item as InstanceItem;
+      if (result.ok || result.refusal === Refusal.Duplicate) await scheduleIfIdle(key, item, at);
+      return { outcome: result.ok ? 'applied' : result.refusal, record: await toRecord(item) };
     },
 
     async recordAppRemoved(key, event) {

@@ -38,13 +38,15 @@ import { GrantKind, InstanceStatus } from './types';
  * | releaseLease        | lease ours                                                | -       | removed          |
  * | deferDue            | due time as read, lease free or expired, not a tombstone  | -       | untouched        |
  * | touchLastUsed       | not a tombstone; stored use a minute old or absent        | -       | untouched        |
+ * | scheduleNow         | version as read, active, out of the due index (after an   | -       | untouched        |
+ * |                     | AppInstalled over a record that holds tokens)             |         |                  |
  * ```
  *
  * Ordering uses Wix's clock only: a webhook's `iat`, and for the install callback the issue time
  * Token Info reports for the token the code was exchanged for. This service's clocks (`at`) stamp
  * `updatedAt` and judge leases: a holder judges its own lease by the clock that wrote it; anyone
  * else either allows {@link LEASE_CLOCK_SKEW_MS} or watches one lease run a whole length on its
- * own clock, so containers whose clocks disagree by up to 5 s never hold one lease at once.
+ * own clock, so containers whose clocks are each within 5 s of true time never hold one lease at once.
  *
  * A write whose answer was lost (the SDK timed out after DynamoDB applied it, and the retry met
  * its own write) is recognised by `writer`: every versioned write records who made it, and a
@@ -104,17 +106,19 @@ function dueAssignments(due: DuePlacement): { set: Partial<Record<Attribute, Ass
 }
 
 const ERROR_ATTRIBUTES: Attribute[] = [A.errorKind, A.errorCode, A.errorAt, A.errorCount];
-const LEASE_ATTRIBUTES: Attribute[] = [A.leaseOwner, A.leaseExpiresAt];
+const LEASE_ATTRIBUTES: Attribute[] = [A.leaseOwner, A.leaseExpiresAt, A.leaseMs];
 
 /** Not a tombstone (false for a missing item, as DynamoDB judges `<>` on a missing attribute). */
 const notTombstone = ne(A.status, InstanceStatus.Uninstalled);
 
 /**
- * How far another container's clock may be from ours. A lease's expiry was written by its holder's
- * clock, so a reader judges it over by its own clock only this long after it ended; a waiter that
- * watched one lease unchanged for a whole lease length on its own clock needs no such margin.
+ * How far another container's clock may be from ours: each within 5 s of true time, so two may
+ * differ by 10 s. A lease's expiry was written by its holder's clock, so anyone else judges it over
+ * by their own clock only this long after it ended; a waiter that watched one lease unchanged for
+ * a whole lease length on its own clock needs no such margin (only differences of its own clock
+ * count then).
  */
-export const LEASE_CLOCK_SKEW_MS = 5000;
+export const LEASE_CLOCK_SKEW_MS = 10_000;
 
 /**
  * The lease is free for `owner` at `at`: nobody holds it, it is ours, its time is up even allowing
@@ -236,6 +240,11 @@ export interface LifecycleEventInput extends Stamp {
 /**
  * AppInstalled: an active instance, its grant kind kept (a refresh token held stays legacy), else
  * client credentials. Strictly newer events only: on a tie with a removal, the removal wins.
+ *
+ * Tokens are kept: Wix does not say whether AppInstalled is sent before or after the install
+ * callback's code exchange, and the refresh token that exchange stored must never be dropped. A
+ * record that keeps tokens but left the due index (it was needs_reauth, which this clears) is
+ * then put back by {@link scheduleNow}, so the next sweep looks at what it holds.
  */
 export function appInstalled(input: LifecycleEventInput & { originInstanceId?: string }): Transition<'duplicate' | 'stale'> {
   return {
@@ -292,6 +301,20 @@ export function appRemoved(input: LifecycleEventInput & { purgeAtSeconds: number
   };
 }
 
+/**
+ * Puts an active instance that holds tokens but is out of the due index back in it, due now,
+ * provided nothing was written since it was read (`expectedVersion`); the follow-up of
+ * {@link appInstalled}, repeated when the webhook is redelivered.
+ */
+export function scheduleNow(input: Stamp & { expectedVersion: number; due: { shard: string; dueAt: number } }): Transition<'stale'> {
+  return {
+    name: 'scheduleNow',
+    condition: and(eq(A.version, input.expectedVersion), eq(A.status, InstanceStatus.Active), missing(A.dueAt)),
+    update: { set: { dueShard: to(input.due.shard), dueAt: to(input.due.dueAt) }, remove: [] },
+    refused: () => Refusal.Stale,
+  };
+}
+
 // ── the lease ───────────────────────────────────────────────────────────────────────────────
 
 export interface AcquireLeaseInput extends LeaseJudgement {
@@ -299,6 +322,8 @@ export interface AcquireLeaseInput extends LeaseJudgement {
   instanceId: string;
   owner: string;
   expiresAt: number;
+  /** The lease's length, stored with it: a waiter watches it this long before taking it over. */
+  lengthMs: number;
   /** Create a bare active client-credentials record when none exists (its AppInstalled never reached us). */
   createIfMissing: boolean;
   /** A lease the caller watched unchanged for a whole lease length on its own clock: take it over. */
@@ -311,7 +336,11 @@ export interface AcquireLeaseInput extends LeaseJudgement {
  */
 export function acquireLease(input: AcquireLeaseInput): Transition<'not_found' | 'uninstalled' | 'held'> {
   const usable = and(notTombstone, leaseFreeFor(input.owner, input, input.takeOver));
-  const set: Partial<Record<Attribute, Assignment>> = { leaseOwner: to(input.owner), leaseExpiresAt: to(input.expiresAt) };
+  const set: Partial<Record<Attribute, Assignment>> = {
+    leaseOwner: to(input.owner),
+    leaseExpiresAt: to(input.expiresAt),
+    leaseMs: to(input.lengthMs),
+  };
   if (input.createIfMissing) {
     // No lastEventAt: any AppRemoved still applies to a record created this way.
     Object.assign(set, {

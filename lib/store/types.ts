@@ -30,7 +30,10 @@ export interface InstanceKey {
 /** Who holds an instance's lease, and until when (epoch ms). */
 export interface Lease {
   owner: string;
+  /** By the holder's clock. */
   expiresAt: number;
+  /** How long it was taken for (absent on leases written before this was recorded). */
+  lengthMs?: number;
 }
 
 /** The last failed attempt to get a token; no secret ever goes in here. */
@@ -96,7 +99,7 @@ export interface InstallTokens {
 export interface AcquireLeaseOptions {
   /** Unique per attempt (e.g. a random id per invocation). */
   owner: string;
-  /** Lease length; defaults to the store's `leaseTtlMs` (10 s). Keep it well under the Lambda timeout. */
+  /** Lease length; defaults to the store's `leaseTtlMs` (5 s). Keep it well under the Lambda timeout. */
   ttlMs?: number;
   /**
    * Create a bare active client-credentials record when none exists (an instance whose

@@ -62,8 +62,9 @@ export interface MintDeps {
   newLeaseOwner: () => string;
   logger: MintLogger;
   /**
-   * How long a waiter polls for another caller's mint, at most (the deadline may cut it
-   * shorter). Default: a lease's life, so a dead holder's lease is taken over, not waited out.
+   * How long a waiter polls for another caller's mint, at most (the deadline cuts it shorter).
+   * Default: a lease's length plus 2 s, room to watch a dead holder's lease run out on this
+   * container's clock and take exactly that lease over.
    */
   leaseWaitMs?: number;
   leasePollMs?: number;
@@ -93,6 +94,8 @@ export type MintSource = 'memory' | 'store' | 'wix' | 'waited' | 'stale';
 export interface CacheEntry extends CachedToken {
   /** When this container last read the instance's record, epoch ms. */
   checkedAt: number;
+  /** The record's version the token was read or stored at; undefined when not known (its write failed). */
+  version: number | undefined;
 }
 
 const MAX_LEASE_ROUNDS = 3;
@@ -103,7 +106,8 @@ const MAX_LEASE_ROUNDS = 3;
  */
 const ANSWER_RESERVE_MS = 500;
 
-
+/** With less than this left for the Wix call, a holder does not start it (it could only fail). */
+const MIN_CALL_MS = 250;
 
 /**
  * Returns an access token for one app instance: from this container's memory, else from the
@@ -137,7 +141,8 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
     if (deps.now() - cached.checkedAt < (deps.recheckIntervalMs ?? 0)) {
       return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
     }
-    return await recheck(deps, key, cacheKey, cached);
+    const confirmed = await recheck(deps, key, cacheKey, cached);
+    if (confirmed !== undefined) return confirmed;
   }
 
   // The newest record seen: if Wix or the lease holder fails, a still-valid token in it is served.
@@ -150,11 +155,13 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
     }
   }
 
+  let attempted: string | undefined;
   try {
     // A holder's lease this container watched run out on its own clock: taken over next round.
     let takeOver: Lease | undefined;
     for (let round = 1; round <= MAX_LEASE_ROUNDS; round++) {
       const owner = deps.newLeaseOwner();
+      attempted = owner;
       const lease = await deps.store.acquireLease(key, { owner, createIfMissing: true, ...(takeOver === undefined ? {} : { takeOver }) });
       takeOver = undefined;
       if (!lease.acquired) {
@@ -180,18 +187,20 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
       try {
         refuseIfGone(record, deps.now());
       } catch (error) {
-        await deps.store.releaseLease(key, owner);
+        await releaseLeaseQuietly(deps.store, key, owner);
         throw error;
       }
       // Someone may have minted between our read and the lease: use theirs.
       if (record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
-        await deps.store.releaseLease(key, owner);
+        await releaseLeaseQuietly(deps.store, key, owner);
         return remember(deps, record, 'store', true);
       }
       return await mintUnderLease(deps, key, record, owner, { expiresAt: lease.lease.expiresAt, deadline });
     }
     throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
   } catch (error) {
+    // The lease may be ours though no answer said so (its write applied, its answer lost).
+    if (attempted !== undefined && error instanceof StoreUnavailableError) await releaseLeaseQuietly(deps.store, key, attempted);
     const fallback = lastSeen;
     if (isOutage(error) && fallback?.accessToken && isUsable(fallback.accessTokenExpiresAt, deps.now(), 0)) {
       deps.logger.warn('serving the stored token: a fresher one could not be had', { ...key, code: codeOf(error) });
@@ -204,13 +213,24 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
 /**
  * A warm container's look at the status behind a cached token (one strongly consistent read of a
  * small projection): an uninstall or a refusal evicts it, use is recorded for the sweep. Only a
- * store outage lets the cached token be served unconfirmed.
+ * store outage lets the cached token be served unconfirmed. A record that moved on since the
+ * token was cached (a refresh, or an uninstall and a reinstall in between) sends the call to the
+ * store: undefined.
  */
-async function recheck(deps: MintDeps, key: InstanceKey, cacheKey: string, cached: CacheEntry): Promise<MintResult & { source: MintSource }> {
+async function recheck(
+  deps: MintDeps,
+  key: InstanceKey,
+  cacheKey: string,
+  cached: CacheEntry,
+): Promise<(MintResult & { source: MintSource }) | undefined> {
   try {
     const status = await deps.store.getStatus(key);
     if (status === undefined) throw new InstanceUninstalledError();
     refuseIfGone(status, deps.now());
+    if (status.version !== cached.version) {
+      deps.cache.delete(cacheKey);
+      return undefined;
+    }
     if (shouldTouchLastUsed(status, deps.now())) await deps.store.touchLastUsed(key, deps.now());
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) {
@@ -236,12 +256,18 @@ async function mintUnderLease(
   owner: string,
   lease: { expiresAt: number; deadline: number },
 ): Promise<MintResult & { source: MintSource }> {
+  const callDeadline = leasedCallDeadline(lease.deadline, lease.expiresAt);
+  if (callDeadline - deps.now() < MIN_CALL_MS) {
+    await releaseLeaseQuietly(deps.store, key, owner);
+    throw new WixUnavailableInvokeError('no time left for a Wix call');
+  }
   let token;
   try {
-    token = await leasedClientCredentials.grant(deps, key, leasedCallDeadline(lease.deadline, lease.expiresAt));
+    token = await leasedClientCredentials.grant(deps, key, callDeadline);
   } catch (error) {
     try {
-      await recordGrantFailure(deps, key, record, owner, error);
+      // The instance was uninstalled during the call: nothing may be served, not even a stored token.
+      if ((await recordGrantFailure(deps, key, record, owner, error)) === 'uninstalled') throw new InstanceUninstalledError();
     } catch (storeError) {
       // The Wix failure is the answer; the lease simply expires.
       if (!(storeError instanceof StoreUnavailableError)) throw storeError;
@@ -251,12 +277,14 @@ async function mintUnderLease(
   }
 
   const minted = { ...record, accessToken: token.accessToken, accessTokenExpiresAt: token.expiresAt, lastUsedAt: deps.now() };
+  let storedAt: number | undefined;
   try {
     await retryWhileUnavailable(
       deps,
       (attempt) => leasedClientCredentials.store(deps, key, record, owner, token, { lastUsedAt: minted.lastUsedAt }, attempt),
       { deadline: Math.min(lease.expiresAt, lease.deadline + ANSWER_RESERVE_MS) },
     );
+    storedAt = record.version + 1;
   } catch (error) {
     if (error instanceof TokenConflictError) {
       // The record moved on during the Wix call (an AppInstalled, a reinstall, an uninstall, or a
@@ -273,11 +301,12 @@ async function mintUnderLease(
       throw error;
     }
   }
-  return remember(deps, minted, 'wix', false);
+  return remember(deps, minted, 'wix', false, storedAt);
 }
 
 async function waitForHolder(deps: MintDeps, key: InstanceKey, sinceVersion: number, deadline: number): Promise<InstanceRecord | undefined> {
-  const timeoutMs = Math.min(deps.leaseWaitMs ?? DEFAULT_LEASE_TTL_MS + 500, deadline - deps.now());
+  // A lease's length, one poll and one slow read: room to watch a dead holder's lease run out.
+  const timeoutMs = Math.min(deps.leaseWaitMs ?? DEFAULT_LEASE_TTL_MS + 2000, deadline - deps.now());
   if (timeoutMs <= 0) throw new WixUnavailableInvokeError('no time left to wait for the token being minted');
   try {
     return await deps.store.waitForRelease(key, { sinceVersion, timeoutMs, intervalMs: deps.leasePollMs ?? 100 });
@@ -305,12 +334,14 @@ async function remember(
   record: InstanceRecord,
   source: MintSource,
   touch: boolean,
+  /** The version the token is stored at: the record's own unless the caller knows better. */
+  version: number | undefined = record.version,
 ): Promise<MintResult & { source: MintSource }> {
   const key = { appId: record.appId, instanceId: record.instanceId };
   const accessToken = record.accessToken as string;
   const expiresAt = record.accessTokenExpiresAt as number;
   if (touch) await touchQuietly(deps, key);
-  const entry: CacheEntry = { accessToken, expiresAt, checkedAt: deps.now() };
+  const entry: CacheEntry = { accessToken, expiresAt, checkedAt: deps.now(), version };
   deps.cache.set(`${key.appId}#${key.instanceId}`, entry);
   return { ...key, accessToken, expiresAt, source };
 }

@@ -1,4 +1,4 @@
-import { StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
+import { ConflictReason, InstanceStatus, StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
 import { WixOAuthError } from '../wix';
 import { appFailureRetryAt, failurePlan } from './refresh-policy';
 
@@ -20,7 +20,9 @@ export type GrantFailureWrite =
    */
   | 'released'
   /** The record moved on under the holder: nothing written, the lease released if still ours. */
-  | 'conflict';
+  | 'conflict'
+  /** The instance was uninstalled under the holder: nothing written; nothing may be served. */
+  | 'uninstalled';
 
 /**
  * Writes down a failed grant under the lease, by {@link failurePlan}, and frees the lease.
@@ -43,7 +45,8 @@ export async function recordGrantFailure(
   try {
     if (plan === undefined || !plan.record) {
       if (record.refreshDueAt === undefined || !(error instanceof WixOAuthError)) await deps.store.releaseLease(key, owner);
-      else await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: appFailureRetryAt(now, deps.random) });
+      // Later only: a health pass due tomorrow must not be pulled forward by the app's failure.
+      else await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: Math.max(record.refreshDueAt, appFailureRetryAt(now, deps.random)) });
       return 'released';
     }
     await deps.store.recordFailure(key, {
@@ -60,7 +63,8 @@ export async function recordGrantFailure(
     // An AppInstalled, a reinstall or a taker-over moved the record: a lease still ours must not
     // outlive this call (waiters would find no token and a held lease until it expires).
     await releaseLeaseQuietly(deps.store, key, owner);
-    return 'conflict';
+    const uninstalled = storeError.reason === ConflictReason.Uninstalled || storeError.current?.status === InstanceStatus.Uninstalled;
+    return uninstalled ? 'uninstalled' : 'conflict';
   }
 }
 

@@ -46,7 +46,7 @@ export interface RefreshDeps {
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
   logger: RefreshLogger;
-  /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 2 s (`LEASE_WRITE_MARGIN_MS`). */
+  /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 1.5 s (`LEASE_WRITE_MARGIN_MS`). */
   writeMarginMs?: number;
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
   minCallMs?: number;

@@ -126,7 +126,9 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
         // No time for this one (the hard deadline is near): none for the next either.
         if (outcome.status === 'left') outOfTime = true;
         if (outcome.status === 'failed' && APP_LEVEL.has(outcome.failure)) {
-          await deferQuietly(item);
+          // A Wix refusal was rescheduled under the lease already (grant-failure); a secret that
+          // could not be read never got that far.
+          if (outcome.failure === FailureClass.Secrets) await deferQuietly(item);
           if (!appsDown.has(item.appId)) {
             appsDown.set(item.appId, outcome.failure);
             deps.logger.warn('app unavailable: its instances are due again after a backoff', { appId: item.appId, failure: outcome.failure, code: outcome.code });

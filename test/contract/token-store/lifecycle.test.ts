@@ -33,6 +33,30 @@ describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved
       expect(result.record.refreshDueAt).toBeUndefined();
     });
 
+    it('issue 11 (found by the model-based run): a newer AppInstalled over a needs_reauth record that holds tokens puts it back in the due index', async () => {
+      const key = newInstance();
+      await f.store.storeInstallTokens(key, installTokens(t0));
+      const lease = await f.store.acquireLease(key, { owner: 'mint' });
+      if (!lease.acquired) throw new Error('arrange: no lease');
+      await f.store.recordFailure(key, {
+        owner: 'mint',
+        expectedVersion: lease.record.version,
+        error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' },
+        at: f.clock.now,
+        retryAt: null,
+        needsReauth: true,
+      });
+
+      const result = await f.store.recordAppInstalled(key, { eventAt: t0 + HOUR });
+      const after = await f.store.getInstance(key, { consistentRead: true });
+
+      expect(result.outcome).toBe('applied');
+      expect(after).toMatchObject({ status: 'active', grantKind: 'legacy', refreshDueAt: f.clock.now });
+      expect(after?.lastError).toBeUndefined();
+      const due = await f.store.queryDue({ now: f.clock.now, limit: 100 });
+      expect(due.items.map((item) => item.instanceId)).toContain(key.instanceId);
+    });
+
     it('treats a redelivered AppInstalled as a duplicate and changes nothing', async () => {
       const key = newInstance();
       await f.store.recordAppInstalled(key, { eventAt: t0 });

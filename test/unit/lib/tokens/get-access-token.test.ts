@@ -318,6 +318,61 @@ describe('getAccessToken on the memory store', () => {
     expect(w.logger.lines.some((line) => line.includes('minted token not stored: the store is unavailable'))).toBe(true);
   });
 
+  it('review of issue 11: answers InstanceUninstalled, not the stored token, when Wix fails while the uninstall lands', async () => {
+    const w = world();
+    const key = w.newKey();
+    const stored = issued(IssuedKind.AccessToken, 'stored');
+    // Valid for 2 more minutes: not enough for the 5 minutes asked, good as a fallback on an outage.
+    await seedClientCredentials(w.store, key, { installedAt: w.clock.now(), accessToken: stored, expiresAt: w.clock.now() + 120_000, dueAt: null });
+    const { deps, cache } = container(w);
+    const atWix = w.wix.hold('client_credentials');
+    w.wix.once('client_credentials', () => {
+      throw wixError(WixErrorKind.Transient, 'client_credentials');
+    });
+
+    const minting = mint(deps, key);
+    await atWix.arrived;
+    await w.store.recordAppRemoved(key, { eventAt: w.clock.now() + 1000 });
+    atWix.release();
+    const error = await rejectionOf(minting);
+
+    expect(error.name).toBe(InvokeErrorName.InstanceUninstalled);
+    expect(cache.size).toBe(0);
+  });
+
+  it('review of issue 11: an app-level failure during a mint never pulls the instance\'s due time forward', async () => {
+    const w = world();
+    const key = w.newKey();
+    const dueAt = w.clock.now() + 3 * 3_600_000;
+    await seedClientCredentials(w.store, key, { installedAt: w.clock.now(), accessToken: issued(IssuedKind.AccessToken, 'old'), expiresAt: w.clock.now() + 60_000, dueAt });
+    w.wix.once('client_credentials', () => {
+      throw wixError(WixErrorKind.CredentialsRejected, 'client_credentials');
+    });
+    const { deps } = container(w);
+
+    const error = await rejectionOf(mint(deps, key));
+
+    expect(error.name).toBe(InvokeErrorName.ServiceUnavailable);
+    const record = await w.store.getInstance(key);
+    expect(record?.refreshDueAt).toBe(dueAt);
+    expect(record?.lease).toBeUndefined();
+  });
+
+  it('review of issue 11: a warm container whose record moved on (uninstalled, then reinstalled) goes back to the store', async () => {
+    const w = world();
+    const key = w.newKey();
+    await w.store.recordAppInstalled(key, { eventAt: w.clock.now() });
+    const { deps } = container(w);
+    const first = await mint(deps, key);
+    await w.store.recordAppRemoved(key, { eventAt: w.clock.now() + 1000 });
+    await w.store.recordAppInstalled(key, { eventAt: w.clock.now() + 2000 });
+
+    const second = await mint(deps, key);
+
+    expect(second.source).not.toBe('memory');
+    expect(second.accessToken).not.toBe(first.accessToken);
+  });
+
   it('serves a stored, still valid token when the store fails while a fresher one is sought', async () => {
     const w = world();
     const key = w.newKey();
