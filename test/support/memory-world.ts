@@ -23,6 +23,7 @@ import {
   type WixOAuthError,
   type WixOperation,
 } from '../../lib/wix';
+import type { RefreshDeps } from '../../lib/tokens/refresh';
 import { createFakeClock, type FakeClock } from './fake-clock';
 import { memorySecrets } from './http-fixture';
 import { captureLogger, type CapturedLogger } from './mint-fixture';
@@ -290,4 +291,19 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error('expected a rejection');
+}
+
+/** The refresh use case's deps on a world: its store, Wix, secrets, clock and logger. */
+export function refresher(world: MemoryWorld, overrides: Partial<RefreshDeps> = {}): RefreshDeps {
+  return {
+    store: world.store,
+    wix: world.wix,
+    secrets: world.secrets,
+    now: world.clock.now,
+    random: () => 0.5,
+    newLeaseOwner: randomUUID,
+    logger: world.logger,
+    sleep: world.sleep,
+    ...overrides,
+  };
 }

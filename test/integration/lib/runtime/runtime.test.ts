@@ -12,6 +12,11 @@ async function hangingServer(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
+/** The runtime as a function builds it, with the configuration every case here shares. */
+function testRuntime() {
+  return createRuntime(loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }), 'test');
+}
+
 describe('createRuntime', () => {
   const saved = { ...process.env };
   let hanging: { url: string; server: Server };
@@ -32,10 +37,7 @@ describe('createRuntime', () => {
   it('gives up on a DynamoDB call that never answers, as a transient store error', async () => {
     process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
     process.env['AWS_MAX_ATTEMPTS'] = '1';
-    const runtime = createRuntime(
-      loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }),
-      'test',
-    );
+    const runtime = testRuntime();
     const started = Date.now();
 
     const error = await runtime.states
@@ -49,10 +51,7 @@ describe('createRuntime', () => {
   it('issue 11 defect 7: bounds one DynamoDB call by two SDK attempts of at most 1.5 s each, not 3 × 3 s', async () => {
     process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
     delete process.env['AWS_MAX_ATTEMPTS'];
-    const runtime = createRuntime(
-      loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }),
-      'test',
-    );
+    const runtime = testRuntime();
     const started = Date.now();
 
     const error = await runtime.states.consume('a-state-that-hangs', Date.now() + 60_000, 'consumer').catch((caught: unknown) => caught);
@@ -65,10 +64,7 @@ describe('createRuntime', () => {
   it('issue 11 defect 7: abandons a write at the time limit it is given, whatever the SDK budget', async () => {
     process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
     delete process.env['AWS_MAX_ATTEMPTS'];
-    const runtime = createRuntime(
-      loadConfig({ TOKENS_TABLE: 'tokens', WIX_APP_IDS: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17', APP_SECRET_PREFIX: 'test/' }),
-      'test',
-    );
+    const runtime = testRuntime();
     const started = Date.now();
 
     const error = await runtime.states

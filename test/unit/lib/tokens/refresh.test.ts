@@ -3,27 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
 import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from '../../../../lib/store';
-import { refreshNow, refreshOne, type RefreshDeps, type RefreshStore } from '../../../../lib/tokens/refresh';
+import { refreshNow, refreshOne, type RefreshStore } from '../../../../lib/tokens/refresh';
 import { appFailureRetryAt } from '../../../../lib/tokens/refresh-policy';
 import { WixErrorKind } from '../../../../lib/wix';
-import { createMemoryWorld, issued, recordingStore, seedLegacy, storeOutage, wixError, type MemoryWorld } from '../../../support/memory-world';
+import { createMemoryWorld, refresher, issued, recordingStore, seedLegacy, storeOutage, wixError, type MemoryWorld } from '../../../support/memory-world';
 
 const app = demoAppSecret(randomUUID());
 const MINUTE = 60_000;
-
-function refresher(world: MemoryWorld, overrides: Partial<RefreshDeps> = {}): RefreshDeps {
-  return {
-    store: world.store,
-    wix: world.wix,
-    secrets: world.secrets,
-    now: world.clock.now,
-    random: () => 0.5,
-    newLeaseOwner: randomUUID,
-    logger: world.logger,
-    sleep: world.sleep,
-    ...overrides,
-  };
-}
 
 /** A legacy instance installed a day ago, its refresh token `refreshToken`, due now. */
 async function legacyInstance(world: MemoryWorld, refreshToken = issued(IssuedKind.RefreshToken, 'rt1')) {

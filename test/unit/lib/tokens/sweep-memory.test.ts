@@ -3,28 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
 import type { InstanceKey } from '../../../../lib/store';
-import type { RefreshDeps } from '../../../../lib/tokens/refresh';
 import { sweep } from '../../../../lib/tokens/sweep';
 import { WixErrorKind } from '../../../../lib/wix';
-import { createMemoryWorld, issued, seedClientCredentials, slowStore, wixError, type MemoryWorld } from '../../../support/memory-world';
+import { createMemoryWorld, refresher, issued, seedClientCredentials, slowStore, wixError, type MemoryWorld } from '../../../support/memory-world';
 
 const healthyApp = demoAppSecret(randomUUID());
 const brokenApp = demoAppSecret(randomUUID());
 const MINUTE = 60_000;
-
-function refresher(world: MemoryWorld, overrides: Partial<RefreshDeps> = {}): RefreshDeps {
-  return {
-    store: world.store,
-    wix: world.wix,
-    secrets: world.secrets,
-    now: world.clock.now,
-    random: () => 0.5,
-    newLeaseOwner: randomUUID,
-    logger: world.logger,
-    sleep: world.sleep,
-    ...overrides,
-  };
-}
 
 /** `count` hot client-credentials instances of `appId`, due at `dueAt` (+ i ms each, so their order is fixed). */
 async function seed(world: MemoryWorld, appId: string, count: number, dueAt: number): Promise<InstanceKey[]> {
