@@ -15,7 +15,7 @@ import type { AppSecretsProvider } from '../secrets';
  *
  * The key is derived, never the raw secret, so a MAC can tell nothing about the secret and the
  * secret's other uses (the Wix token calls) never share a key with this one. Everything before
- * the MAC is the state's id: what {@link TokenStore.consumeState} records (hashed) to make it
+ * the MAC is the state's id: what {@link InstallStateStore.consume} records (hashed) to make it
  * single use. The format is checked with one strict pattern before any decoding, and the MAC must
  * be in its canonical encoding, so no two strings verify as the same state.
  */
