@@ -247,7 +247,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     },
 
     async rescheduleLeased(key, write, options) {
-      const transition = rules.leasedReschedule({ owner: write.owner, expectedVersion: write.expectedVersion, at: now(), due: due(key, write.refreshDueAt) });
+      const transition = rules.leasedReschedule({
+        owner: write.owner,
+        expectedVersion: write.expectedVersion,
+        at: now(),
+        due: due(key, write.refreshDueAt),
+        ...(write.lastUsedAtRead === undefined ? {} : { lastUsedAtRead: write.lastUsedAtRead }),
+      });
       return holderWrite(key, transition, options);
     },
 
@@ -287,7 +293,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
     },
 
     async touchLastUsed(key, usedAt) {
-      return (await run(key, rules.touchLastUsed({ usedAt }))).ok;
+      return (await run(key, rules.touchLastUsed({ usedAt, due: { shard: dueShardOf(key, shards), dueAt: usedAt } }))).ok;
     },
 
     async recordAppInstalled(key, event) {
@@ -353,6 +359,7 @@ function tokenWriteInput(
     ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken) }),
     ...(write.grantKind === undefined ? {} : { grantKind: write.grantKind }),
     ...(write.lastUsedAt === undefined ? {} : { lastUsedAt: write.lastUsedAt }),
+    ...(write.lastUsedAtRead === undefined ? {} : { lastUsedAtRead: write.lastUsedAtRead }),
   };
 }
 

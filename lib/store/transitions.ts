@@ -31,13 +31,15 @@ import { GrantKind, InstanceStatus } from './types';
  * | appRemoved          | event newer, or equal to a non-removal                    | +1      | removed          |
  * | acquireLease        | not a tombstone; lease free, ours, expired by more than   | -       | set              |
  * |                     | the clock skew, or watched out by the caller              |         |                  |
- * | leasedTokenWrite    | version unchanged, lease ours and live                    | +1      | removed          |
+ * | leasedTokenWrite    | version unchanged, lease ours and live; leaving the due   | +1      | removed          |
+ * |                     | index only if no use was recorded since the read          |         |                  |
  * | rotatedTokenWrite   | version unchanged; never removes a live holder's lease    | +1      | removed if ours  |
  * | leasedFailure       | version unchanged, lease ours and live                    | +1      | removed          |
  * | leasedReschedule    | version unchanged, lease ours and live                    | -       | removed          |
  * | releaseLease        | lease ours                                                | -       | removed          |
  * | deferDue            | due time as read, lease free or expired, not a tombstone  | -       | untouched        |
- * | touchLastUsed       | not a tombstone; stored use a minute old or absent        | -       | untouched        |
+ * | touchLastUsed       | not a tombstone; stored use a minute old or absent (puts  | -       | untouched        |
+ * |                     | an instance out of the due index back in, due now)        |         |                  |
  * | scheduleNow         | version as read, active, out of the due index (after an   | -       | untouched        |
  * |                     | AppInstalled over a record that holds tokens)             |         |                  |
  * ```
@@ -142,6 +144,24 @@ const leaseFreeFor = (owner: string, { at, skewMs }: LeaseJudgement, watched?: {
  */
 const holds = (owner: string, expectedVersion: number, at: number): Condition =>
   and(eq(A.version, expectedVersion), eq(A.leaseOwner, owner), gt(A.leaseExpiresAt, at));
+
+/**
+ * Leaving the due index (`due` null, the instance judged dormant) also requires that no use was
+ * recorded since the holder read the record: {@link touchLastUsed} writes no version, so without
+ * this a holder that read an old lastUsedAt would take out an instance a mint has just used.
+ */
+function stillUnused(input: { due: DuePlacement; lastUsedAtRead?: number }): Condition[] {
+  if (input.due !== null) return [];
+  return [input.lastUsedAtRead === undefined ? missing(A.lastUsedAt) : le(A.lastUsedAt, input.lastUsedAtRead)];
+}
+
+/** `version` when {@link stillUnused} is what refused the write: a use landed since the read. */
+function usedSinceRead(item: InstanceItem | undefined, input: { owner: string; expectedVersion: number; due: DuePlacement; lastUsedAtRead?: number }): Refusal | undefined {
+  if (input.due !== null || item === undefined || item.lastUsedAt === undefined) return undefined;
+  if (item.writer === input.owner && item.version === input.expectedVersion + 1) return undefined;
+  const usedSince = input.lastUsedAtRead === undefined || item.lastUsedAt > input.lastUsedAtRead;
+  return usedSince && item.version === input.expectedVersion ? Refusal.Version : undefined;
+}
 
 /** Why a versioned write by `writer` on `expectedVersion` was refused. */
 function versionedRefusal(item: InstanceItem | undefined, writer: string, expectedVersion: number): Refusal {
@@ -390,6 +410,8 @@ export interface TokenWriteInput extends LeasedInput {
   grantKind?: GrantKind;
   lastUsedAt?: number;
   due: DuePlacement;
+  /** With `due` null: the lastUsedAt of the record the holder judged dormant (see {@link stillUnused}). */
+  lastUsedAtRead?: number;
 }
 
 function tokenUpdate(input: TokenWriteInput, removeLease: boolean): Update {
@@ -415,9 +437,9 @@ function tokenUpdate(input: TokenWriteInput, removeLease: boolean): Update {
 export function leasedTokenWrite(input: TokenWriteInput): Transition {
   return {
     name: 'leasedTokenWrite',
-    condition: holds(input.owner, input.expectedVersion, input.at),
+    condition: and(holds(input.owner, input.expectedVersion, input.at), ...stillUnused(input)),
     update: tokenUpdate(input, true),
-    refused: (item) => versionedRefusal(item, input.owner, input.expectedVersion),
+    refused: (item) => usedSinceRead(item, input) ?? versionedRefusal(item, input.owner, input.expectedVersion),
   };
 }
 
@@ -432,14 +454,14 @@ export function rotatedTokenWrite(input: TokenWriteInput & LeaseJudgement & { li
   const holder = input.liveHolder;
   const condition =
     holder === undefined
-      ? and(eq(A.version, input.expectedVersion), leaseFreeFor(input.owner, input))
-      : and(eq(A.version, input.expectedVersion), eq(A.leaseOwner, holder.owner), eq(A.leaseExpiresAt, holder.expiresAt));
+      ? and(eq(A.version, input.expectedVersion), leaseFreeFor(input.owner, input), ...stillUnused(input))
+      : and(eq(A.version, input.expectedVersion), eq(A.leaseOwner, holder.owner), eq(A.leaseExpiresAt, holder.expiresAt), ...stillUnused(input));
   return {
     name: 'rotatedTokenWrite',
     condition,
     update: tokenUpdate(input, holder === undefined),
     refused: (item) => {
-      const refusal = versionedRefusal(item, input.owner, input.expectedVersion);
+      const refusal = usedSinceRead(item, input) ?? versionedRefusal(item, input.owner, input.expectedVersion);
       // Same version, but the lease changed hands since the caller read it: read again.
       return refusal === Refusal.LeaseLost ? Refusal.Version : refusal;
     },
@@ -480,17 +502,17 @@ export function leasedFailure(input: FailureInput): Transition {
 }
 
 /** A new due time (or none) set by the lease holder without a Wix call; releases the lease. */
-export function leasedReschedule(input: LeasedInput & { due: DuePlacement }): Transition {
+export function leasedReschedule(input: LeasedInput & { due: DuePlacement; lastUsedAtRead?: number }): Transition {
   const due = dueAssignments(input.due);
   return {
     name: 'leasedReschedule',
-    condition: holds(input.owner, input.expectedVersion, input.at),
+    condition: and(holds(input.owner, input.expectedVersion, input.at), ...stillUnused(input)),
     update: { set: due.set, remove: [...LEASE_ATTRIBUTES, ...due.remove] },
     refused: (item) => {
       // Unversioned: our own lost answer shows as the lease gone and the due time as we wrote it.
       const wrote = input.due === null ? item?.dueAt === undefined : item?.dueAt === input.due.dueAt;
       if (item !== undefined && item.version === input.expectedVersion && item.leaseOwner === undefined && wrote) return Refusal.Applied;
-      return versionedRefusal(item, input.owner, input.expectedVersion);
+      return usedSinceRead(item, input) ?? versionedRefusal(item, input.owner, input.expectedVersion);
     },
   };
 }
@@ -514,8 +536,12 @@ export function deferDue(input: LeaseJudgement & { seenDueAt: number; dueAt: num
 /** lastUsedAt kept to this resolution: at most one write per instance per minute. */
 export const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** Records use when the stored lastUsedAt is a minute old or absent; no version bump, no lease check. */
-export function touchLastUsed(input: { usedAt: number }): Transition<'stale'> {
+/**
+ * Records use when the stored lastUsedAt is a minute old or absent; no version bump, no lease
+ * check. An instance out of the due index goes back in, due at once (`due`): a holder may have
+ * judged it dormant just before this use (the sweep then decides again on the record).
+ */
+export function touchLastUsed(input: { usedAt: number; due: { shard: string; dueAt: number } }): Transition<'stale'> {
   return {
     name: 'touchLastUsed',
     condition: and(
@@ -523,7 +549,10 @@ export function touchLastUsed(input: { usedAt: number }): Transition<'stale'> {
       notTombstone,
       or(missing(A.lastUsedAt), le(A.lastUsedAt, input.usedAt - LAST_USED_RESOLUTION_MS)),
     ),
-    update: { set: { lastUsedAt: to(input.usedAt) }, remove: [] },
+    update: {
+      set: { lastUsedAt: to(input.usedAt), dueShard: { ifMissing: input.due.shard }, dueAt: { ifMissing: input.due.dueAt } },
+      remove: [],
+    },
     refused: () => Refusal.Stale,
   };
 }

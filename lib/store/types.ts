@@ -135,7 +135,17 @@ export interface LeasedTokenWrite {
   refreshDueAt: number | null;
   /** Records use in the same write (a mint), so the sweep sees the instance as hot. */
   lastUsedAt?: number;
+  /** See {@link LeavingTheDueIndex}. */
+  lastUsedAtRead?: number;
 }
+
+/**
+ * A holder that takes an instance out of the due index (`refreshDueAt` null: dormant) passes the
+ * `lastUsedAt` of the record it judged (none: leave it out). Mint records use without a version
+ * (touchLastUsed), so the write is refused as a conflict if a use was recorded since: an instance
+ * a caller has just used never leaves the index.
+ */
+export type LeavingTheDueIndex = Pick<LeasedTokenWrite, 'lastUsedAtRead'>;
 
 /**
  * A refresh token Wix just rotated, written on the version the writer last read (lease or not).
@@ -163,7 +173,7 @@ export interface InstanceStatusView extends InstanceKey {
 }
 
 /** A new due time (or none) set by the lease holder without a Wix call, e.g. for a dormant instance. */
-export interface LeasedReschedule {
+export interface LeasedReschedule extends LeavingTheDueIndex {
   owner: string;
   expectedVersion: number;
   /** Next sweep time, or null to leave the due index. */

@@ -52,6 +52,7 @@ export const leasedClientCredentials = {
       accessToken: token.accessToken,
       accessTokenExpiresAt: token.expiresAt,
       refreshDueAt,
+      ...(record.lastUsedAt === undefined ? {} : { lastUsedAtRead: record.lastUsedAt }),
       ...(extras.fellBack ? { grantKind } : {}),
       ...(extras.lastUsedAt === undefined ? {} : { lastUsedAt: extras.lastUsedAt }),
     }, options);

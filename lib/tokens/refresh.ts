@@ -148,7 +148,7 @@ async function underLease(
       return { status: 'skipped', reason: SkipReason.NotDue };
     }
     if (!isHot(record, now)) {
-      await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: null });
+      await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: null, ...usedAtRead(record) });
       return { status: 'skipped', reason: SkipReason.Dormant };
     }
   }
@@ -196,6 +196,7 @@ async function healthPass(
     // Callers are served from the store: a client-credentials token mint stored outlives this 5-minute one.
     ...longerLived(record, tokens),
     refreshDueAt,
+    ...usedAtRead(record),
     ...(rotated ? { refreshToken: tokens.refreshToken } : {}),
   };
   if (rotated) await storeRotated(deps, key, { write, retired: refreshToken }, deadlines.storeDeadline);
@@ -281,13 +282,22 @@ function rebased(write: RotatedTokenWrite, current: InstanceRecord, now: number)
   // A lease counts as live until it is over by more than the clock skew (its holder's clock wrote it).
   const live = current.lease !== undefined && current.lease.owner !== write.owner && current.lease.expiresAt > now - LEASE_CLOCK_SKEW_MS;
   const holder = live ? current.lease : undefined;
+  const { lastUsedAtRead: _read, ...unread } = rest;
   return {
-    ...rest,
+    ...unread,
     ...longerLived(current, { accessToken: write.accessToken, expiresAt: write.accessTokenExpiresAt }),
+    // Judged again on the record as it now is: a use recorded since keeps it in the due index.
+    refreshDueAt: write.refreshDueAt ?? nextRefreshDueAt(current, { grant: 'refresh_token', grantKind: GrantKind.Legacy, expiresAt: write.accessTokenExpiresAt }, now),
+    ...usedAtRead(current),
     expectedVersion: current.version,
     grantKind: GrantKind.Legacy,
     ...(holder === undefined ? {} : { liveHolder: holder }),
   };
+}
+
+/** What a write that may take the instance out of the due index says about the use it read. */
+function usedAtRead(record: Pick<InstanceRecord, 'lastUsedAt'>): { lastUsedAtRead?: number } {
+  return record.lastUsedAt === undefined ? {} : { lastUsedAtRead: record.lastUsedAt };
 }
 
 /** The access token that lasts longer: the one stored in `record`, or the `fresh` one. */

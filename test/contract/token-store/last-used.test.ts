@@ -46,11 +46,76 @@ describe.each(STORE_KINDS)('%s token store: touchLastUsed', (kind) => {
       expectedVersion: held.record.version,
       accessToken: fakeToken('access'),
       accessTokenExpiresAt: f.clock.now + 3_600_000,
-      refreshDueAt: null,
+      refreshDueAt: f.clock.now + 3_000_000,
     });
 
     expect(stored.lastUsedAt).toBe(f.clock.now);
     expect(stored.version).toBe(held.record.version + 1);
+  });
+
+  describe('an instance used while a holder judges it dormant stays in the due index', () => {
+    async function heldDormantCandidate() {
+      const key = newInstance();
+      const usedAt = f.clock.now - 40 * 24 * 3_600_000;
+      await f.store.storeInstallTokens(key, {
+        refreshToken: fakeToken('refresh'),
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + 300_000,
+        installedAt: f.clock.now,
+        refreshDueAt: f.clock.now - 1,
+      });
+      await f.store.touchLastUsed(key, usedAt);
+      const held = await f.store.acquireLease(key, { owner: 'sweeper' });
+      if (!held.acquired) throw new Error('arrange: no lease');
+      return { key, record: held.record };
+    }
+
+    it('refuses the token write that would take it out, when a use was recorded after the read', async () => {
+      const { key, record } = await heldDormantCandidate();
+      await f.store.touchLastUsed(key, f.clock.now);
+
+      const write = f.store.storeLeasedTokens(key, {
+        owner: 'sweeper',
+        expectedVersion: record.version,
+        accessToken: fakeToken('access'),
+        accessTokenExpiresAt: f.clock.now + 3_600_000,
+        refreshDueAt: null,
+        lastUsedAtRead: record.lastUsedAt,
+      });
+
+      await expect(write).rejects.toMatchObject({ name: 'TokenConflictError', reason: 'version' });
+      const after = await f.store.getInstance(key, { consistentRead: true });
+      expect(after?.refreshDueAt).toBe(f.clock.now - 1);
+      expect(after?.lease?.owner).toBe('sweeper');
+    });
+
+    it('refuses the reschedule out of the index the same way, and applies it when nobody used it', async () => {
+      const used = await heldDormantCandidate();
+      await f.store.touchLastUsed(used.key, f.clock.now);
+      const unused = await heldDormantCandidate();
+      const reschedule = (c: typeof used) =>
+        f.store.rescheduleLeased(c.key, { owner: 'sweeper', expectedVersion: c.record.version, refreshDueAt: null, lastUsedAtRead: c.record.lastUsedAt });
+
+      await expect(reschedule(used)).rejects.toMatchObject({ name: 'TokenConflictError', reason: 'version' });
+      await reschedule(unused);
+
+      expect((await f.store.getInstance(used.key, { consistentRead: true }))?.refreshDueAt).toBe(f.clock.now - 1);
+      expect((await f.store.getInstance(unused.key, { consistentRead: true }))?.refreshDueAt).toBeUndefined();
+    });
+
+    it('puts an instance out of the index back in, due now, and leaves a due time alone', async () => {
+      const out = await heldDormantCandidate();
+      await f.store.rescheduleLeased(out.key, { owner: 'sweeper', expectedVersion: out.record.version, refreshDueAt: null, lastUsedAtRead: out.record.lastUsedAt });
+      const inIndex = await heldDormantCandidate();
+
+      await f.store.touchLastUsed(out.key, f.clock.now);
+      await f.store.touchLastUsed(inIndex.key, f.clock.now);
+
+      const page = await f.store.queryDue({ now: f.clock.now, limit: 100 });
+      const due = (key: { instanceId: string }) => page.items.find((item) => item.instanceId === key.instanceId)?.dueAt;
+      expect(due(out.key)).toBe(f.clock.now);
+      expect(due(inIndex.key)).toBe(f.clock.now - 1);
+    });
   });
 
   it('creates nothing for an unknown instance', async () => {
