@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
 import { createRuntime, lazyHandler } from '../lib/runtime';
+import { createElevation, type Elevation } from '../lib/tokens/elevation';
 import { getAccessToken, type MintDeps } from '../lib/tokens/get-access-token';
 import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
 import { parseMintRequest } from '../lib/tokens/mint-request';
+import { createRejectedTokens } from '../lib/tokens/rejected-tokens';
 import { createTokenCache } from '../lib/tokens/token-cache';
 
 /** What `mint` answers; never a refresh token. */
@@ -20,6 +22,8 @@ export interface MintResponse {
 export interface MintHandlerDeps extends MintDeps {
   appIds: readonly string[];
   logger: MintDeps['logger'] & GuardLogger;
+  /** Turns a Wix frontend's token (`wixAccessToken`) into its instance. */
+  elevation: Elevation;
 }
 
 /** Time kept back from the invoke's remaining time for storing the result and answering. */
@@ -29,10 +33,18 @@ const ANSWER_MARGIN_MS = 1000;
 export function createMintHandler(deps: MintHandlerDeps) {
   return async (event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<MintResponse> => {
     try {
-      const request = parseMintRequest(event, deps.appIds);
+      const parsed = parseMintRequest(event, deps.appIds);
       const deadline = deps.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
+      const elevated = 'wixAccessToken' in parsed;
+      const request = elevated ? await deps.elevation.resolve(parsed, deadline) : parsed;
       const token = await getAccessToken(deps, request, { deadline });
-      deps.logger.info('minted', { appId: token.appId, instanceId: token.instanceId, source: token.source });
+      deps.logger.info('minted', {
+        appId: token.appId,
+        instanceId: token.instanceId,
+        source: token.source,
+        ...(elevated ? { elevated } : {}),
+        ...(request.rejectedTokenHash === undefined ? {} : { replacedRejected: true }),
+      });
       return {
         accessToken: token.accessToken,
         tokenType: 'Bearer',
@@ -48,12 +60,15 @@ export function createMintHandler(deps: MintHandlerDeps) {
 
 export const handler = lazyHandler(() => {
   const runtime = createRuntime(loadConfig(), 'mint');
+  const now = Date.now;
   return createMintHandler({
     ...runtime,
     appIds: runtime.config.appIds,
+    elevation: createElevation({ wix: runtime.wix, appIds: runtime.config.appIds, now, logger: runtime.logger }),
     cache: createTokenCache(),
+    rejected: createRejectedTokens(),
     recheckIntervalMs: runtime.config.mintRecheckMs,
-    now: Date.now,
+    now,
     random: Math.random,
     newLeaseOwner: randomUUID,
   });

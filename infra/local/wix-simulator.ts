@@ -154,6 +154,13 @@ export interface WixSimulator {
    * @throws Error when the app is unknown.
    */
   issueCode(appId: string, instanceId: string): string;
+  /**
+   * A token as a Wix frontend or dashboard extension carries it (a site owner's or visitor's),
+   * for elevation tests: Token Info vouches for it while it lives and its app is installed on the
+   * instance. `instanceId` undefined: a token issued outside any site (Token Info names no
+   * instance). `active: false`: Token Info answers inactive (expired or revoked).
+   */
+  issueFrontendToken(appId: string, instanceId: string | undefined, options?: { active?: boolean; lifetimeSeconds?: number }): string;
   /** Changes the delay added to every response, in milliseconds. */
   setLatency(ms: number): void;
   /**
@@ -306,6 +313,15 @@ interface IssuedAccessToken {
   seq: number;
 }
 
+interface IssuedFrontendToken {
+  appId: string;
+  instanceId: string | undefined;
+  epoch: number | undefined;
+  iat: number;
+  exp: number;
+  active: boolean;
+}
+
 interface FaultEntry {
   fault: Fault;
   /** Calls left for a `times` fault; undefined for a `rate` fault. */
@@ -341,6 +357,7 @@ class Simulator implements WixSimulator {
   private readonly codes = new Map<string, IssuedCode>();
   private readonly refreshTokens = new Map<string, IssuedRefreshToken>();
   private readonly accessTokens = new Map<string, IssuedAccessToken>();
+  private readonly frontendTokens = new Map<string, IssuedFrontendToken>();
   private readonly secrets = new Set<string>();
   private faults: FaultEntry[] = [];
   /** Issue order of tokens, for {@link describeToken}. */
@@ -442,6 +459,15 @@ class Simulator implements WixSimulator {
     this.codes.set(code, { appId, instanceId, epoch: installation.epoch, issuedAt: this.now(), used: false });
     this.issued.codes += 1;
     return code;
+  }
+
+  issueFrontendToken(appId: string, instanceId: string | undefined, options: { active?: boolean; lifetimeSeconds?: number } = {}): string {
+    const token = this.mint(IssuedKind.AccessToken, `OauthNG.JWS.${randomBytes(48).toString('base64url')}`);
+    const iat = Math.floor(this.now() / 1000);
+    const epoch = instanceId === undefined ? undefined : this.installs.get(installKey(appId, instanceId))?.epoch;
+    const exp = iat + (options.lifetimeSeconds ?? 4 * 3600);
+    this.frontendTokens.set(token, { appId, instanceId, epoch, iat, exp, active: options.active ?? true });
+    return token;
   }
 
   setLatency(ms: number): void {
@@ -631,6 +657,8 @@ class Simulator implements WixSimulator {
   private tokenInfo(body: Record<string, unknown>): Reply {
     const token = body.token;
     if (typeof token !== 'string' || token === '') return this.fail(invalidRequest('token').failure);
+    const frontend = this.frontendTokens.get(token);
+    if (frontend) return this.frontendTokenInfo(frontend);
     const issued = this.accessTokens.get(token);
     // Unknown tokens get RFC 7662's answer for any token the server does not vouch for.
     if (!issued) return tokenReply({ active: this.tokenInfoAsStrings ? 'false' : false });
@@ -640,6 +668,17 @@ class Simulator implements WixSimulator {
     const rest = { clientId: issued.appId, siteId, instanceId: issued.instanceId };
     if (!this.tokenInfoAsStrings) return tokenReply({ ...info, ...rest });
     return tokenReply({ ...info, active: String(active), exp: String(info.exp), iat: String(info.iat), ...rest });
+  }
+
+  private frontendTokenInfo(issued: IssuedFrontendToken): Reply {
+    const installed =
+      issued.instanceId === undefined ||
+      (issued.epoch !== undefined && this.liveInstallation({ appId: issued.appId, instanceId: issued.instanceId, epoch: issued.epoch }) !== undefined);
+    const active = issued.active && this.now() < issued.exp * 1000 && installed;
+    const info = { active, subjectType: 'USER', subjectId: randomUUID(), exp: issued.exp, iat: issued.iat, clientId: issued.appId };
+    const scoped = issued.instanceId === undefined ? info : { ...info, instanceId: issued.instanceId };
+    if (!this.tokenInfoAsStrings) return tokenReply(scoped);
+    return tokenReply({ ...scoped, active: String(active), exp: String(info.exp), iat: String(info.iat) });
   }
 
   private authenticate(clientId: string, clientSecret: string): GrantOutcome | undefined {

@@ -26,7 +26,9 @@ import { leasedClientCredentials } from './client-credentials';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
 import { isUsable, leasedCallDeadline, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
+import { LONGEST_TOKEN_LIFETIME_MS, type RejectedTokens } from './rejected-tokens';
 import type { CachedToken, TokenCache } from './token-cache';
+import { tokenHash } from './token-hash';
 
 /** The narrow logger the use case needs; attributes never carry a token. */
 export interface MintLogger {
@@ -56,6 +58,11 @@ export interface MintDeps {
   wix: Pick<WixClient, 'createAccessToken'>;
   secrets: AppSecretsProvider;
   cache: TokenCache<CacheEntry>;
+  /**
+   * Tokens callers said Wix refused (`rejectedToken`), never answered again by this container.
+   * Without it only the request that names a token refuses it.
+   */
+  rejected?: RejectedTokens;
   now: () => number;
   random: () => number;
   /** A fresh lease owner id per attempt. */
@@ -137,7 +144,18 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
   const cacheKey = `${key.appId}#${key.instanceId}`;
 
   const cached = deps.cache.get(cacheKey);
-  if (cached && isUsable(cached.expiresAt, deps.now(), request.minValidityMs)) {
+  if (request.rejectedTokenHash !== undefined) noteRejection(deps, request.rejectedTokenHash, cached);
+  // A token is served only if it lasts long enough and no caller said Wix refused it.
+  const refused = (token: string): boolean => {
+    if (request.rejectedTokenHash === undefined && (deps.rejected?.empty ?? true)) return false;
+    const hash = tokenHash(token);
+    return hash === request.rejectedTokenHash || deps.rejected?.has(hash, deps.now()) === true;
+  };
+  const servable = (token: string | undefined, expiresAt: number | undefined, minValidityMs: number): boolean =>
+    token !== undefined && isUsable(expiresAt, deps.now(), minValidityMs) && !refused(token);
+
+  if (cached && refused(cached.accessToken)) deps.cache.delete(cacheKey);
+  else if (cached && isUsable(cached.expiresAt, deps.now(), request.minValidityMs)) {
     if (deps.now() - cached.checkedAt < (deps.recheckIntervalMs ?? 0)) {
       return { ...key, accessToken: cached.accessToken, expiresAt: cached.expiresAt, source: 'memory' };
     }
@@ -150,7 +168,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
   let lastSeen = await deps.store.getInstance(key, { consistentRead: true });
   if (lastSeen) {
     refuseIfGone(lastSeen, deps.now());
-    if (lastSeen.accessToken && isUsable(lastSeen.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+    if (servable(lastSeen.accessToken, lastSeen.accessTokenExpiresAt, request.minValidityMs)) {
       return remember(deps, lastSeen, 'store', shouldTouchLastUsed(lastSeen, deps.now()));
     }
   }
@@ -175,7 +193,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
         if (settled) {
           lastSeen = settled;
           refuseIfGone(settled, deps.now());
-          if (settled.accessToken && isUsable(settled.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+          if (servable(settled.accessToken, settled.accessTokenExpiresAt, request.minValidityMs)) {
             return remember(deps, settled, 'waited', true);
           }
         }
@@ -191,7 +209,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
         throw error;
       }
       // Someone may have minted between our read and the lease: use theirs.
-      if (record.accessToken && isUsable(record.accessTokenExpiresAt, deps.now(), request.minValidityMs)) {
+      if (servable(record.accessToken, record.accessTokenExpiresAt, request.minValidityMs)) {
         await releaseLeaseQuietly(deps.store, key, owner);
         return remember(deps, record, 'store', true);
       }
@@ -202,12 +220,22 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
     // The lease may be ours though no answer said so (its write applied, its answer lost).
     if (attempted !== undefined && error instanceof StoreUnavailableError) await releaseLeaseQuietly(deps.store, key, attempted);
     const fallback = lastSeen;
-    if (isOutage(error) && fallback?.accessToken && isUsable(fallback.accessTokenExpiresAt, deps.now(), 0)) {
+    if (isOutage(error) && fallback !== undefined && servable(fallback.accessToken, fallback.accessTokenExpiresAt, 0)) {
       deps.logger.warn('serving the stored token: a fresher one could not be had', { ...key, code: codeOf(error) });
       return remember(deps, fallback, 'stale', false);
     }
     throw error;
   }
+}
+
+/**
+ * Remembers a token a caller says Wix refused, until it would have expired (known when it is the
+ * one this container holds for the instance).
+ */
+function noteRejection(deps: MintDeps, hash: string, cached: CacheEntry | undefined): void {
+  const now = deps.now();
+  const expiresAt = cached !== undefined && tokenHash(cached.accessToken) === hash ? cached.expiresAt : now + LONGEST_TOKEN_LIFETIME_MS;
+  deps.rejected?.add(hash, expiresAt);
 }
 
 /**

@@ -8,6 +8,8 @@ import { cipherSource } from '../../lib/runtime';
 import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createTokenCache } from '../../lib/tokens/token-cache';
+import { createElevation } from '../../lib/tokens/elevation';
+import { createRejectedTokens } from '../../lib/tokens/rejected-tokens';
 import { createWixClient } from '../../lib/wix';
 import { auditText } from './log-audit';
 
@@ -78,16 +80,20 @@ export function mintContainer(options: ContainerOptions): { handler: ReturnType<
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     ...(options.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.leaseTtlMs }),
   });
+  const wix = createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 });
+  const logger = options.logger ?? captureLogger();
   const handler = createMintHandler({
     appIds: [options.app.appId],
     store,
     secrets,
-    wix: createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 }),
+    wix,
+    elevation: createElevation({ wix, appIds: [options.app.appId], now: Date.now, logger }),
     cache: createTokenCache(),
+    rejected: createRejectedTokens(),
     now: Date.now,
     random: Math.random,
     newLeaseOwner: randomUUID,
-    logger: options.logger ?? captureLogger(),
+    logger,
     leasePollMs: 20,
     ...options.overrides,
   });

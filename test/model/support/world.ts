@@ -12,6 +12,8 @@ import { cipherSource } from '../../../lib/runtime';
 import { createDynamoInstallStateStore, createDynamoTokenStore, type InstanceKey, type InstanceRecord } from '../../../lib/store';
 import { instancePk, recordFromItem, type InstanceItem } from '../../../lib/store/item';
 import { createTokenCache } from '../../../lib/tokens/token-cache';
+import { createElevation } from '../../../lib/tokens/elevation';
+import { createRejectedTokens } from '../../../lib/tokens/rejected-tokens';
 import { createWixClient, type Clock } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { staticSecrets } from '../../support/mint-fixture';
@@ -262,12 +264,15 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
   const containers: Containers = {
     mint: offsets.mint.map((offset, index) => {
       const container = base('mint', index, offset);
+      const wix = wixClientOf(container);
       const handler = createMintHandler({
         appIds: [app.appId],
         store: storeOf(container),
-        wix: wixClientOf(container),
+        wix,
+        elevation: createElevation({ wix, appIds: [app.appId], now: container.now, logger: container.logger }),
         secrets,
         cache: createTokenCache(),
+        rejected: createRejectedTokens(),
         now: container.now,
         random: Math.random,
         newLeaseOwner: randomUUID,

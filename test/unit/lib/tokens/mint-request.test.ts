@@ -1,5 +1,6 @@
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { parseMintRequest, resolveAppId } from '../../../../lib/tokens/mint-request';
+import { tokenHash } from '../../../../lib/tokens/token-hash';
 
 const appId = '2a1b3c4d-0000-4000-8000-00000000a001';
 const otherAppId = '2a1b3c4d-0000-4000-8000-00000000a002';
@@ -98,4 +99,23 @@ describe('resolveAppId', () => {
 
     expect(error.message).toBe('appId is not an app this deployment serves');
   });
+
+  it('keeps only the hash of a rejected token', () => {
+    const rejectedToken = 'OauthNG.JWS.rejected-one';
+
+    const request = parseMintRequest({ instanceId, rejectedToken }, [appId]);
+
+    expect(request).toEqual({ appId, instanceId, minValidityMs: 300_000, rejectedTokenHash: tokenHash(rejectedToken) });
+    expect(JSON.stringify(request)).not.toContain(rejectedToken);
+  });
+
+  it('takes a frontend token instead of an instance, with an optional served app', () => {
+    expect(parseMintRequest({ wixAccessToken: 'OauthNG.JWS.abc' }, [appId, otherAppId])).toEqual({ wixAccessToken: 'OauthNG.JWS.abc', minValidityMs: 300_000 });
+    expect(parseMintRequest({ wixAccessToken: 'OauthNG.JWS.abc', appId: otherAppId.toUpperCase() }, [appId, otherAppId])).toMatchObject({ appId: otherAppId });
+    expect(refusal(() => parseMintRequest({ wixAccessToken: 'OauthNG.JWS.abc', appId: randomGuid() }, [appId])).field).toBe('appId');
+  });
 });
+
+function randomGuid(): string {
+  return '2a1b3c4d-0000-4000-8000-00000000a0ff';
+}
