@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 import { StoreUnavailableError } from './errors';
 import { compileWrite } from './expression';
-import { A, DUE_INDEX, statePk, ttlSeconds, type InstanceItem } from './item';
+import { A, DUE_INDEX, STATUS_INDEX, statePk, ttlSeconds, type InstanceItem } from './item';
 import { createTokenStore, type ItemEngine, type TokenStoreDeps } from './token-store';
 import type { InstallStateStore, TokenStore } from './types';
 
@@ -129,6 +129,34 @@ function dynamoEngine(documentClient: Pick<DynamoDBDocumentClient, 'send'>, tabl
       }
       const lastKey = output['LastEvaluatedKey'] as Record<string, unknown> | undefined;
       return lastKey === undefined ? { items } : { items, lastKey };
+    },
+
+    async queryStatus(status, pkPrefix, page) {
+      const query = {
+        TableName: tableName,
+        IndexName: STATUS_INDEX,
+        KeyConditionExpression: pkPrefix === undefined ? '#status = :status' : '#status = :status AND begins_with(#pk, :prefix)',
+        ExpressionAttributeNames: { '#status': A.status, ...(pkPrefix === undefined ? {} : { '#pk': A.pk }) },
+        ExpressionAttributeValues: { ':status': status, ...(pkPrefix === undefined ? {} : { ':prefix': pkPrefix }) },
+      };
+      if (page === 'count') {
+        // A count reads every key of the state (KEYS_ONLY, 1 MB a page) but returns none.
+        let count = 0;
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const output = await call('countStatus', () => send(new QueryCommand({ ...query, Select: 'COUNT', ExclusiveStartKey: startKey })));
+          count += (output['Count'] as number | undefined) ?? 0;
+          startKey = output['LastEvaluatedKey'] as Record<string, unknown> | undefined;
+        } while (startKey !== undefined);
+        return { pks: [], count };
+      }
+      const output = await call('queryStatus', () => send(new QueryCommand({ ...query, Limit: page.limit, ExclusiveStartKey: page.startKey })));
+      const pks: string[] = [];
+      for (const raw of (output['Items'] ?? []) as Record<string, unknown>[]) {
+        if (typeof raw[A.pk] === 'string') pks.push(raw[A.pk] as string);
+      }
+      const lastKey = output['LastEvaluatedKey'] as Record<string, unknown> | undefined;
+      return lastKey === undefined ? { pks, count: pks.length } : { pks, count: pks.length, lastKey };
     },
   };
 }

@@ -14,7 +14,7 @@ export {
   StoreUnavailableError,
   TokenConflictError,
 } from './errors';
-export { DEFAULT_DUE_SHARDS, DUE_INDEX, dueShardOf } from './item';
+export { DEFAULT_DUE_SHARDS, DUE_INDEX, dueShardOf, STATUS_INDEX } from './item';
 export { LAST_USED_RESOLUTION_MS, shouldTouchLastUsed, withoutTokens } from './record';
 export { GrantKind, InstanceStatus } from './types';
 export type {
@@ -28,6 +28,8 @@ export type {
   InstanceKey,
   InstanceRecord,
   InstanceStatusView,
+  InstanceDescription,
+  StatusPage,
   InstallStateStore,
   LastError,
   Lease,

@@ -14,6 +14,7 @@ import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCiphe
  * refreshToken          S  envelope            (legacy only; removed by a tombstone)
  * accessToken           S  envelope            (removed by a tombstone)
  * accessTokenExpiresAt  N
+ * refreshedAt           N  when the last token write happened (this service's clock)
  * version               N  +1 on every token/status write
  * leaseOwner            S  } present while leased
  * leaseExpiresAt        N  }  (by the holder's clock)
@@ -41,6 +42,7 @@ export interface InstanceItem {
   refreshToken?: string;
   accessToken?: string;
   accessTokenExpiresAt?: number;
+  refreshedAt?: number;
   version: number;
   leaseOwner?: string;
   leaseExpiresAt?: number;
@@ -72,6 +74,7 @@ export const A = {
   refreshToken: 'refreshToken',
   accessToken: 'accessToken',
   accessTokenExpiresAt: 'accessTokenExpiresAt',
+  refreshedAt: 'refreshedAt',
   version: 'version',
   leaseOwner: 'leaseOwner',
   leaseExpiresAt: 'leaseExpiresAt',
@@ -95,6 +98,9 @@ export const A = {
 
 /** The sparse GSI the sweep reads; defined in infra/dynamodb-table.yml. */
 export const DUE_INDEX = 'due-index';
+
+/** The GSI `status` reads: instance records by status (install states carry none); infra/dynamodb-table.yml. */
+export const STATUS_INDEX = 'status-index';
 
 /** The default number of due-index shards. Readers must use at least the writers' count: only ever raise it. */
 export const DEFAULT_DUE_SHARDS = 16;

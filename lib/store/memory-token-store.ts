@@ -54,6 +54,19 @@ export function memoryEngine(items: Map<string, InstanceItem>): ItemEngine {
       const last = page[page.length - 1];
       return due.length > limit && last !== undefined ? { items: page, lastKey: { ...last } } : { items: page };
     },
+
+    async queryStatus(status, pkPrefix, page) {
+      const pks = [...items.values()]
+        .filter((item) => item.status === status && (pkPrefix === undefined || item.pk.startsWith(pkPrefix)))
+        .map((item) => item.pk)
+        .sort();
+      if (page === 'count') return { pks: [], count: pks.length };
+      const after = page.startKey?.['pk'] as string | undefined;
+      const rest = after === undefined ? pks : pks.filter((pk) => pk > after);
+      const slice = rest.slice(0, page.limit);
+      const last = slice[slice.length - 1];
+      return rest.length > page.limit && last !== undefined ? { pks: slice, count: slice.length, lastKey: { status, pk: last } } : { pks: slice, count: slice.length };
+    },
   };
 }
 

@@ -10,9 +10,11 @@ import { InstanceStatus } from './types';
 import type {
   DueItem,
   DuePage,
+  InstanceDescription,
   InstanceKey,
   InstanceRecord,
   InstanceStatusView,
+  StatusPage,
   LeaseResult,
   TokenCipher,
   TokenStore,
@@ -44,6 +46,15 @@ export interface ItemEngine {
     limit: number,
     startKey: Record<string, unknown> | undefined,
   ): Promise<{ items: { pk: string; dueAt: number }[]; lastKey?: Record<string, unknown> }>;
+  /**
+   * Instance keys in one status (the sparse status index), whose pk starts with `pkPrefix`, in pk
+   * order: at most `limit` after `startKey`, or with `count` only how many there are.
+   */
+  queryStatus(
+    status: string,
+    pkPrefix: string | undefined,
+    page: { limit: number; startKey: Record<string, unknown> | undefined } | 'count',
+  ): Promise<{ pks: string[]; count: number; lastKey?: Record<string, unknown> }>;
 }
 
 export interface TokenStoreDeps {
@@ -86,6 +97,18 @@ const INSTALL_ATTEMPTS = 3;
 
 /** The attributes of the status projection ({@link TokenStore.getStatus}). */
 const STATUS_PROJECTION = [A.appId, A.instanceId, A.status, A.version, A.lastUsedAt, A.errorKind, A.errorCode, A.errorAt, A.errorCount] as const;
+
+/** What {@link TokenStore.describeInstance} reads: every attribute but the two token envelopes. */
+const DESCRIPTION_PROJECTION = [
+  ...STATUS_PROJECTION,
+  A.grantKind,
+  A.accessTokenExpiresAt,
+  A.refreshedAt,
+  A.dueAt,
+  A.createdAt,
+  A.updatedAt,
+  A.lastEventAt,
+] as const;
 
 /**
  * A token store over an {@link ItemEngine}: encrypts and decrypts, carries out the transitions of
@@ -160,6 +183,44 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         view.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
       }
       return view;
+    },
+
+    async describeInstance(key): Promise<InstanceDescription | undefined> {
+      const item = await engine.get(instancePk(key), { consistent: true, projection: DESCRIPTION_PROJECTION });
+      if (item === undefined) return undefined;
+      const description: InstanceDescription = {
+        appId: item.appId,
+        instanceId: item.instanceId,
+        status: item.status,
+        grantKind: item.grantKind,
+        version: item.version,
+        createdAt: item.createdAt,
+        updatedAt: item.updatedAt,
+      };
+      if (item.accessTokenExpiresAt !== undefined) description.accessTokenExpiresAt = item.accessTokenExpiresAt;
+      if (item.refreshedAt !== undefined) description.refreshedAt = item.refreshedAt;
+      if (item.dueAt !== undefined) description.refreshDueAt = item.dueAt;
+      if (item.lastUsedAt !== undefined) description.lastUsedAt = item.lastUsedAt;
+      if (item.lastEventAt !== undefined) description.lastEventAt = item.lastEventAt;
+      if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
+        description.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
+      }
+      return description;
+    },
+
+    async listByStatus(query): Promise<StatusPage> {
+      const prefix = query.appId === undefined ? undefined : `${query.appId}#`;
+      const startKey = query.cursor === undefined ? undefined : decodeStatusCursor(query.cursor, query.status);
+      const page = await engine.queryStatus(query.status, prefix, { limit: query.limit, startKey });
+      const instances = page.pks.map(keyFromPk).filter((key): key is InstanceKey => key !== undefined);
+      return page.lastKey === undefined ? { instances } : { instances, cursor: encodeStatusCursor(page.lastKey) };
+    },
+
+    async countByStatus(query) {
+      const prefix = query.appId === undefined ? undefined : `${query.appId}#`;
+      const counts = {} as Record<InstanceStatus, number>;
+      for (const status of Object.values(InstanceStatus)) counts[status] = (await engine.queryStatus(status, prefix, 'count')).count;
+      return counts;
     },
 
     async storeInstallTokens(key, tokens, options) {
@@ -409,4 +470,22 @@ function decodeCursor(cursor: string, shards: number): WalkPosition {
   }
   if (k !== undefined && (typeof k !== 'object' || k === null)) throw invalid();
   return { start: (s as number) % shards, done: d as number, lastKey: k as Record<string, unknown> | undefined };
+}
+
+/** A status-index cursor: the index's last key, as base64url JSON; checked on the way back in. */
+function encodeStatusCursor(lastKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ s: lastKey[A.status], p: lastKey[A.pk] })).toString('base64url');
+}
+
+function decodeStatusCursor(cursor: string, status: string): Record<string, unknown> {
+  const invalid = () => new ServiceError('INVALID_CURSOR', 'The status cursor is not one this store wrote for that state');
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const { s, p } = (decoded ?? {}) as { s?: unknown; p?: unknown };
+  if (s !== status || typeof p !== 'string' || keyFromPk(p) === undefined) throw invalid();
+  return { [A.status]: s, [A.pk]: p };
 }

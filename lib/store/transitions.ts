@@ -222,6 +222,7 @@ export function installCallback(current: InstanceItem | undefined, input: Instal
       refreshToken: to(input.refreshToken),
       accessToken: to(input.accessToken),
       accessTokenExpiresAt: to(input.accessTokenExpiresAt),
+      refreshedAt: to(input.at),
       version: to((current?.version ?? 0) + 1),
       createdAt: { ifMissing: input.at },
       updatedAt: to(input.at),
@@ -420,6 +421,7 @@ function tokenUpdate(input: TokenWriteInput, removeLease: boolean): Update {
     set: {
       accessToken: to(input.accessToken),
       accessTokenExpiresAt: to(input.accessTokenExpiresAt),
+      refreshedAt: to(input.at),
       status: to(InstanceStatus.Active),
       version: to(input.expectedVersion + 1),
       writer: to(input.owner),

@@ -164,6 +164,28 @@ export interface WriteOptions {
   timeoutMs?: number;
 }
 
+/** An instance as an operator sees it: no token. Times are epoch ms. */
+export interface InstanceDescription extends InstanceKey {
+  status: InstanceStatus;
+  grantKind: GrantKind;
+  version: number;
+  accessTokenExpiresAt?: number;
+  /** The last token write (a mint, a refresh, an install), by this service's clock. */
+  refreshedAt?: number;
+  refreshDueAt?: number;
+  lastUsedAt?: number;
+  lastEventAt?: number;
+  lastError?: LastError;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A page of {@link TokenStore.listByStatus}. */
+export interface StatusPage {
+  instances: InstanceKey[];
+  cursor?: string;
+}
+
 /** The small projection mint reads on every warm call: enough to refuse, never a token. */
 export interface InstanceStatusView extends InstanceKey {
   status: InstanceStatus;
@@ -260,6 +282,19 @@ export interface TokenStore {
 
   /** A strongly consistent read of the status projection (no token, nothing to decrypt). */
   getStatus(key: InstanceKey): Promise<InstanceStatusView | undefined>;
+
+  /** What an operator may see of one record: everything but its tokens (never read, never decrypted). */
+  describeInstance(key: InstanceKey): Promise<InstanceDescription | undefined>;
+
+  /**
+   * One page of the instances in `status` (of one app, if named), from the status index in key
+   * order; `cursor` continues where the last page stopped.
+   * @throws {ServiceError} INVALID_CURSOR for a cursor this store did not write for that status
+   */
+  listByStatus(query: { status: InstanceStatus; appId?: string; limit: number; cursor?: string }): Promise<StatusPage>;
+
+  /** How many instances are in each status (of one app, if named): a count query per status on the status index. */
+  countByStatus(query: { appId?: string }): Promise<Record<InstanceStatus, number>>;
 
   /**
    * Stores the tokens of a legacy code exchange: creates the record, or replaces the refresh

@@ -193,6 +193,10 @@ function countingEngine(engine: ItemEngine, onCall: (call: StorageCall) => void)
       onCall('query');
       return engine.queryDueShard(...args);
     },
+    queryStatus: (...args) => {
+      onCall('query');
+      return engine.queryStatus(...args);
+    },
   };
 }
 

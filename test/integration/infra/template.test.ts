@@ -33,11 +33,12 @@ import { copyService, type ServiceCopy } from '../../support/service-copy';
 
 const STAGE = 'test';
 const SERVICE = 'wix-token-service';
-const FUNCTIONS = ['mint', 'refresh', 'install', 'webhooks'] as const;
+const FUNCTIONS = ['mint', 'refresh', 'install', 'webhooks', 'status'] as const;
 type FunctionName = (typeof FUNCTIONS)[number];
 
 const TABLE = '${TokensTable.Arn}';
 const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
+const STATUS_INDEX = '${TokensTable.Arn}/index/status-index';
 const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
 const ownLogs = (fn: FunctionName) => {
   const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
@@ -70,6 +71,12 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     ...ownLogs('webhooks'),
     'dynamodb:UpdateItem': [TABLE],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
+  },
+  // No secret: status cannot decrypt, so it cannot read a token whatever the table holds.
+  status: {
+    ...ownLogs('status'),
+    'dynamodb:GetItem': [TABLE],
+    'dynamodb:Query': [STATUS_INDEX],
   },
 };
 
@@ -259,7 +266,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('routes only install and webhooks through the HTTP API; mint and refresh have no public route', () => {
+  it('routes only install and webhooks through the HTTP API; mint, refresh and status have no public route', () => {
     const routes = resourcesOfType('AWS::ApiGatewayV2::Route').map(([, route]) => route.Properties?.['RouteKey']);
     const integrated = resourcesOfType('AWS::ApiGatewayV2::Integration').map(([, integration]) =>
       renderIntrinsic(integration.Properties?.['IntegrationUri']),
@@ -272,8 +279,9 @@ describe('least privilege', () => {
     expect(routes.sort()).toEqual(['GET /install', 'GET /oauth/callback', 'POST /webhooks']);
     expect(integrated.sort()).toEqual(['${InstallLambdaFunction.Arn}', '${WebhooksLambdaFunction.Arn}']);
     expect(invokers('mint')).toEqual([]);
+    expect(invokers('status')).toEqual([]);
     expect(invokers('refresh')).toEqual(['events.amazonaws.com']);
-    for (const fn of ['mint', 'refresh']) {
+    for (const fn of ['mint', 'refresh', 'status']) {
       const events = state.service.functions[fn]?.events ?? [];
       expect(events.filter((event) => 'httpApi' in event || 'http' in event)).toEqual([]);
     }
