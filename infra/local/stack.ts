@@ -105,7 +105,7 @@ export interface LocalStack {
   tableName: string;
   secretName: string;
   /** The names to invoke. */
-  functionNames: { install: string; webhooks: string; mint: string; refresh: string };
+  functionNames: { install: string; webhooks: string; mint: string; refresh: string; status: string };
   /** The Wix simulator, unless WIX_API_URL pointed elsewhere. */
   simulator: WixSimulator | undefined;
   secrets: SecretsManagerStandIn;
@@ -223,7 +223,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       stage,
       tableName,
       secretName,
-      functionNames: { install: name('install'), webhooks: name('webhooks'), mint: name('mint'), refresh: name('refresh') },
+      functionNames: { install: name('install'), webhooks: name('webhooks'), mint: name('mint'), refresh: name('refresh'), status: name('status') },
       simulator,
       secrets,
       pids: { dynamodb: dynamo.pid, offline: offline.pid },

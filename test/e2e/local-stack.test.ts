@@ -184,6 +184,16 @@ describe.each(NODES)('the local stack (npm start), serverless-offline and the ha
     await expect(tokens.getAccessToken('not-a-guid')).rejects.toBeInstanceOf(InvalidRequestError);
   });
 
+  it('answers the installed instance\u2019s state through status, never a token', async () => {
+    const instanceId = installedInstanceId as string;
+
+    const { functionError, body } = await invoke(stack.functionNames.status, { instanceId });
+
+    expect(functionError).toBeUndefined();
+    expect(body).toMatchObject({ appId: stack.app.appId, instanceId, status: 'active', grantKind: 'legacy', accessTokenExpiresAt: expect.any(String) });
+    for (const issued of simulator.issuedSecrets()) expect(JSON.stringify(body)).not.toContain(issued);
+  });
+
   it('refreshes one instance on a direct invoke, and sweeps on a scheduled event', async () => {
     const instanceId = installedInstanceId as string;
 

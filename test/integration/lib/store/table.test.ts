@@ -14,7 +14,7 @@ describe('the token table on DynamoDB Local', () => {
     await table.drop();
   });
 
-  it('is created from the template with on-demand billing, the sparse due index and TTL on ttl', async () => {
+  it('is created from the template with on-demand billing, the sparse due and status indexes and TTL on ttl', async () => {
     const { Table } = await table.client.send(new DescribeTableCommand({ TableName: table.tableName }));
     const ttl = await table.client.send(new DescribeTimeToLiveCommand({ TableName: table.tableName }));
 
@@ -26,6 +26,14 @@ describe('the token table on DynamoDB Local', () => {
         [
           { AttributeName: 'dueShard', KeyType: 'HASH' },
           { AttributeName: 'dueAt', KeyType: 'RANGE' },
+        ],
+        { ProjectionType: 'KEYS_ONLY' },
+      ],
+      [
+        'status-index',
+        [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'pk', KeyType: 'RANGE' },
         ],
         { ProjectionType: 'KEYS_ONLY' },
       ],

@@ -43,6 +43,7 @@ describe('tableDefinitionFromTemplate', () => {
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'dueShard', AttributeType: 'S' },
         { AttributeName: 'dueAt', AttributeType: 'N' },
+        { AttributeName: 'status', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -51,6 +52,14 @@ describe('tableDefinitionFromTemplate', () => {
           KeySchema: [
             { AttributeName: 'dueShard', KeyType: 'HASH' },
             { AttributeName: 'dueAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+        {
+          IndexName: 'status-index',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'pk', KeyType: 'RANGE' },
           ],
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
