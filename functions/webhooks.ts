@@ -11,6 +11,7 @@ export interface WebhooksHandlerDeps {
   store: LifecycleDeps['store'];
   now: () => number;
   logger: ServiceLogger;
+  events?: LifecycleDeps['events'];
 }
 
 /**
@@ -18,7 +19,13 @@ export interface WebhooksHandlerDeps {
  * Content-Type says; every outcome Wix should not retry (applied, duplicate, stale, ignored) is a 200.
  */
 export function createWebhooksHandler(deps: WebhooksHandlerDeps): HttpHandler {
-  const lifecycle: LifecycleDeps = { verify: createWebhookVerifier(deps), store: deps.store, logger: deps.logger };
+  const lifecycle: LifecycleDeps = {
+    verify: createWebhookVerifier(deps),
+    store: deps.store,
+    logger: deps.logger,
+    now: deps.now,
+    ...(deps.events === undefined ? {} : { events: deps.events }),
+  };
   return httpStack(async (event, context) => {
     const referenceId = referenceIdOf(context);
     try {

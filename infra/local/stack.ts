@@ -191,6 +191,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       signal: options.signal,
       env: offlineEnv({
         AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        // No EventBridge locally: the functions print the lifecycle events they would publish.
+        LIFECYCLE_EVENTS: 'log',
         AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
         WIX_API_URL: wixApiUrl,
         WIX_INSTALLER_URL: wixInstallerUrl,

@@ -24,6 +24,15 @@ export interface Config {
    * uninstall); more saves that read at the cost of a window in which an uninstall goes unseen.
    */
   mintRecheckMs: number;
+  /**
+   * LIFECYCLE_EVENTS (default `eventbridge`): where lifecycle events go (lib/events):
+   * `eventbridge` (the bus EVENT_BUS_NAME, default `default`), `log` (printed, for the local
+   * stack) or `off`.
+   */
+  lifecycleEvents: 'eventbridge' | 'log' | 'off';
+  eventBusName: string;
+  /** REFRESH_FAILING_AFTER (default 3, 1 to 100): failures in a row before TokenRefreshFailing. */
+  refreshFailingAfter: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -49,7 +58,24 @@ export function loadConfig(env: Env = process.env): Config {
     appIds: appIds.map((id) => id.toLowerCase()),
     appSecretPrefix: required(env, 'APP_SECRET_PREFIX'),
     mintRecheckMs: seconds(env, 'MINT_RECHECK_SECONDS', 0, 3600) * 1000,
+    lifecycleEvents: oneOf(env, 'LIFECYCLE_EVENTS', ['eventbridge', 'log', 'off'] as const, 'eventbridge'),
+    eventBusName: env['EVENT_BUS_NAME']?.trim() || 'default',
+    refreshFailingAfter: count(env, 'REFRESH_FAILING_AFTER', 3, 1, 100),
   };
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  if (!(allowed as readonly string[]).includes(value)) throw new ConfigError(name, `is not one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function count(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const value = env[name]?.trim();
+  if (!value) return fallback;
+  if (!/^[0-9]{1,3}$/.test(value) || Number(value) < min || Number(value) > max) throw new ConfigError(name, `is not a whole number from ${min} to ${max}`);
+  return Number(value);
 }
 
 function seconds(env: Env, name: string, fallback: number, max: number): number {

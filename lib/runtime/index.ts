@@ -1,3 +1,6 @@
+import { createEventSink, NO_EVENTS, type EventSink } from '../events';
+import { eventBridgePublisher } from '../events/eventbridge';
+import { logPublisher } from '../events/log-publisher';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -34,6 +37,8 @@ export interface Runtime {
   /** The install states (single use), on the same table. */
   states: InstallStateStore;
   wix: WixClient;
+  /** Lifecycle events, as configured (LIFECYCLE_EVENTS). */
+  events: EventSink;
 }
 
 /**
@@ -59,7 +64,15 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
     baseUrl: config.wixApiUrl,
     onRetry: (event) => logger.warn('retrying a Wix call', { ...event }),
   });
-  return { config, logger, secrets, store, states, wix };
+  const events =
+    config.lifecycleEvents === 'off'
+      ? NO_EVENTS
+      : createEventSink({
+          publisher: config.lifecycleEvents === 'log' ? logPublisher(logger) : eventBridgePublisher({ busName: config.eventBusName }),
+          logger,
+          failingAfter: config.refreshFailingAfter,
+        });
+  return { config, logger, secrets, store, states, wix, events };
 }
 
 /** A client built when its first command is sent. */

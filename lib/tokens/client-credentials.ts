@@ -1,3 +1,4 @@
+import { tokenWriteEvents, type EventSink } from '../events';
 import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import { GrantKind, type InstanceKey, type InstanceRecord, type TokenStore, type WriteOptions } from '../store';
 import type { AccessToken, WixClient } from '../wix';
@@ -9,6 +10,8 @@ export interface ClientCredentialsDeps {
   wix: Pick<WixClient, 'createAccessToken'>;
   store: Pick<TokenStore, 'storeLeasedTokens'>;
   now: () => number;
+  /** Lifecycle events (InstanceRecovered); none by default. */
+  events?: EventSink;
 }
 
 /**
@@ -46,7 +49,7 @@ export const leasedClientCredentials = {
     const grantKind = extras.fellBack ? GrantKind.ClientCredentials : record.grantKind;
     const planned = extras.lastUsedAt === undefined ? record : { ...record, lastUsedAt: extras.lastUsedAt };
     const refreshDueAt = nextRefreshDueAt(planned, { grant: 'client_credentials', grantKind, expiresAt: token.expiresAt }, deps.now());
-    await deps.store.storeLeasedTokens(key, {
+    const stored = await deps.store.storeLeasedTokens(key, {
       owner,
       expectedVersion: record.version,
       accessToken: token.accessToken,
@@ -56,6 +59,7 @@ export const leasedClientCredentials = {
       ...(extras.fellBack ? { grantKind } : {}),
       ...(extras.lastUsedAt === undefined ? {} : { lastUsedAt: extras.lastUsedAt }),
     }, options);
+    if (deps.events !== undefined) await deps.events.emit(tokenWriteEvents(record, stored, deps.now(), deps.events.failingAfter));
     return refreshDueAt;
   },
 };

@@ -26,6 +26,7 @@ import { leasedClientCredentials } from './client-credentials';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
 import { isUsable, leasedCallDeadline, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
+import type { EventSink } from '../events';
 import { LONGEST_TOKEN_LIFETIME_MS, type RejectedTokens } from './rejected-tokens';
 import type { CachedToken, TokenCache } from './token-cache';
 import { tokenHash } from './token-hash';
@@ -63,6 +64,8 @@ export interface MintDeps {
    * Without it only the request that names a token refuses it.
    */
   rejected?: RejectedTokens;
+  /** Lifecycle events of the transitions a mint makes (recovered, needs_reauth, failing); none by default. */
+  events?: EventSink;
   now: () => number;
   random: () => number;
   /** A fresh lease owner id per attempt. */

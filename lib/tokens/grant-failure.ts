@@ -1,3 +1,4 @@
+import { failureEvents, type EventSink } from '../events';
 import { ConflictReason, InstanceStatus, StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
 import { WixOAuthError } from '../wix';
 import { appFailureRetryAt, failurePlan } from './refresh-policy';
@@ -7,6 +8,8 @@ export interface GrantFailureDeps {
   store: Pick<TokenStore, 'recordFailure' | 'releaseLease' | 'rescheduleLeased'>;
   now: () => number;
   random: () => number;
+  /** Lifecycle events (InstanceNeedsReauth, TokenRefreshFailing); none by default. */
+  events?: EventSink;
 }
 
 /** How the failure ended up in the store. */
@@ -49,14 +52,16 @@ export async function recordGrantFailure(
       else await deps.store.rescheduleLeased(key, { owner, expectedVersion: record.version, refreshDueAt: Math.max(record.refreshDueAt, appFailureRetryAt(now, deps.random)) });
       return 'released';
     }
-    await deps.store.recordFailure(key, {
+    const code = (error as WixOAuthError).code;
+    const after = await deps.store.recordFailure(key, {
       owner,
       expectedVersion: record.version,
-      error: { kind: (error as WixOAuthError).kind, code: (error as WixOAuthError).code },
+      error: { kind: (error as WixOAuthError).kind, code },
       at: now,
       retryAt: plan.retryAt,
       needsReauth: plan.needsReauth || options.needsReauth === true,
     });
+    if (deps.events !== undefined) await deps.events.emit(failureEvents(record, after, now, deps.events.failingAfter, code));
     return 'recorded';
   } catch (storeError) {
     if (!(storeError instanceof TokenConflictError)) throw storeError;

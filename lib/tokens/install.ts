@@ -1,3 +1,4 @@
+import { lifecycleEvents, type EventSink } from '../events';
 import { createHash, randomBytes } from 'node:crypto';
 
 import { ServiceError } from '../errors';
@@ -44,6 +45,8 @@ export interface InstallDeps {
   logger: InstallLogger;
   /** Source of the state's nonce; crypto.randomBytes by default. */
   randomBytes?: (size: number) => Buffer;
+  /** Lifecycle events (InstanceInstalled); none by default. */
+  events?: EventSink;
 }
 
 /** Wix's Token Info did not vouch for the token the code exchange returned (code `INSTALL_NOT_CONFIRMED`). */
@@ -188,6 +191,8 @@ export async function completeInstall(
       onRetry: (attempt, delayMs, error) => deps.logger.warn('retrying the install token store', { ...key, attempt, delayMs, awsErrorName: error.awsErrorName }),
     },
   );
+
+  await deps.events?.emit(lifecycleEvents('install callback', record, deps.now()));
 
   const target = new URL(`${deps.installerUrl}/installer/close-window`);
   target.searchParams.set('access_token', tokens.accessToken);

@@ -1,3 +1,4 @@
+import { lifecycleEvents, type EventSink } from '../events';
 import { isGuid } from '../ids';
 import type { InstanceKey, LifecycleResult, TokenStore } from '../store';
 import { InvalidRequestError } from './errors';
@@ -25,6 +26,9 @@ export interface LifecycleDeps {
   verify: WebhookVerifier;
   store: Pick<TokenStore, 'recordAppInstalled' | 'recordAppRemoved'>;
   logger: LifecycleLogger;
+  /** Lifecycle events (InstanceInstalled, InstanceUninstalled), sent once the event applied; none by default. */
+  events?: EventSink;
+  now?: () => number;
 }
 
 export interface WebhookReceipt {
@@ -73,6 +77,7 @@ export async function receiveWebhook(deps: LifecycleDeps, body: string): Promise
   } else {
     result = await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
   }
+  if (result.outcome === 'applied') await deps.events?.emit(lifecycleEvents(envelope.eventType, result.record, (deps.now ?? Date.now)()));
   return { outcome: result.outcome, eventType: envelope.eventType, ...key };
 }
 

@@ -1,3 +1,4 @@
+import { tokenWriteEvents, type EventSink } from '../events';
 import { DecryptionError } from '../crypto';
 import { ServiceError } from '../errors';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
@@ -46,6 +47,8 @@ export interface RefreshDeps {
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
   logger: RefreshLogger;
+  /** Lifecycle events (InstanceRecovered, InstanceNeedsReauth, TokenRefreshFailing); none by default. */
+  events?: EventSink;
   /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 1.5 s (`LEASE_WRITE_MARGIN_MS`). */
   writeMarginMs?: number;
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
@@ -199,8 +202,10 @@ async function healthPass(
     ...usedAtRead(record),
     ...(rotated ? { refreshToken: tokens.refreshToken } : {}),
   };
-  if (rotated) await storeRotated(deps, key, { write, retired: refreshToken }, deadlines.storeDeadline);
-  else await deps.store.storeLeasedTokens(key, write);
+  const stored = rotated
+    ? await storeRotated(deps, key, { write, retired: refreshToken }, deadlines.storeDeadline)
+    : await deps.store.storeLeasedTokens(key, write);
+  if (deps.events !== undefined) await deps.events.emit(tokenWriteEvents(record, stored, deps.now(), deps.events.failingAfter));
   return { status: 'refreshed', grant: 'refresh_token', fellBack: false, rotated, refreshDueAt };
 }
 
@@ -227,7 +232,7 @@ async function storeRotated(
   key: InstanceKey,
   rotation: { write: LeasedTokenWrite; retired: string },
   deadline: number,
-): Promise<void> {
+): Promise<InstanceRecord> {
   let write: RotatedTokenWrite = rotation.write;
   let leased = true;
   let conflicts = 0;
@@ -236,16 +241,15 @@ async function storeRotated(
   for (;;) {
     try {
       const current = write;
-      await retryWhileUnavailable(
+      return await retryWhileUnavailable(
         deps,
         (attempt) => (leased ? deps.store.storeLeasedTokens(key, current, attempt) : deps.store.storeRotatedTokens(key, current, attempt)),
         { deadline, onRetry },
       );
-      return;
     } catch (error) {
       if (error instanceof TokenConflictError) {
         const current = error.current;
-        if (current !== undefined && current.refreshToken === write.refreshToken) return;
+        if (current !== undefined && current.refreshToken === write.refreshToken) return current;
         conflicts += 1;
         // Still installed and still on the retired token: nobody stored a newer one, ours is the only one that works.
         const retiredStillStored = current !== undefined && current.status !== InstanceStatus.Uninstalled && current.refreshToken === rotation.retired;

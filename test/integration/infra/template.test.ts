@@ -39,6 +39,7 @@ type FunctionName = (typeof FUNCTIONS)[number];
 const TABLE = '${TokensTable.Arn}';
 const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
 const STATUS_INDEX = '${TokensTable.Arn}/index/status-index';
+const EVENT_BUS = 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default';
 const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
 const ownLogs = (fn: FunctionName) => {
   const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
@@ -52,12 +53,14 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     'dynamodb:GetItem': [TABLE],
     'dynamodb:UpdateItem': [TABLE],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
+    'events:PutEvents': [EVENT_BUS],
   },
   refresh: {
     ...ownLogs('refresh'),
     'dynamodb:UpdateItem': [TABLE],
     'dynamodb:Query': [DUE_INDEX],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
+    'events:PutEvents': [EVENT_BUS],
   },
   install: {
     ...ownLogs('install'),
@@ -66,11 +69,13 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     'dynamodb:PutItem': [TABLE],
     'dynamodb:DeleteItem': [TABLE],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
+    'events:PutEvents': [EVENT_BUS],
   },
   webhooks: {
     ...ownLogs('webhooks'),
     'dynamodb:UpdateItem': [TABLE],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
+    'events:PutEvents': [EVENT_BUS],
   },
   // No secret: status cannot decrypt, so it cannot read a token whatever the table holds.
   status: {

@@ -1,0 +1,10 @@
+import type { EventPublisher } from './index';
+
+/** The local stack's publisher: prints each event it would publish, one JSON log line each. */
+export function logPublisher(logger: { info(message: string, attributes?: Record<string, unknown>): void }): EventPublisher {
+  return {
+    async publish(events) {
+      for (const event of events) logger.info('lifecycle event (local: printed, not published)', { event });
+    },
+  };
+}
