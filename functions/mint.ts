@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createRuntime, lazyHandler } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit } from '../lib/runtime';
 import { createElevation, type Elevation } from '../lib/tokens/elevation';
 import { getAccessToken, type MintDeps } from '../lib/tokens/get-access-token';
 import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
@@ -24,6 +24,15 @@ export interface MintHandlerDeps extends MintDeps {
   logger: MintDeps['logger'] & GuardLogger;
   /** Turns a Wix frontend's token (`wixAccessToken`) into its instance. */
   elevation: Elevation;
+  /**
+   * One EMF line per answer (namespace WixTokenService): `Answered` by `source`, `Refused` by
+   * `errorType`, for the dashboard (infra/dashboard.yml). None when absent.
+   */
+  metrics?: {
+    addDimension(name: string, value: string): unknown;
+    addMetric(name: string, unit: typeof MetricUnit.Count, value: number): unknown;
+    publishStoredMetrics(): unknown;
+  };
 }
 
 /** Time kept back from the invoke's remaining time for storing the result and answering. */
@@ -45,6 +54,7 @@ export function createMintHandler(deps: MintHandlerDeps) {
         ...(elevated ? { elevated } : {}),
         ...(request.rejectedTokenHash === undefined ? {} : { replacedRejected: true }),
       });
+      count(deps, 'source', token.source, 'Answered');
       return {
         accessToken: token.accessToken,
         tokenType: 'Bearer',
@@ -53,9 +63,18 @@ export function createMintHandler(deps: MintHandlerDeps) {
         appId: token.appId,
       };
     } catch (error) {
-      throw toContractError(error, deps.logger, { function: 'mint' });
+      const refusal = toContractError(error, deps.logger, { function: 'mint' });
+      count(deps, 'errorType', refusal.name, 'Refused');
+      throw refusal;
     }
   };
+}
+
+function count(deps: Pick<MintHandlerDeps, 'metrics'>, dimension: string, value: string, metric: string): void {
+  if (deps.metrics === undefined) return;
+  deps.metrics.addDimension(dimension, value);
+  deps.metrics.addMetric(metric, MetricUnit.Count, 1);
+  deps.metrics.publishStoredMetrics();
 }
 
 export const handler = lazyHandler(() => {
@@ -67,6 +86,7 @@ export const handler = lazyHandler(() => {
     elevation: createElevation({ wix: runtime.wix, appIds: runtime.config.appIds, now, logger: runtime.logger }),
     cache: createTokenCache(),
     rejected: createRejectedTokens(),
+    metrics: createEmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'mint' }),
     recheckIntervalMs: runtime.config.mintRecheckMs,
     now,
     random: Math.random,

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createEmfMetrics, createRuntime, lazyHandler, MetricUnit } from '../lib/runtime';
-import { DEFAULT_LEASE_TTL_MS } from '../lib/store';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit } from '../lib/runtime';
+import { DEFAULT_LEASE_TTL_MS, type TokenStore } from '../lib/store';
 import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
 import { refreshNow, type RefreshDeps } from '../lib/tokens/refresh';
 import { parseRefreshRequest } from '../lib/tokens/refresh-request';
@@ -22,10 +22,14 @@ export interface RefreshHandlerDeps extends RefreshDeps {
   metrics: CountMetrics;
   /** Wix calls in flight during a sweep. */
   concurrency: number;
+  /** Counts instances by state for the `Instances` metric, on the first sweep of each hour; none when absent. */
+  census?: Pick<TokenStore, 'countByStatus'>;
 }
 
-/** CloudWatch namespace of the service's metrics. */
-export const METRICS_NAMESPACE = 'WixTokenService';
+/** Sweeps run every 5 minutes: the one starting in the first 5 minutes of an hour takes the census. */
+const CENSUS_MINUTES = 5;
+
+export { METRICS_NAMESPACE };
 
 /** Wix calls a sweep keeps in flight: about 100 instances a second at Wix's usual latency. */
 const SWEEP_CONCURRENCY = 16;
@@ -49,11 +53,33 @@ export function createRefreshHandler(deps: RefreshHandlerDeps) {
       for (const [name, count] of Object.entries(summaryMetrics(summary))) deps.metrics.addMetric(name, MetricUnit.Count, count);
       deps.metrics.publishStoredMetrics();
       deps.logger.info('refresh summary', { ...summary });
+      if (request.kind === 'sweep' && new Date(deps.now()).getUTCMinutes() < CENSUS_MINUTES) await takeCensus(deps);
       return summary;
     } catch (error) {
       throw toContractError(error, deps.logger, { function: 'refresh' });
     }
   };
+}
+
+/**
+ * Publishes how many instances each app has in each state (one count query per app and state on
+ * the status index; infra/dynamodb-table.yml has its cost). A failure only costs this hour's figure.
+ */
+async function takeCensus(deps: RefreshHandlerDeps): Promise<void> {
+  if (deps.census === undefined) return;
+  try {
+    for (const appId of deps.appIds) {
+      const counts = await deps.census.countByStatus({ appId });
+      for (const [state, count] of Object.entries(counts)) {
+        deps.metrics.addDimension('appId', appId);
+        deps.metrics.addDimension('state', state);
+        deps.metrics.addMetric('Instances', MetricUnit.Count, count);
+        deps.metrics.publishStoredMetrics();
+      }
+    }
+  } catch (error) {
+    deps.logger.warn('instance census not taken', { errorName: error instanceof Error ? error.name : typeof error });
+  }
 }
 
 export const handler = lazyHandler(() => {
@@ -63,6 +89,7 @@ export const handler = lazyHandler(() => {
     appIds: runtime.config.appIds,
     metrics: createEmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh' }),
     concurrency: SWEEP_CONCURRENCY,
+    census: runtime.store,
     now: Date.now,
     random: Math.random,
     newLeaseOwner: randomUUID,

@@ -12,7 +12,7 @@ import { createWixClient, type WixClient } from '../wix';
 import { createJsonLogger, type ServiceLogger } from './logger';
 
 export { createJsonLogger, LogLevel, type JsonLoggerOptions, type ServiceLogger } from './logger';
-export { createEmfMetrics, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
+export { createEmfMetrics, METRICS_NAMESPACE, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
 
 /**
  * The SDK waits forever for an answer by default; a hung DynamoDB or Secrets Manager call would

@@ -10,6 +10,9 @@
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
 
+/** CloudWatch namespace of the service's metrics (alarms and the dashboard read it). */
+export const METRICS_NAMESPACE = 'WixTokenService';
+
 /** The units the service publishes in. */
 export const MetricUnit = { Count: 'Count' } as const;
 export type MetricUnit = (typeof MetricUnit)[keyof typeof MetricUnit];

@@ -58,7 +58,7 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
   refresh: {
     ...ownLogs('refresh'),
     'dynamodb:UpdateItem': [TABLE],
-    'dynamodb:Query': [DUE_INDEX],
+    'dynamodb:Query': [DUE_INDEX, STATUS_INDEX],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
     'events:PutEvents': [EVENT_BUS],
   },
@@ -360,6 +360,19 @@ describe('alarms', () => {
     for (const name of FUNCTIONS) expect(watching('AWS/Lambda', 'Throttles', fn(name))).not.toEqual([]);
     expect(watching('AWS/DynamoDB', 'ReadThrottleEvents', table)).not.toEqual([]);
     expect(watching('AWS/DynamoDB', 'WriteThrottleEvents', table)).not.toEqual([]);
+  });
+});
+
+describe('the operations dashboard', () => {
+  it('charts mint answers by source and refusals by type, the sweep, instances by state and what the alarms watch', () => {
+    const body = JSON.parse(resource('OperationsDashboard').Properties?.['DashboardBody'] as string) as { widgets: Array<{ properties: { title: string } }> };
+    const text = JSON.stringify(body);
+
+    expect(body.widgets.map((widget) => widget.properties.title)).toHaveLength(6);
+    for (const metric of ['Answered', 'Refused', 'Refreshed', 'LeftForNextRun', 'FailedRotatedTokenLost', 'Instances', 'Errors', 'Throttles', 'ReadThrottleEvents', 'WriteThrottleEvents']) {
+      expect(text).toContain(metric);
+    }
+    expect(text).toContain(`${SERVICE}-${STAGE}-tokens`);
   });
 });
 
