@@ -29,7 +29,17 @@ describe('loadConfig', () => {
       appIds: ['a1b2c3d4-0000-4000-8000-000000000001', 'a1b2c3d4-0000-4000-8000-000000000002'],
       appSecretPrefix: 'wix-token-service/dev/apps/',
       mintRecheckMs: 0,
+      lifecycleEvents: 'eventbridge',
+      eventBusName: 'default',
+      refreshFailingAfter: 3,
     });
+  });
+
+  it('reads the lifecycle event settings and refuses values outside their range', () => {
+    expect(loadConfig({ ...base, LIFECYCLE_EVENTS: 'log', EVENT_BUS_NAME: 'ops', REFRESH_FAILING_AFTER: '5' })).toMatchObject({ lifecycleEvents: 'log', eventBusName: 'ops', refreshFailingAfter: 5 });
+    expect(configError({ ...base, LIFECYCLE_EVENTS: 'sns' }).variable).toBe('LIFECYCLE_EVENTS');
+    expect(configError({ ...base, REFRESH_FAILING_AFTER: '0' }).variable).toBe('REFRESH_FAILING_AFTER');
+    expect(configError({ ...base, REFRESH_FAILING_AFTER: '101' }).variable).toBe('REFRESH_FAILING_AFTER');
   });
 
   it('takes endpoints from the environment without a trailing slash', () => {
