@@ -72,6 +72,8 @@ export interface LocalStackOptions {
    * of its own process (e.g. `lambdaNodeBinary()`, Lambda's Node 22). Default the one running this.
    */
   node?: string;
+  /** The Wix simulator's installer shows a consent page with an Allow button (for browser tests); default false. */
+  wixConsentPage?: boolean;
 }
 
 /** The app the stack serves. */
@@ -171,7 +173,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     let wixApiUrl = env['WIX_API_URL'];
     let wixInstallerUrl = env['WIX_INSTALLER_URL'];
     if (!wixApiUrl) {
-      const sim = await startWixSimulator({ port: ports.wix, apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+      const sim = await startWixSimulator({
+        port: ports.wix,
+        apps: [{ appId: app.appId, appSecret: app.appSecret }],
+        consentPage: options.wixConsentPage ?? false,
+      });
       parts.push({ name: 'Wix simulator', stop: () => sim.stop() });
       checkAborted();
       simulator = sim;

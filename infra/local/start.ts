@@ -7,6 +7,7 @@
  * demo app. Ctrl-C, or any part failing to start, stops everything this started.
  * LOCAL_VERBOSE=1 shows serverless-offline's start-up output too.
  */
+import { LOCAL_REGION } from './dynamodb-local';
 import { startLocalStack, type LocalStack } from './stack';
 
 // The AWS SDK warns about Node 20 on every client; the local stack's output is easier to read without it.
@@ -79,10 +80,11 @@ function printBanner(stack: LocalStack): void {
     'Try it:',
     `  curl -si '${urls.public}/install?token=demo-install-token' | grep -i location`,
     `  # follow that Location in a browser (or with curl) and the simulator sends you back to the callback`,
-    `  aws lambda invoke --endpoint-url ${urls.lambda} --no-cli-pager --function-name ${functionNames.mint} \\`,
-    `      --cli-binary-format raw-in-base64-out --payload '{"instanceId":"<an installed instance id>"}' /dev/stdout`,
-    `  # or without the AWS CLI:`,
     `  curl -s -X POST ${urls.lambda}/2015-03-31/functions/${functionNames.mint}/invocations -d '{"instanceId":"<an installed instance id>"}'`,
+    `  # or with the AWS CLI, v1 or v2 (fileb:// sends the payload as it is in both; AWS_PAGER= stops v2's pager):`,
+    `  printf '%s' '{"instanceId":"<an installed instance id>"}' > payload.json`,
+    `  AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_PAGER= aws lambda invoke --region ${LOCAL_REGION} \\`,
+    `      --endpoint-url ${urls.lambda} --function-name ${functionNames.mint} --payload fileb://payload.json answer.json && cat answer.json`,
     `  # the operator's CLI against this stack:`,
     `  AWS_ENDPOINT_URL_DYNAMODB=${urls.dynamodb} AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local \\`,
     `      TOKENS_TABLE=${stack.tableName} WIX_APP_IDS=${app.appId} npm run ops -- status --state active`,

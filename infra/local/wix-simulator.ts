@@ -12,6 +12,7 @@
  *                  ──POST /oauth2/token────────▶ │ WixSimulator │  state: apps, installs,
  *                  ──POST /oauth2/token-info───▶ │              │  codes, refresh and
  *   browser        ──GET /installer/install────▶ │              │  access tokens, faults,
+ *                  ──POST /installer/install───▶ │              │  (Allow, with consentPage)
  *                  ──GET /installer/close-window▶└──────────────┘  call counters
  * ```
  */
@@ -49,6 +50,12 @@ export interface WixSimulatorOptions {
   rotateRefreshTokens?: boolean;
   /** Token Info values as strings (`"true"`, `"1715096067"`) like the docs sample; default true. */
   tokenInfoAsStrings?: boolean;
+  /**
+   * The installer asks for consent first, as Wix's does: GET `/installer/install` answers a page
+   * whose Allow button posts the form back, and only that POST issues the code and redirects.
+   * Default false: the GET redirects at once (for fetch-driven tests and curl).
+   */
+  consentPage?: boolean;
 }
 
 /** Shape of the simulator's error bodies. */
@@ -371,6 +378,7 @@ class Simulator implements WixSimulator {
   private readonly legacyExpiresIn: boolean;
   private readonly rotateRefreshTokens: boolean;
   private readonly tokenInfoAsStrings: boolean;
+  private readonly consentPage: boolean;
 
   constructor(options: WixSimulatorOptions) {
     this.now = options.now ?? Date.now;
@@ -379,6 +387,7 @@ class Simulator implements WixSimulator {
     this.legacyExpiresIn = options.legacyExpiresIn ?? false;
     this.rotateRefreshTokens = options.rotateRefreshTokens ?? false;
     this.tokenInfoAsStrings = options.tokenInfoAsStrings ?? true;
+    this.consentPage = options.consentPage ?? false;
     this.latencyMs = checkLatency(options.latencyMs ?? 0);
     for (const app of options.apps ?? []) this.addApp(app);
 
@@ -573,8 +582,15 @@ class Simulator implements WixSimulator {
       return outcome.ok ? tokenReply(outcome.body) : this.fail(outcome.failure);
     }
     if (INSTALL_PATHS.has(path)) {
+      if (this.consentPage) {
+        // The consent form posts the installer's own query back, form-encoded.
+        if (req.method === 'GET') return this.installer(url.searchParams, 'ask');
+        if (req.method !== 'POST') return this.methodNotAllowed('GET, POST');
+        if (rawBody === undefined) return htmlPage(413, 'Payload too large', 'The consent form is too large.');
+        return this.installer(new URLSearchParams(rawBody), 'consented');
+      }
       if (req.method !== 'GET') return this.methodNotAllowed('GET');
-      return this.installer(url);
+      return this.installer(url.searchParams, 'consented');
     }
     if (path === WixSimulatorPaths.closeWindow) {
       if (req.method !== 'GET') return this.methodNotAllowed('GET');
@@ -723,20 +739,25 @@ class Simulator implements WixSimulator {
 
   // --- installer -------------------------------------------------------------------------------
 
-  private installer(url: URL): Reply {
-    const appId = url.searchParams.get('appId');
+  /**
+   * The installer: with `ask`, the consent page (an Allow button posting the same parameters
+   * back); once consented, installs the instance, issues a code and redirects to `redirectUrl`.
+   */
+  private installer(params: URLSearchParams, step: 'ask' | 'consented'): Reply {
+    const appId = params.get('appId');
     if (!appId || !this.apps.has(appId)) return htmlPage(400, 'Bad request', 'Unknown or missing appId.');
-    const target = parseHttpUrl(url.searchParams.get('redirectUrl'));
+    const target = parseHttpUrl(params.get('redirectUrl'));
     if (!target) return htmlPage(400, 'Bad request', 'redirectUrl must be an absolute http(s) URL.');
 
     // What the service sent through the browser: the audit looks for these in the logs too.
-    recordIssued(IssuedKind.InstallState, url.searchParams.get('state'));
-    recordIssued(IssuedKind.InstallToken, url.searchParams.get('token'));
+    recordIssued(IssuedKind.InstallState, params.get('state'));
+    recordIssued(IssuedKind.InstallToken, params.get('token'));
+    if (step === 'ask') return consentPage(params);
     // instanceId in the query is a simulator-only convenience: the real installer picks the site.
-    const instanceId = this.install(appId, url.searchParams.get('instanceId') || undefined);
+    const instanceId = this.install(appId, params.get('instanceId') || undefined);
     const code = this.issueCode(appId, instanceId);
     target.searchParams.set('code', code);
-    const state = url.searchParams.get('state');
+    const state = params.get('state');
     if (state !== null) target.searchParams.set('state', state);
     target.searchParams.set('instanceId', instanceId);
     return { kind: 'raw', status: 302, body: '', headers: { location: target.href } };
@@ -939,6 +960,26 @@ function htmlPage(status: number, title: string, text: string): Reply {
   // Only fixed strings go into pages: nothing from the request is echoed.
   const body = `<!DOCTYPE html><html><head><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>`;
   return { kind: 'raw', status, body, contentType: HTML_TYPE };
+}
+
+const CONSENT_FIELDS = ['token', 'appId', 'redirectUrl', 'state', 'instanceId'] as const;
+
+/** The installer's consent page: which app asks, and an Allow button that posts the parameters back. */
+function consentPage(params: URLSearchParams): Reply {
+  const hidden = CONSENT_FIELDS.flatMap((name) => {
+    const value = params.get(name);
+    return value === null ? [] : [`<input type="hidden" name="${name}" value="${escapeHtml(value)}">`];
+  }).join('');
+  const body =
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+    '<title>Add app to your site</title></head><body><main><h1>Add app to your site</h1>' +
+    `<p>App <code>${escapeHtml(params.get('appId') ?? '')}</code> asks to access your site.</p>` +
+    `<form method="post">${hidden}<button type="submit" name="decision" value="allow">Allow</button></form></main></body></html>`;
+  return { kind: 'raw', status: 200, body, contentType: HTML_TYPE };
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 }
 
 /** Turns a successful answer into one with the fault's defect. */

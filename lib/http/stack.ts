@@ -5,7 +5,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
 import { describeError, INTERNAL_FAILURE } from './errors';
 import { referenceIdOf, type HttpContext } from './request';
-import { htmlPage, type HttpResult } from './responses';
+import { htmlPage, PAGE_STYLE_HASH, type HttpResult } from './responses';
 
 /** An HTTP API (payload v2) handler as the functions export it. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: HttpContext) => Promise<HttpResult>;
@@ -19,14 +19,15 @@ export interface StackLogger {
  * Helmet's defaults, less what would break the Wix install: the consent window is closed by Wix
  * across origins (so COOP is `unsafe-none`), and some install paths load our pages in an iframe
  * (so no X-Frame-Options, no CSP frame-ancestors, and a CORP that lets Wix embed the page).
- * The pages are static text: no script, style or subresource is needed.
+ * The pages are static text and one inline stylesheet, allowed by its hash: no script and no
+ * subresource is needed, so none is allowed (`default-src 'none'`).
  */
 const SECURITY_HEADERS = {
   frameOptions: false,
   crossOriginOpenerPolicy: { policy: 'unsafe-none' },
   crossOriginEmbedderPolicy: false,
   crossOriginResourcePolicy: { policy: 'cross-origin' },
-  contentSecurityPolicy: { 'frame-ancestors': '', 'navigate-to': '', 'report-to': '' },
+  contentSecurityPolicy: { 'style-src': PAGE_STYLE_HASH, 'frame-ancestors': '', 'navigate-to': '', 'report-to': '' },
   reportTo: false,
   reportingEndpoints: false,
   // Would add headers with undefined values; we set neither header anyway.

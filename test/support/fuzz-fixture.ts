@@ -166,7 +166,7 @@ export function expectRefusal(answer: HttpResult, options: { format: 'html' | 'j
   expectNoIssuedValue(JSON.stringify(answer));
 
   if (options.format === 'html') {
-    const page = /<title>([^<]*)<\/title>.*<p>([^<]*)<\/p>/.exec(answer.body);
+    const page = /<title>([^<]*)<\/title>.*<p class="message">([^<]*)<\/p>/.exec(answer.body);
     const title = unescapeHtml(page?.[1] ?? '');
     const message = unescapeHtml(page?.[2] ?? '');
     if (!TITLES.has(title)) throw new Error(`unexpected page title ${JSON.stringify(title)}`);

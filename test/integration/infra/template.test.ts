@@ -1,10 +1,11 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 import type { SpecDatabase } from '@aws-cdk/service-spec-types';
+import { parse as parseYaml } from 'yaml';
 
 import { METRICS_NAMESPACE } from '../../../functions/refresh';
 import { lambdaNodeBinary } from '../../../infra/local/lambda-node';
@@ -12,6 +13,7 @@ import { PROJECT_ROOT } from '../../../infra/local/stack';
 import { mapStackTrace } from '../../../infra/package/stack-trace';
 import { unzip } from '../../../infra/package/unzip';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
+import { CFN_LINT_CONFIG, cfnLint, describeFinding } from '../../support/cfn-lint';
 import {
   awsServiceSpec,
   renderIntrinsic,
@@ -226,6 +228,66 @@ describe('the CloudFormation template', () => {
   });
 });
 
+describe('cfn-lint (AWS\u2019s CloudFormation linter, as a user\u2019s pipeline runs it)', () => {
+  let lintDir: string;
+
+  beforeAll(() => {
+    lintDir = mkdtempSync(join(tmpdir(), 'wix-token-service-cfn-lint-'));
+  });
+
+  afterAll(() => {
+    rmSync(lintDir, { recursive: true, force: true });
+  });
+
+  it('finds no error and no warning in the packaged template, but for the rules .cfnlintrc ignores', async () => {
+    const findings = await cfnLint(join(service.dir, '.serverless', 'cloudformation-template-update-stack.json'));
+
+    expect(findings.map(describeFinding)).toEqual([]);
+  }, 120_000);
+
+  it('is checked for real: it still reports an empty alarm action (E3033), and ignores only the rules .cfnlintrc names, each with its reason', async () => {
+    const file = join(lintDir, 'broken.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        Resources: {
+          Topic: { Type: 'AWS::SNS::Topic' },
+          Alarm: {
+            Type: 'AWS::CloudWatch::Alarm',
+            // A DependsOn a Ref already implies: W3005, the one rule .cfnlintrc ignores.
+            DependsOn: ['Topic'],
+            Properties: {
+              Namespace: 'AWS/Lambda',
+              MetricName: 'Errors',
+              Statistic: 'Sum',
+              Period: 60,
+              EvaluationPeriods: 1,
+              Threshold: 1,
+              ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+              AlarmActions: [''],
+              OKActions: [{ Ref: 'Topic' }],
+            },
+          },
+        },
+      }),
+    );
+    const ignored = (parseYaml(readFileSync(CFN_LINT_CONFIG, 'utf8')) as { ignore_checks: string[] }).ignore_checks;
+
+    const findings = await cfnLint(file);
+
+    expect(findings.map((finding) => finding.Rule.Id)).toContain('E3033');
+    expect(findings.filter((finding) => ignored.includes(finding.Rule.Id))).toEqual([]);
+    expect(ignored).toEqual(['W3005']);
+    for (const id of ignored) expect(readFileSync(CFN_LINT_CONFIG, 'utf8')).toMatch(new RegExp(`^ *# ${id} .+\\n( *#.*\\n)* *- ${id}$`, 'm'));
+  }, 120_000);
+
+  it('says how to install cfn-lint when it is missing', async () => {
+    await expect(cfnLint(join(lintDir, 'any.json'), { command: 'cfn-lint-not-installed-here' })).rejects.toThrow(
+      /cfn-lint-not-installed-here is not installed .*pip install cfn-lint/,
+    );
+  });
+});
+
 describe('least privilege', () => {
   it.each(FUNCTIONS)('gives %s a role of its own holding exactly the actions its code uses, on only its table, index, secrets and logs', (fn) => {
     const roleId = roleIdOf(fn);
@@ -321,7 +383,7 @@ describe('alarms', () => {
     );
 
   it('notify the alarm topic, or the one given in alarmTopicArn, on alarm and on recovery', () => {
-    const topicActions = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, ''] }];
+    const topicActions = [{ 'Fn::If': ['CreateAlarmTopic', { Ref: 'AlarmTopic' }, { Ref: 'AlarmTopicArn' }] }];
 
     expect(alarms().length).toBeGreaterThan(0);
     for (const [, alarm] of alarms()) {
@@ -329,7 +391,13 @@ describe('alarms', () => {
       expect(alarm.Properties?.['OKActions']).toEqual(topicActions);
     }
     expect(resource('AlarmTopic')).toMatchObject({ Type: 'AWS::SNS::Topic', Condition: 'CreateAlarmTopic' });
-    expect(template.Conditions?.['CreateAlarmTopic']).toEqual({ 'Fn::Equals': ['', ''] });
+    expect(template.Conditions?.['CreateAlarmTopic']).toEqual({ 'Fn::Equals': [{ Ref: 'AlarmTopicArn' }, ''] });
+    // The serverless param alarmTopicArn (empty unless given) is the CloudFormation parameter's default.
+    expect(template.Parameters?.['AlarmTopicArn']).toMatchObject({ Type: 'String', Default: '' });
+    const pattern = new RegExp((template.Parameters?.['AlarmTopicArn'] as { AllowedPattern: string }).AllowedPattern);
+    expect(pattern.test('')).toBe(true);
+    expect(pattern.test('arn:aws:sns:us-east-1:123456789012:ops-alarms')).toBe(true);
+    expect(pattern.test('arn:aws:sqs:us-east-1:123456789012:ops-alarms')).toBe(false);
   });
 
   it('watch only refresh metrics the function publishes, under its namespace and dimensions (a sweep, or a direct invoke)', () => {

@@ -809,6 +809,55 @@ describe('Wix simulator', () => {
       expect(sim.issued.codes).toBe(0);
     });
 
+    it('with consentPage, asks first: GET shows an Allow form carrying the query, escaped, and issues nothing', async () => {
+      await restart({ consentPage: true });
+      const redirectUrl = 'https://app.example.com/oauth/callback';
+      const query = new URLSearchParams({ token: 'install-token', appId: APP.appId, redirectUrl, state: 'a"<b>&c' });
+
+      const answer = await get(sim, `/installer/install?${query.toString()}`);
+
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(answer.text).toContain('<form method="post">');
+      expect(answer.text).toContain('<button type="submit" name="decision" value="allow">Allow</button>');
+      expect(answer.text).toContain('<input type="hidden" name="state" value="a&#34;&#60;b&#62;&#38;c">');
+      expect(answer.text).toContain(`<input type="hidden" name="appId" value="${APP.appId}">`);
+      expect(sim.issued.codes).toBe(0);
+    });
+
+    it('with consentPage, the Allow form posted back issues a code and redirects to the callback with the state', async () => {
+      await restart({ consentPage: true });
+      const form = new URLSearchParams({ token: 'install-token', appId: APP.appId, redirectUrl: 'https://app.example.com/cb', state: 'csrf-1', decision: 'allow' });
+
+      const response = await fetch(`${sim.url}/installer/install?${form.toString()}`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+      });
+      const location = new URL(response.headers.get('location') ?? '');
+
+      expect(response.status).toBe(302);
+      expect(`${location.origin}${location.pathname}`).toBe('https://app.example.com/cb');
+      expect(location.searchParams.get('state')).toBe('csrf-1');
+      expect((await exchangeCode(sim, location.searchParams.get('code') ?? '')).status).toBe(200);
+    });
+
+    it('with consentPage, refuses a posted form without a known appId, and other methods', async () => {
+      await restart({ consentPage: true });
+
+      const refused = await fetch(`${sim.url}/installer/install`, { method: 'POST', body: new URLSearchParams({ redirectUrl: 'https://app.example.com/cb' }) });
+      const put = await get(sim, '/installer/install', 'PUT');
+
+      expect(refused.status).toBe(400);
+      expect(put.status).toBe(405);
+      expect(sim.issued.codes).toBe(0);
+    });
+
+    it('without consentPage, refuses a POST to the installer', async () => {
+      expect((await get(sim, '/installer/install', 'POST')).status).toBe(405);
+    });
+
     it('records the access tokens close-window receives, in order', async () => {
       const first = await get(sim, '/installer/close-window?access_token=first');
       await get(sim, '/installer/close-window?access_token=second');

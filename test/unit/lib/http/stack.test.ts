@@ -1,4 +1,5 @@
 import { httpStack, htmlPage, jsonResponse, queryReader, rawBodyOf, redirect, referenceIdOf, routeOf, type HttpResult } from '../../../../lib/http';
+import { PAGE_STYLE_HASH } from '../../../../lib/http/responses';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { captureLogger } from '../../../support/mint-fixture';
 import { httpContext, httpEvent } from '../../../support/http-fixture';
@@ -29,10 +30,13 @@ describe('httpStack', () => {
     expect(Object.entries(response.headers).filter(([, value]) => typeof value !== 'string' || value === '')).toEqual([]);
   });
 
-  it('gives HTML pages a CSP that allows no script and lets Wix embed them', async () => {
+  it('gives HTML pages a CSP that allows no script, only the pages\u2019 own stylesheet by its hash, and lets Wix embed them', async () => {
     const { response } = await answer(htmlPage({ status: 400, title: 'Bad', message: 'Bad' }));
 
-    expect(response.headers['Content-Security-Policy']).toContain("default-src 'none'");
+    const directives = (response.headers['Content-Security-Policy'] ?? '').split(/;\s*/);
+    expect(directives).toContain("default-src 'none'");
+    expect(directives).toContain(`style-src ${PAGE_STYLE_HASH}`);
+    expect(directives.filter((directive) => /^script-src|unsafe-inline|unsafe-eval/.test(directive))).toEqual([]);
     expect(response.headers['Cross-Origin-Resource-Policy']).toBe('cross-origin');
     expect(response.headers['Cross-Origin-Embedder-Policy']).toBeUndefined();
   });
