@@ -6,8 +6,8 @@ module.exports = {
   transform: {
     '^.+\\.(t|j|mj)s$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },
-  // middy and jose ship ESM only; let swc turn them into CommonJS for jest.
-  transformIgnorePatterns: ['/node_modules/(?!(@middy|jose)/)'],
+  // jose ships ESM only; let swc turn it into CommonJS for jest.
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   // The log audit (issue 8): every test file's output is searched for the values issued in it.
   setupFilesAfterEnv: ['<rootDir>/test/support/log-audit.setup.ts'],
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -1,4 +1,4 @@
-/** The HTTP pieces the API functions share: the middy stack, requests, responses and error mapping. */
+/** The HTTP pieces the API functions share: the handler stack, requests, responses and error mapping. */
 export { describeError, httpFailureOf, RouteNotFoundError } from './errors';
 export { failureResponse } from './failure';
 export type { FailureLogger, FailureOptions } from './failure';

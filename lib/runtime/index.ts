@@ -3,7 +3,7 @@ import { eventBridgePublisher } from '../events/eventbridge';
 import { logPublisher } from '../events/log-publisher';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
 import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
@@ -49,9 +49,12 @@ export interface Runtime {
 export function createRuntime(config: Config, serviceName: string): Runtime {
   const logger = createJsonLogger({ serviceName });
   const secrets = createAppSecretsProvider({
-    // Built on the first secret read rather than at cold start: about 0.5 ms off each function's
-    // init (bench/bundles), which the first request that reads a secret pays instead.
-    client: builtOnFirstSend(() => new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS })),
+    // Loaded and built on the first secret read rather than at cold start (lib/secrets/secrets-manager):
+    // off each function's init (bench/bundles), which the first request that reads a secret pays instead.
+    client: builtOnFirstSend(async () => {
+      const { SecretsManagerClient } = await import('../secrets/secrets-manager');
+      return new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS });
+    }),
     secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
     logger,
   });
@@ -76,9 +79,9 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
 }
 
 /** A client built when its first command is sent. */
-function builtOnFirstSend<C extends { send(command: never): unknown }>(build: () => C): Pick<C, 'send'> {
-  let client: C | undefined;
-  return { send: ((command: never) => (client ??= build()).send(command)) as C['send'] };
+function builtOnFirstSend<C extends { send(command: never): Promise<unknown> }>(build: () => Promise<C>): Pick<C, 'send'> {
+  let client: Promise<C> | undefined;
+  return { send: (async (command: never) => (await (client ??= build())).send(command)) as C['send'] };
 }
 
 /** An app's token cipher, rebuilt only when its key ring changes (a new secret version). */

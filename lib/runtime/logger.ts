@@ -8,6 +8,8 @@
  * objects at three levels and needs none of Powertools' context injection, sampling or buffering.
  */
 
+import { writeSync } from 'node:fs';
+
 /** Log levels, in Powertools' names and order. */
 export const LogLevel = { DEBUG: 8, INFO: 12, WARN: 16, ERROR: 20, CRITICAL: 24, SILENT: 28 } as const;
 export type LogLevel = keyof typeof LogLevel;
@@ -34,9 +36,23 @@ export interface JsonLoggerOptions {
   write?: (stream: 'stdout' | 'stderr', line: string) => void;
 }
 
+const FD = { stdout: 1, stderr: 2 } as const;
+
+/**
+ * A line straight to the process's file descriptor, as process.stdout.write does on Linux for a
+ * file or a pipe (synchronously), without building process.stdout and its stream machinery: that
+ * and the first write through it cost a function's first invoke about 1.5 ms (bench/bundles).
+ * Should the descriptor refuse (a non-blocking pipe that is full: EAGAIN), what is left goes
+ * through process.stdout / process.stderr, which queue it.
+ */
 const writeToProcess = (stream: 'stdout' | 'stderr', line: string): void => {
-  // Looked up per line: building process.stdout is part of what a line costs, not the cold start.
-  process[stream].write(line);
+  const bytes = Buffer.from(line);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(FD[stream], bytes, written);
+  } catch {
+    process[stream].write(bytes.subarray(written));
+  }
 };
 
 /** A {@link ServiceLogger} that writes JSON lines. */

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import { parseAppSecret, type AppCredentials } from './app-secret';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from './errors';
@@ -103,6 +103,8 @@ export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecre
   const failureBackoffMs = deps.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS;
   const recheckIntervalMs = deps.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS;
   const entries = new Map<string, CacheEntry>();
+  // The command's module, loaded on the first read (./secrets-manager says why).
+  let commands: Promise<typeof import('./secrets-manager')> | undefined;
 
   function entryFor(appId: string): CacheEntry {
     const existing = entries.get(appId);
@@ -121,6 +123,7 @@ export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecre
   ): Promise<AppCredentials> {
     let response;
     try {
+      const { GetSecretValueCommand } = await (commands ??= import('./secrets-manager'));
       response = await deps.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage }));
     } catch (error) {
       throw new SecretsUnavailableError(appId, error);

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
-import { errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JWTPayload } from 'jose';
 
 import { ServiceError } from '../errors';
 import type { AppSecretsProvider } from '../secrets';
@@ -16,6 +16,9 @@ import { InvalidRequestError } from './errors';
  * token with `alg: none`, or HS256 with the public key used as an HMAC secret, is refused before
  * any key is used.
  */
+
+/** jose, loaded on the first verification (./jose says why). */
+type Jose = typeof import('./jose');
 
 /** Why a webhook JWT was refused (answered 401). */
 export const WebhookRefusal = {
@@ -76,6 +79,7 @@ const MAX_FUTURE_IAT_MS = 5 * 60_000;
  * provider's error when no served app's key verified it and some key could not be read.
  */
 export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifier {
+  let jose: Promise<Jose> | undefined;
   const keys = new Map<string, KeyObject>();
   const keyFor = (pem: string): KeyObject => {
     let key = keys.get(pem);
@@ -87,7 +91,10 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
   };
 
   return async (jwt) => {
-    const credentials = await Promise.allSettled(deps.appIds.map((appId) => deps.secrets.get(appId)));
+    const [{ errors, jwtVerify }, credentials] = await Promise.all([
+      (jose ??= import('./jose')),
+      Promise.allSettled(deps.appIds.map((appId) => deps.secrets.get(appId))),
+    ]);
     let unreadable: unknown;
     for (const [index, result] of credentials.entries()) {
       if (result.status === 'rejected') {
@@ -105,7 +112,7 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
         }));
       } catch (error) {
         if (error instanceof errors.JWSSignatureVerificationFailed) continue;
-        throw refusal(error);
+        throw refusal(error, errors);
       }
       // jose checked that iat is a number. Before 1970 is no time Wix signed an event at, and a
       // large negative one would also be beyond what DynamoDB stores (the write would fail as a 500).
@@ -120,7 +127,7 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
 }
 
 /** Turns jose's verdict into ours; jose's messages and payloads are dropped (they may quote the token). */
-function refusal(error: unknown): Error {
+function refusal(error: unknown, errors: Jose['errors']): Error {
   if (error instanceof errors.JOSEAlgNotAllowed) return new WebhookVerificationError(WebhookRefusal.AlgorithmNotAllowed, error.code);
   if (error instanceof errors.JWTExpired) return new WebhookVerificationError(WebhookRefusal.Expired, error.code);
   if (error instanceof errors.JOSENotSupported) return new WebhookVerificationError(WebhookRefusal.Unsupported, error.code);

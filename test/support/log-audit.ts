@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { format } from 'node:util';
 
 import { enableIssuedValues, issuedValues, issuedValuesEnabled, type IssuedKind } from '../../infra/local/issued-values';
@@ -124,6 +125,22 @@ export function installLogAudit(): void {
       if (stream.write === patched) stream.write = original;
     });
   }
+
+  // The service's logger writes its lines to descriptors 1 and 2 with fs.writeSync (lib/runtime/logger).
+  const originalWriteSync = fs.writeSync;
+  const patchedWriteSync = function (this: unknown, fd: number, chunk: unknown, ...rest: unknown[]) {
+    if (fd === 1 || fd === 2) {
+      const source = fd === 1 ? 'process.stdout' : 'process.stderr';
+      const offset = typeof chunk === 'string' ? 0 : typeof rest[0] === 'number' ? rest[0] : 0;
+      const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) || chunk instanceof Uint8Array ? Buffer.from(chunk).subarray(offset).toString('utf8') : String(chunk);
+      auditText(source, text);
+    }
+    return (originalWriteSync as (...args: unknown[]) => number).call(this, fd, chunk, ...rest);
+  };
+  fs.writeSync = patchedWriteSync as typeof fs.writeSync;
+  state.restore.push(() => {
+    if (fs.writeSync === patchedWriteSync) fs.writeSync = originalWriteSync;
+  });
 
   const consoleObject = globalThis.console as unknown as Record<string, (...args: unknown[]) => void>;
   for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace']) {

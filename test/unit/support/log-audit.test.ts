@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { IssuedKind, recordIssued } from '../../../infra/local/issued-values';
+import { createJsonLogger } from '../../../lib/runtime';
 import { startWixSimulator } from '../../../infra/local/wix-simulator';
 import { auditText, describeLeaks, takeLeaks } from '../../support/log-audit';
 import { captureLogger } from '../../support/mint-fixture';
@@ -22,6 +23,15 @@ describe('log audit (issue 8)', () => {
     expect(leaks).toEqual([{ kind: 'access token', source: 'process.stderr', test: expect.stringContaining('process.stderr') }]);
     expect(describeLeaks(leaks)).toContain('an issued access token appeared in process.stderr');
     expect(describeLeaks(leaks)).not.toContain(token);
+  });
+
+  it('finds an issued value the service logger writes to descriptor 2 (fs.writeSync, lib/runtime/logger)', () => {
+    const token = issued(IssuedKind.AccessToken);
+
+    createJsonLogger({ serviceName: 'audit' }).error('audit self-test, a deliberate leak', { token });
+    const leaks = takeLeaks();
+
+    expect(leaks).toEqual([{ kind: 'access token', source: 'process.stderr', test: expect.stringContaining('descriptor 2') }]);
   });
 
   it('finds an issued value in a console call and in a captured handler log line', () => {

@@ -41,6 +41,51 @@ describe('httpStack', () => {
     expect(response.headers['Cross-Origin-Embedder-Policy']).toBeUndefined();
   });
 
+  it('sends exactly the headers the middy stack sent (helmet less framing limits, COOP unsafe-none)', async () => {
+    const { response } = await answer(redirect('https://www.wix.com/x'));
+
+    expect(response.headers).toEqual({
+      Location: 'https://www.wix.com/x',
+      'Cache-Control': 'no-store',
+      'Cross-Origin-Opener-Policy': 'unsafe-none',
+      'Origin-Agent-Cluster': '?1',
+      'Referrer-Policy': 'no-referrer',
+      'Strict-Transport-Security': 'max-age=15552000; includeSubDomains; preload',
+      'X-Content-Type-Options': 'nosniff',
+      'X-DNS-Prefetch-Control': 'off',
+      'X-Download-Options': 'noopen',
+      'X-Permitted-Cross-Domain-Policies': 'none',
+    });
+    const { response: page } = await answer(htmlPage({ status: 400, title: 'Bad', message: 'Bad' }));
+    expect(page.headers['Content-Security-Policy']).toBe(
+      "default-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; sandbox; upgrade-insecure-requests",
+    );
+    expect(page.headers['Permissions-Policy']).toMatch(/^accelerometer=\(\), ambient-light-sensor=\(\), .*, vertical-scroll=\(\)$/);
+    expect(page.headers['Permissions-Policy']?.split(', ')).toHaveLength(41);
+  });
+
+  it('lower-cases request header names before the handler sees them', async () => {
+    let seen: Record<string, string | undefined> | undefined;
+    const handler = httpStack(async (event) => {
+      seen = event.headers;
+      return jsonResponse(200, {});
+    }, captureLogger());
+    await handler(httpEvent('POST', '/webhooks', { headers: { 'Content-Type': 'text/plain' } }), httpContext(10_000, 'req-1'));
+
+    expect(seen?.['content-type']).toBe('text/plain');
+    expect(seen?.['Content-Type']).toBeUndefined();
+  });
+
+  it('answers the generic 500 page, logged as a TimeoutError, for a handler still running 5 ms before the end', async () => {
+    const logger = captureLogger();
+    const handler = httpStack(() => new Promise<never>(() => undefined), logger);
+    const response = await handler(httpEvent('GET', '/install'), httpContext(30, 'req-9'));
+
+    expect(response.statusCode).toBe(500);
+    expect(response.headers['Cross-Origin-Opener-Policy']).toBe('unsafe-none');
+    expect(logger.lines[0]).toContain('TimeoutError');
+  });
+
   it('keeps the handler’s status, body and Location', async () => {
     const { response } = await answer(redirect('https://www.wix.com/x'));
 
