@@ -41,7 +41,7 @@ describe('httpStack', () => {
     expect(response.headers['Cross-Origin-Embedder-Policy']).toBeUndefined();
   });
 
-  it('sends exactly the headers the middy stack sent (helmet less framing limits, COOP unsafe-none)', async () => {
+  it('sends exactly the headers the middy stack sent (helmet less framing limits, COOP unsafe-none), plus the pages\u2019 stylesheet hash', async () => {
     const { response } = await answer(redirect('https://www.wix.com/x'));
 
     expect(response.headers).toEqual({
@@ -58,7 +58,7 @@ describe('httpStack', () => {
     });
     const { response: page } = await answer(htmlPage({ status: 400, title: 'Bad', message: 'Bad' }));
     expect(page.headers['Content-Security-Policy']).toBe(
-      "default-src 'none'; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; sandbox; upgrade-insecure-requests",
+      `default-src 'none'; style-src ${PAGE_STYLE_HASH}; base-uri 'none'; form-action 'none'; require-trusted-types-for 'script'; trusted-types 'none'; sandbox; upgrade-insecure-requests`,
     );
     expect(page.headers['Permissions-Policy']).toMatch(/^accelerometer=\(\), ambient-light-sensor=\(\), .*, vertical-scroll=\(\)$/);
     expect(page.headers['Permissions-Policy']?.split(', ')).toHaveLength(41);
