@@ -9,7 +9,7 @@ import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dyn
 import { lambdaNodeBinary } from '../../infra/local/lambda-node';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
-import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '../../lib/client';
+import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '@wix-token-service/client';
 import type { RefreshSummary } from '../../lib/tokens/refresh-summary';
 import { auditText } from '../support/log-audit';
 import { copyService, type ServiceCopy } from '../support/service-copy';
