@@ -212,6 +212,9 @@ export interface IssuedTokenDescription {
   exp?: number;
 }
 
+/** The authenticated Wix API route the simulator serves (issue 13). */
+export const APP_INSTANCE_PATH = '/apps/v1/instance';
+
 /** The routes the simulator serves. */
 export const WixSimulatorPaths = {
   legacyAccess: '/oauth/access',
@@ -599,6 +602,7 @@ class Simulator implements WixSimulator {
       this.closedWindows.push(token);
       return htmlPage(200, 'Installation complete', 'You can close this window.');
     }
+    if (path === APP_INSTANCE_PATH) return this.appInstance(req);
     return this.fail({ status: 404, error: 'not_found', description: 'No such endpoint' });
   }
 
@@ -668,6 +672,21 @@ class Simulator implements WixSimulator {
       ok: true,
       body: { access_token: accessToken, token_type: 'Bearer', expires_in: WixSimulatorLifetimes.clientCredentialsSeconds },
     };
+  }
+
+  /**
+   * GET /apps/v1/instance: the one authenticated Wix API route (issue 13), for clients' wixFetch.
+   * Answers only for a live access token sent bare in `Authorization`; 401 otherwise.
+   */
+  private appInstance(req: IncomingMessage): Reply {
+    if (req.method !== 'GET') return this.methodNotAllowed('GET');
+    const header = req.headers['authorization'];
+    const token = typeof header === 'string' ? header : '';
+    const description = this.describeToken(token);
+    if (description?.kind !== 'access' || !description.live) {
+      return { kind: 'json', status: 401, body: { message: 'UNAUTHENTICATED', details: {} } };
+    }
+    return { kind: 'json', status: 200, body: { instance: { instanceId: description.instanceId, appId: description.appId } } };
   }
 
   private tokenInfo(body: Record<string, unknown>): Reply {

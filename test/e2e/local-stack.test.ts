@@ -8,8 +8,8 @@ import { importPKCS8, SignJWT } from 'jose';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
 import { lambdaNodeBinary } from '../../infra/local/lambda-node';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
-import { WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
-import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '../../lib/client';
+import { APP_INSTANCE_PATH, WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
+import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '@wix-token-service/client';
 import type { RefreshSummary } from '../../lib/tokens/refresh-summary';
 import { auditText } from '../support/log-audit';
 import { copyService, type ServiceCopy } from '../support/service-copy';
@@ -192,6 +192,18 @@ describe.each(NODES)('the local stack (npm start), serverless-offline and the ha
     expect(functionError).toBeUndefined();
     expect(body).toMatchObject({ appId: stack.app.appId, instanceId, status: 'active', grantKind: 'legacy', accessTokenExpiresAt: expect.any(String) });
     for (const issued of simulator.issuedSecrets()) expect(JSON.stringify(body)).not.toContain(issued);
+  });
+
+  it('wixFetch calls an authenticated Wix route with a minted token; the route refuses any other token with a 401', async () => {
+    const instanceId = installedInstanceId as string;
+    const route = new URL(APP_INSTANCE_PATH, simulator.url).toString();
+
+    const response = await tokens.wixFetch(instanceId, route);
+    const bogus = await fetch(route, { headers: { authorization: 'OauthNG.JWS.not-issued' }, signal: AbortSignal.timeout(20_000) });
+
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ instance: { instanceId, appId: stack.app.appId } });
+    expect(bogus.status).toBe(401);
   });
 
   it('refreshes one instance on a direct invoke, and sweeps on a scheduled event', async () => {

@@ -8,7 +8,7 @@ import {
   ServiceUnavailableError,
   WixRejectedError,
   WixUnavailableInvokeError,
-} from '../../../../lib/client';
+} from '@wix-token-service/client';
 
 const lambda = mockClient(LambdaClient);
 const instanceId = '7f3e2d1c-0000-4000-8000-0000000000b1';
