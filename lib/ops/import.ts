@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isGuid } from '../ids';
 import { GrantKind, InstanceStatus, type InstanceKey, type TokenStore } from '../store';
 import { clientCredentialsDueAt, legacyHealthDueAt } from '../tokens/refresh-policy';
-import { WixCredentialsRejectedError, WixGrantInvalidError, type AppCredentials, type WixClient } from '../wix';
+import { WixCredentialsRejectedError, WixGrantInvalidError, WixOAuthError, type AppCredentials, type WixClient } from '../wix';
 
 /**
  * `npm run ops -- import <file.jsonl>`: existing installs brought in, one
@@ -58,6 +58,7 @@ export function parseImportLine(text: string): Line | undefined {
 /**
  * Imports the lines of a JSONL file (blank lines ignored; numbered from 1).
  * @throws {WixCredentialsRejectedError} when Wix refuses the app's secret: nothing more can be checked.
+ * Other Wix failures (unavailable, a malformed answer) mark the line `failed`; anything else is rethrown.
  */
 export async function importInstalls(deps: ImportDeps, text: string): Promise<ImportSummary> {
   const now = deps.now ?? Date.now;
@@ -88,7 +89,7 @@ export async function importInstalls(deps: ImportDeps, text: string): Promise<Im
         checked = { grantKind: GrantKind.ClientCredentials, accessToken: token.accessToken, expiresAt: token.expiresAt };
       }
     } catch (error) {
-      if (error instanceof WixCredentialsRejectedError) throw error;
+      if (error instanceof WixCredentialsRejectedError || !(error instanceof WixOAuthError)) throw error;
       if (error instanceof WixGrantInvalidError) summary.refused.push(number);
       else summary.failed.push(number);
       continue;
