@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, DeleteCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, DeleteCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 import { StoreUnavailableError } from './errors';
@@ -127,6 +127,27 @@ function dynamoEngine(documentClient: Pick<DynamoDBDocumentClient, 'send'>, tabl
         const dueAt = raw[A.dueAt];
         if (typeof pk === 'string' && typeof dueAt === 'number') items.push({ pk, dueAt });
       }
+      const lastKey = output['LastEvaluatedKey'] as Record<string, unknown> | undefined;
+      return lastKey === undefined ? { items } : { items, lastKey };
+    },
+
+    async scanEnvelopes(pkPrefix, limit, startKey) {
+      // Install states have no version: the filter leaves them out (they are read, and paid for, all the same).
+      const output = await call('scanEnvelopes', () =>
+        send(
+          new ScanCommand({
+            TableName: tableName,
+            ProjectionExpression: '#pk, #version, #refreshToken, #accessToken',
+            FilterExpression: pkPrefix === undefined ? 'attribute_exists(#version)' : 'attribute_exists(#version) AND begins_with(#pk, :prefix)',
+            ExpressionAttributeNames: { '#pk': A.pk, '#version': A.version, '#refreshToken': A.refreshToken, '#accessToken': A.accessToken },
+            ...(pkPrefix === undefined ? {} : { ExpressionAttributeValues: { ':prefix': pkPrefix } }),
+            Limit: limit,
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      const items = ((output['Items'] ?? []) as InstanceItem[]).filter((raw) => typeof raw.pk === 'string' && typeof raw.version === 'number');
       const lastKey = output['LastEvaluatedKey'] as Record<string, unknown> | undefined;
       return lastKey === undefined ? { items } : { items, lastKey };
     },

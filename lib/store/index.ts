@@ -5,7 +5,7 @@
 export { createDynamoInstallStateStore, createDynamoTokenStore } from './dynamo-token-store';
 export type { DynamoInstallStateStoreDeps, DynamoTokenStoreDeps } from './dynamo-token-store';
 export { createMemoryInstallStateStore, createMemoryTokenStore, type MemoryTokenStore } from './memory-token-store';
-export { DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS } from './token-store';
+export { DEFAULT_LEASE_TTL_MS, DEFAULT_TOMBSTONE_TTL_MS, UNREADABLE_KEY_ID } from './token-store';
 export { LEASE_CLOCK_SKEW_MS, Refusal } from './transitions';
 export {
   ConflictReason,
@@ -23,6 +23,11 @@ export type {
   AppRemovedEvent,
   DueItem,
   DuePage,
+  EnvelopeKeyIds,
+  ImportOutcome,
+  ImportTokens,
+  KeyIdPage,
+  RewrapOutcome,
   FailureOutcome,
   InstallTokens,
   InstanceKey,

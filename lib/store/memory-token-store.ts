@@ -1,5 +1,5 @@
 import { applyUpdate, evaluate } from './expression';
-import { A, statePk, type InstanceItem } from './item';
+import { A, keyFromPk, statePk, type InstanceItem } from './item';
 import { createTokenStore, type ItemEngine, type TokenStoreDeps } from './token-store';
 import type { InstallStateStore, TokenStore } from './types';
 
@@ -53,6 +53,22 @@ export function memoryEngine(items: Map<string, InstanceItem>): ItemEngine {
       const page = due.slice(0, limit);
       const last = page[page.length - 1];
       return due.length > limit && last !== undefined ? { items: page, lastKey: { ...last } } : { items: page };
+    },
+
+    async scanEnvelopes(pkPrefix, limit, startKey) {
+      const after = startKey?.['pk'] as string | undefined;
+      const all = [...items.values()]
+        .filter((item) => keyFromPk(item.pk) !== undefined && (pkPrefix === undefined || item.pk.startsWith(pkPrefix)))
+        .sort((a, b) => (a.pk < b.pk ? -1 : a.pk > b.pk ? 1 : 0))
+        .filter((item) => after === undefined || item.pk > after);
+      const page = all.slice(0, limit).map(({ pk, version, refreshToken, accessToken }) => ({
+        pk,
+        version,
+        ...(refreshToken === undefined ? {} : { refreshToken }),
+        ...(accessToken === undefined ? {} : { accessToken }),
+      }));
+      const last = page[page.length - 1];
+      return all.length > limit && last !== undefined ? { items: page, lastKey: { pk: last.pk } } : { items: page };
     },
 
     async queryStatus(status, pkPrefix, page) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { envelopeKeyId } from '../crypto';
 import { ServiceError } from '../errors';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
@@ -10,7 +11,11 @@ import { InstanceStatus } from './types';
 import type {
   DueItem,
   DuePage,
+  EnvelopeKeyIds,
+  ImportOutcome,
   InstanceDescription,
+  KeyIdPage,
+  RewrapOutcome,
   InstanceKey,
   InstanceRecord,
   InstanceStatusView,
@@ -55,6 +60,16 @@ export interface ItemEngine {
     pkPrefix: string | undefined,
     page: { limit: number; startKey: Record<string, unknown> | undefined } | 'count',
   ): Promise<{ pks: string[]; count: number; lastKey?: Record<string, unknown> }>;
+  /**
+   * One page of a full scan of instance items (of one app, if `pkPrefix`), with only the key, the
+   * version and the two envelopes; `limit` items read at most. For operator jobs only: a scan reads
+   * the whole table.
+   */
+  scanEnvelopes(
+    pkPrefix: string | undefined,
+    limit: number,
+    startKey: Record<string, unknown> | undefined,
+  ): Promise<{ items: Pick<InstanceItem, 'pk' | 'version' | 'refreshToken' | 'accessToken'>[]; lastKey?: Record<string, unknown> }>;
 }
 
 export interface TokenStoreDeps {
@@ -378,6 +393,78 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
     },
 
+    async scanKeyIds(query): Promise<KeyIdPage> {
+      if (!Number.isInteger(query.limit) || query.limit < 1) throw new TypeError('limit must be a positive integer');
+      const prefix = query.appId === undefined ? undefined : `${query.appId}#`;
+      const startKey = query.cursor === undefined ? undefined : decodeScanCursor(query.cursor);
+      const page = await engine.scanEnvelopes(prefix, query.limit, startKey);
+      const items: EnvelopeKeyIds[] = [];
+      for (const raw of page.items) {
+        const key = keyFromPk(raw.pk);
+        if (key === undefined) continue;
+        const item: EnvelopeKeyIds = { ...key, version: raw.version };
+        if (raw.refreshToken !== undefined) item.refreshTokenKeyId = envelopeKeyId(raw.refreshToken) ?? UNREADABLE_KEY_ID;
+        if (raw.accessToken !== undefined) item.accessTokenKeyId = envelopeKeyId(raw.accessToken) ?? UNREADABLE_KEY_ID;
+        items.push(item);
+      }
+      return page.lastKey === undefined ? { items } : { items, cursor: encodeScanCursor(page.lastKey) };
+    },
+
+    async rewrapTokens(key, target): Promise<RewrapOutcome> {
+      const item = await engine.get(instancePk(key), { consistent: true, projection: [A.pk, A.version, A.refreshToken, A.accessToken] });
+      if (item === undefined) return 'absent';
+      const due = (envelope: string | undefined) => {
+        if (envelope === undefined) return false;
+        const keyId = envelopeKeyId(envelope);
+        return keyId !== target.currentKeyId && (target.fromKeyId === undefined || keyId === target.fromKeyId);
+      };
+      const rewrapRefresh = due(item.refreshToken);
+      const rewrapAccess = due(item.accessToken);
+      if (!rewrapRefresh && !rewrapAccess) return 'current';
+      const cipher = await cipherFor(key.appId);
+      const context = cipherContext(key);
+      const rewrap = (envelope: string) => {
+        const sealed = cipher.encrypt(cipher.decrypt(envelope, context), context);
+        if (envelopeKeyId(sealed) !== target.currentKeyId) {
+          throw new ServiceError('KEY_RING_MISMATCH', `The app's key ring does not encrypt under key ${target.currentKeyId}`);
+        }
+        return sealed;
+      };
+      const read = {
+        version: item.version,
+        ...(item.refreshToken === undefined ? {} : { refreshToken: item.refreshToken }),
+        ...(item.accessToken === undefined ? {} : { accessToken: item.accessToken }),
+      };
+      const transition = rules.rewrapTokens({
+        read,
+        ...(rewrapRefresh ? { refreshToken: rewrap(item.refreshToken as string) } : {}),
+        ...(rewrapAccess ? { accessToken: rewrap(item.accessToken as string) } : {}),
+      });
+      const result = await engine.write(transition.name, instancePk(key), transition.condition, transition.update, { returnItem: false });
+      if (result.ok) return 'rewrapped';
+      return 'changed';
+    },
+
+    async importTokens(key, tokens): Promise<ImportOutcome> {
+      const seal = await encrypt(key);
+      const current = await engine.get(instancePk(key), { consistent: true });
+      const transition = rules.importTokens({
+        ...key,
+        at: now(),
+        skewMs,
+        importId: tokens.importId,
+        expectedVersion: current?.version,
+        grantKind: tokens.grantKind,
+        ...(tokens.refreshToken === undefined ? {} : { refreshToken: seal(tokens.refreshToken) }),
+        accessToken: seal(tokens.accessToken),
+        accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+        due: due(key, tokens.refreshDueAt),
+      });
+      const result = await run(key, transition);
+      if (result.ok || result.refusal === Refusal.Applied) return { outcome: 'imported' };
+      return { outcome: 'skipped', reason: result.refusal };
+    },
+
     async queryDue(options): Promise<DuePage> {
       if (!Number.isInteger(options.limit) || options.limit < 1) throw new TypeError('limit must be a positive integer');
       const position = options.cursor === undefined ? freshWalk(options.startShard ?? 0, shards) : decodeCursor(options.cursor, shards);
@@ -488,4 +575,25 @@ function decodeStatusCursor(cursor: string, status: string): Record<string, unkn
   const { s, p } = (decoded ?? {}) as { s?: unknown; p?: unknown };
   if (s !== status || typeof p !== 'string' || keyFromPk(p) === undefined) throw invalid();
   return { [A.status]: s, [A.pk]: p };
+}
+
+/** The key id reported for an envelope whose key id cannot be read (not one this cipher wrote). */
+export const UNREADABLE_KEY_ID = '(unreadable)';
+
+/** A scan cursor: the scan's last key (an instance pk), as base64url JSON; checked on the way back in. */
+function encodeScanCursor(lastKey: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify({ p: lastKey[A.pk] })).toString('base64url');
+}
+
+function decodeScanCursor(cursor: string): Record<string, unknown> {
+  const invalid = () => new ServiceError('INVALID_CURSOR', 'The scan cursor is not one this store wrote');
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
+  const { p } = (decoded ?? {}) as { p?: unknown };
+  if (typeof p !== 'string' || p === '') throw invalid();
+  return { [A.pk]: p };
 }

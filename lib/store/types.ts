@@ -276,6 +276,40 @@ export interface DuePage {
  * Every method may throw `StoreUnavailableError` (transient: DynamoDB throttled or failed after the
  * SDK's retries) and lib/crypto's `DecryptionError`; any other error is rethrown unchanged.
  */
+/** Which key ids an instance item's envelopes are under (no envelope, no token). */
+export interface EnvelopeKeyIds extends InstanceKey {
+  version: number;
+  refreshTokenKeyId?: string;
+  accessTokenKeyId?: string;
+}
+
+/** One page of {@link TokenStore.scanKeyIds}; `cursor` continues the scan. */
+export interface KeyIdPage {
+  items: EnvelopeKeyIds[];
+  cursor?: string;
+}
+
+/**
+ * What {@link TokenStore.rewrapTokens} did: `rewrapped`; `current` (nothing under an old key);
+ * `changed` (a token write landed between the read and the re-wrap: read again); `absent`.
+ */
+export type RewrapOutcome = 'rewrapped' | 'current' | 'changed' | 'absent';
+
+/** Tokens of an existing install checked with Wix, for {@link TokenStore.importTokens}. */
+export interface ImportTokens {
+  /** Unique per import run and instance: a retried write recognises its own. */
+  importId: string;
+  grantKind: GrantKind;
+  /** Legacy grants only: the refresh token Wix just handed back. */
+  refreshToken?: string;
+  accessToken: string;
+  accessTokenExpiresAt: number;
+  refreshDueAt: number | null;
+}
+
+/** `skipped` with why: a record holding tokens (superseded), a tombstone, a live lease, or a write since the read. */
+export type ImportOutcome = { outcome: 'imported' } | { outcome: 'skipped'; reason: 'uninstalled' | 'superseded' | 'held' | 'version' };
+
 export interface TokenStore {
   /** Reads one record; `consistentRead` for decisions made right after a write. */
   getInstance(key: InstanceKey, options?: { consistentRead?: boolean }): Promise<InstanceRecord | undefined>;
@@ -295,6 +329,26 @@ export interface TokenStore {
 
   /** How many instances are in each status (of one app, if named): a count query per status on the status index. */
   countByStatus(query: { appId?: string }): Promise<Record<InstanceStatus, number>>;
+
+  /**
+   * One page of a full table scan (of one app, if named): each instance item's key ids per token
+   * field, read from the envelopes (never decrypted). An operator job: it reads the whole table.
+   * @throws {ServiceError} INVALID_CURSOR for a cursor this store did not write
+   */
+  scanKeyIds(query: { appId?: string; limit: number; cursor?: string }): Promise<KeyIdPage>;
+
+  /**
+   * Re-encrypts the instance's envelopes that are not under `currentKeyId` (only those under
+   * `fromKeyId`, if named) with the app's cipher, without bumping the version or touching the lease,
+   * conditional on the exact envelopes read (./transitions rewrapTokens).
+   */
+  rewrapTokens(key: InstanceKey, target: { currentKeyId: string; fromKeyId?: string }): Promise<RewrapOutcome>;
+
+  /**
+   * Stores the tokens of an existing install when no record, or only a bare one, exists
+   * (./transitions importTokens); never over a record holding tokens or a tombstone.
+   */
+  importTokens(key: InstanceKey, tokens: ImportTokens): Promise<ImportOutcome>;
 
   /**
    * Stores the tokens of a legacy code exchange: creates the record, or replaces the refresh

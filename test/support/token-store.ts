@@ -197,6 +197,10 @@ function countingEngine(engine: ItemEngine, onCall: (call: StorageCall) => void)
       onCall('query');
       return engine.queryStatus(...args);
     },
+    scanEnvelopes: (...args) => {
+      onCall('query');
+      return engine.scanEnvelopes(...args);
+    },
   };
 }
 
