@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import type { TokenField } from '../crypto';
 import { ServiceError } from '../errors';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
@@ -108,7 +109,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   async function encrypt(key: InstanceKey) {
     const cipher = await cipherFor(key.appId);
     const context = cipherContext(key);
-    return (plaintext: string) => cipher.encrypt(plaintext, context);
+    return (plaintext: string, field: TokenField) => cipher.encrypt(plaintext, context, field);
   }
 
   /** Carries out a transition: the new item, or the refusal and the item as it stood. */
@@ -167,8 +168,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const input = {
         ...key,
         installId: tokens.installId ?? randomUUID(),
-        refreshToken: seal(tokens.refreshToken),
-        accessToken: seal(tokens.accessToken),
+        refreshToken: seal(tokens.refreshToken, 'refreshToken'),
+        accessToken: seal(tokens.accessToken, 'accessToken'),
         accessTokenExpiresAt: tokens.accessTokenExpiresAt,
         installedAt: tokens.installedAt,
         due: due(key, tokens.refreshDueAt),
@@ -347,16 +348,16 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
 function tokenWriteInput(
   write: import('./types').LeasedTokenWrite,
-  seal: (plaintext: string) => string,
+  seal: (plaintext: string, field: TokenField) => string,
   placement: DuePlacement,
 ): Omit<rules.TokenWriteInput, 'at'> {
   return {
     owner: write.owner,
     expectedVersion: write.expectedVersion,
-    accessToken: seal(write.accessToken),
+    accessToken: seal(write.accessToken, 'accessToken'),
     accessTokenExpiresAt: write.accessTokenExpiresAt,
     due: placement,
-    ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken) }),
+    ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken, 'refreshToken') }),
     ...(write.grantKind === undefined ? {} : { grantKind: write.grantKind }),
     ...(write.lastUsedAt === undefined ? {} : { lastUsedAt: write.lastUsedAt }),
     ...(write.lastUsedAtRead === undefined ? {} : { lastUsedAtRead: write.lastUsedAtRead }),
