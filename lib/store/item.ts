@@ -4,7 +4,7 @@ import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCiphe
 
 /**
  * The stored shape of an instance record. Tokens are AES-256-GCM envelopes (lib/crypto) bound to
- * `appId#instanceId`; times are epoch ms except `ttl`, which DynamoDB wants in epoch seconds.
+ * `appId#instanceId` and (v2) to the field they are stored in; times are epoch ms except `ttl`, which DynamoDB wants in epoch seconds.
  *
  * ```
  * pk                    S  "<appId>#<instanceId>"          table key
@@ -164,8 +164,8 @@ export async function recordFromItem(
   if (item.refreshToken !== undefined || item.accessToken !== undefined) {
     const cipher = await cipherFor(item.appId);
     const context = cipherContext(key);
-    if (item.refreshToken !== undefined) record.refreshToken = cipher.decrypt(item.refreshToken, context);
-    if (item.accessToken !== undefined) record.accessToken = cipher.decrypt(item.accessToken, context);
+    if (item.refreshToken !== undefined) record.refreshToken = cipher.decrypt(item.refreshToken, context, 'refreshToken');
+    if (item.accessToken !== undefined) record.accessToken = cipher.decrypt(item.accessToken, context, 'accessToken');
   }
   if (item.accessTokenExpiresAt !== undefined) record.accessTokenExpiresAt = item.accessTokenExpiresAt;
   if (item.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { envelopeKeyId } from '../crypto';
+import { ENVELOPE_VERSION, envelopeKeyId, type TokenField } from '../crypto';
 import { ServiceError } from '../errors';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
@@ -146,7 +146,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   async function encrypt(key: InstanceKey) {
     const cipher = await cipherFor(key.appId);
     const context = cipherContext(key);
-    return (plaintext: string) => cipher.encrypt(plaintext, context);
+    return (plaintext: string, field: TokenField) => cipher.encrypt(plaintext, context, field);
   }
 
   /** Carries out a transition: the new item, or the refusal and the item as it stood. */
@@ -243,8 +243,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const input = {
         ...key,
         installId: tokens.installId ?? randomUUID(),
-        refreshToken: seal(tokens.refreshToken),
-        accessToken: seal(tokens.accessToken),
+        refreshToken: seal(tokens.refreshToken, 'refreshToken'),
+        accessToken: seal(tokens.accessToken, 'accessToken'),
         accessTokenExpiresAt: tokens.accessTokenExpiresAt,
         installedAt: tokens.installedAt,
         due: due(key, tokens.refreshDueAt),
@@ -416,15 +416,17 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const due = (envelope: string | undefined) => {
         if (envelope === undefined) return false;
         const keyId = envelopeKeyId(envelope);
-        return keyId !== target.currentKeyId && (target.fromKeyId === undefined || keyId === target.fromKeyId);
+        // A v1 envelope (not bound to its field) is rewritten as v2 even under the current key.
+        if (keyId === target.currentKeyId) return !envelope.startsWith(`${ENVELOPE_VERSION}.`) && target.fromKeyId === undefined;
+        return target.fromKeyId === undefined || keyId === target.fromKeyId;
       };
       const rewrapRefresh = due(item.refreshToken);
       const rewrapAccess = due(item.accessToken);
       if (!rewrapRefresh && !rewrapAccess) return 'current';
       const cipher = await cipherFor(key.appId);
       const context = cipherContext(key);
-      const rewrap = (envelope: string) => {
-        const sealed = cipher.encrypt(cipher.decrypt(envelope, context), context);
+      const rewrap = (envelope: string, field: TokenField) => {
+        const sealed = cipher.encrypt(cipher.decrypt(envelope, context, field), context, field);
         if (envelopeKeyId(sealed) !== target.currentKeyId) {
           throw new ServiceError('KEY_RING_MISMATCH', `The app's key ring does not encrypt under key ${target.currentKeyId}`);
         }
@@ -437,8 +439,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       };
       const transition = rules.rewrapTokens({
         read,
-        ...(rewrapRefresh ? { refreshToken: rewrap(item.refreshToken as string) } : {}),
-        ...(rewrapAccess ? { accessToken: rewrap(item.accessToken as string) } : {}),
+        ...(rewrapRefresh ? { refreshToken: rewrap(item.refreshToken as string, 'refreshToken') } : {}),
+        ...(rewrapAccess ? { accessToken: rewrap(item.accessToken as string, 'accessToken') } : {}),
       });
       const result = await engine.write(transition.name, instancePk(key), transition.condition, transition.update, { returnItem: false });
       if (result.ok) return 'rewrapped';
@@ -455,8 +457,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
         importId: tokens.importId,
         expectedVersion: current?.version,
         grantKind: tokens.grantKind,
-        ...(tokens.refreshToken === undefined ? {} : { refreshToken: seal(tokens.refreshToken) }),
-        accessToken: seal(tokens.accessToken),
+        ...(tokens.refreshToken === undefined ? {} : { refreshToken: seal(tokens.refreshToken, 'refreshToken') }),
+        accessToken: seal(tokens.accessToken, 'accessToken'),
         accessTokenExpiresAt: tokens.accessTokenExpiresAt,
         due: due(key, tokens.refreshDueAt),
       });
@@ -495,16 +497,16 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
 
 function tokenWriteInput(
   write: import('./types').LeasedTokenWrite,
-  seal: (plaintext: string) => string,
+  seal: (plaintext: string, field: TokenField) => string,
   placement: DuePlacement,
 ): Omit<rules.TokenWriteInput, 'at'> {
   return {
     owner: write.owner,
     expectedVersion: write.expectedVersion,
-    accessToken: seal(write.accessToken),
+    accessToken: seal(write.accessToken, 'accessToken'),
     accessTokenExpiresAt: write.accessTokenExpiresAt,
     due: placement,
-    ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken) }),
+    ...(write.refreshToken === undefined ? {} : { refreshToken: seal(write.refreshToken, 'refreshToken') }),
     ...(write.grantKind === undefined ? {} : { grantKind: write.grantKind }),
     ...(write.lastUsedAt === undefined ? {} : { lastUsedAt: write.lastUsedAt }),
     ...(write.lastUsedAtRead === undefined ? {} : { lastUsedAtRead: write.lastUsedAtRead }),

@@ -249,7 +249,7 @@ export async function bulkSeed(
       createdAt,
       updatedAt: createdAt,
     };
-    if (instance.refreshToken !== undefined) item.refreshToken = cipher.encrypt(instance.refreshToken, cipherContext(instance.key));
+    if (instance.refreshToken !== undefined) item.refreshToken = cipher.encrypt(instance.refreshToken, cipherContext(instance.key), 'refreshToken');
     if (instance.lastUsedAt !== undefined) item.lastUsedAt = instance.lastUsedAt;
     if (instance.dueAt !== undefined) {
       item.dueShard = dueShardOf(instance.key, DEFAULT_DUE_SHARDS);

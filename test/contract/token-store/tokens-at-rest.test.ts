@@ -58,8 +58,8 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
     }
     expect(items.length).toBeGreaterThan(0);
     for (const item of items) {
-      expect(item.refreshToken).toMatch(/^v1\./);
-      expect(item.accessToken).toMatch(/^v1\./);
+      expect(item.refreshToken).toMatch(/^v2\./);
+      expect(item.accessToken).toMatch(/^v2\./);
     }
     expect(read).toMatchObject({ refreshToken: rotatedRefresh, accessToken: mintedAccess });
   });
@@ -77,7 +77,7 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
         expect(raw).not.toContain(plaintext);
         expect(raw).not.toContain(plaintext.slice(-36));
       }
-      expect(raw).toContain('"refreshToken":{"S":"v1.');
+      expect(raw).toContain('"refreshToken":{"S":"v2.');
     });
   }
 

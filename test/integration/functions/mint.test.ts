@@ -3,12 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import { tokenContext } from '../../../lib/crypto';
 import { SecretsUnavailableError, type AppSecretsProvider } from '../../../lib/secrets';
 import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../../lib/store';
+import { instancePk } from '../../../lib/store/item';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
+import { legacyV1Envelope } from '../../support/token-cipher';
 
 const run = promisify(execFile);
 
@@ -536,5 +541,84 @@ describe('mint when parts fail (review of issue 5)', () => {
     const error = await rejection(container().handler({ instanceId }, lambdaContext()));
 
     expect(error.name).toBe('WixUnavailable');
+  });
+});
+
+describe('mint over envelopes tampered with in the table (issue 17)', () => {
+  const REFRESH = 'OauthNG.JWS.refresh-token-that-mint-must-never-answer';
+  const ACCESS = 'OauthNG.JWS.stored-access-token';
+
+  async function storedWithTokens(): Promise<string> {
+    const instanceId = await installed();
+    await container().store.storeInstallTokens(
+      { appId: app.appId, instanceId },
+      { refreshToken: REFRESH, accessToken: ACCESS, accessTokenExpiresAt: Date.now() + 3_600_000, installedAt: Date.now(), refreshDueAt: null },
+    );
+    return instanceId;
+  }
+
+  it('never answers the refresh token when the two envelopes of one item are swapped by an UpdateItem', async () => {
+    const instanceId = await storedWithTokens();
+    const pk = instancePk({ appId: app.appId, instanceId });
+    const stored = await table.documentClient.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
+    const item = stored.Item as { refreshToken: string; accessToken: string };
+    await table.documentClient.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk },
+        UpdateExpression: 'SET refreshToken = :a, accessToken = :r',
+        ExpressionAttributeValues: { ':a': item.accessToken, ':r': item.refreshToken },
+      }),
+    );
+
+    let answered: string | undefined;
+    let failed: (Error & { code?: string }) | undefined;
+    try {
+      answered = (await container().handler({ instanceId }, lambdaContext())).accessToken;
+    } catch (error) {
+      failed = error as Error & { code?: string };
+    }
+
+    expect(answered).not.toBe(REFRESH);
+    expect(answered).not.toBe(ACCESS);
+    if (failed !== undefined) {
+      expect(failed.name).toMatch(/^[A-Z][A-Za-z]+$/);
+      expect(failed.message).not.toContain(REFRESH);
+    } else {
+      expect(answered).toMatch(/^OauthNG\.JWS\./);
+    }
+    expect(JSON.stringify(logger.lines)).not.toContain(REFRESH);
+  });
+
+  it('still serves a v1 envelope (written before the field was bound) and rewrites tokens as v2', async () => {
+    const instanceId = await storedWithTokens();
+    const key = { appId: app.appId, instanceId };
+    const pk = instancePk(key);
+    const keyId = app.tokenKeys.currentKeyId;
+    const keyValue = app.tokenKeys.keys[keyId] as string;
+    await table.documentClient.send(
+      new UpdateCommand({
+        TableName: table.tableName,
+        Key: { pk },
+        UpdateExpression: 'SET refreshToken = :r, accessToken = :a',
+        ExpressionAttributeValues: {
+          ':r': legacyV1Envelope(REFRESH, tokenContext(app.appId, instanceId), keyId, keyValue),
+          ':a': legacyV1Envelope(ACCESS, tokenContext(app.appId, instanceId), keyId, keyValue),
+        },
+      }),
+    );
+
+    const answer = await container().handler({ instanceId }, lambdaContext());
+    expect(answer.accessToken).toBe(ACCESS);
+
+    // Any write is v2 (a reinstall here), and what it wrote reads back.
+    const { store } = container();
+    await store.storeInstallTokens(key, { refreshToken: `${REFRESH}-2`, accessToken: `${ACCESS}-2`, accessTokenExpiresAt: Date.now() + 3_600_000, installedAt: Date.now() + 1000, refreshDueAt: null });
+    const after = await table.documentClient.send(new GetCommand({ TableName: table.tableName, Key: { pk }, ConsistentRead: true }));
+    expect(String(after.Item?.['accessToken'])).toMatch(/^v2\./);
+    expect(String(after.Item?.['refreshToken'])).toMatch(/^v2\./);
+    const record = await store.getInstance(key, { consistentRead: true });
+    expect(record?.refreshToken).toBe(`${REFRESH}-2`);
+    expect(record?.accessToken).toBe(`${ACCESS}-2`);
   });
 });

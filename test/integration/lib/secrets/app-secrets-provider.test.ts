@@ -69,7 +69,7 @@ describe('createAppSecretsProvider against the Secrets Manager stand-in', () => 
 
   it('decrypts, after a rotation of the token key, a token encrypted with the key ring it served before', async () => {
     const before = await provider.get(APP_ID);
-    const envelope = createTokenCipher(before.tokenKeys).encrypt('refresh-token', tokenContext(APP_ID, 'instance-1'));
+    const envelope = createTokenCipher(before.tokenKeys).encrypt('refresh-token', tokenContext(APP_ID, 'instance-1'), 'refreshToken');
     standIn.putSecret(
       SECRET_NAME,
       JSON.stringify({ ...JSON.parse(demo.secretString), tokenKeys: { currentKeyId: 'k2', keys: { ...demo.tokenKeys.keys, k2: demo.tokenKeys.keys.k1 } } }),
@@ -79,7 +79,7 @@ describe('createAppSecretsProvider against the Secrets Manager stand-in', () => 
     const after = await provider.get(APP_ID);
 
     expect(after.tokenKeys.currentKeyId).toBe('k2');
-    expect(createTokenCipher(after.tokenKeys).decrypt(envelope, tokenContext(APP_ID, 'instance-1'))).toBe('refresh-token');
+    expect(createTokenCipher(after.tokenKeys).decrypt(envelope, tokenContext(APP_ID, 'instance-1'), 'refreshToken')).toBe('refresh-token');
   });
 
   it('rides out an app secret rotation in Secrets Manager before Wix, and in Wix before this container saw it', async () => {

@@ -138,7 +138,7 @@ describe('sweep at scale', () => {
       const item = byId.get(key.instanceId) as InstanceItem;
       expect(item.grantKind).toBe(GrantKind.Legacy);
       try {
-        await wix.refreshAccessToken(app, cipher.decrypt(item.refreshToken as string, cipherContext(key)));
+        await wix.refreshAccessToken(app, cipher.decrypt(item.refreshToken as string, cipherContext(key), 'refreshToken'));
       } catch (error) {
         if (!(error instanceof WixOAuthError)) throw error;
         rejected.push(`${key.instanceId}: ${error.code}`);
