@@ -416,7 +416,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const due = (envelope: string | undefined) => {
         if (envelope === undefined) return false;
         const keyId = envelopeKeyId(envelope);
-        return keyId !== target.currentKeyId && (target.fromKeyId === undefined || keyId === target.fromKeyId);
+        // An envelope whose key id cannot be read is left as it is, not re-wrapped blind.
+        return keyId !== undefined && keyId !== target.currentKeyId && (target.fromKeyId === undefined || keyId === target.fromKeyId);
       };
       const rewrapRefresh = due(item.refreshToken);
       const rewrapAccess = due(item.accessToken);
