@@ -1,4 +1,4 @@
-import type { TokenStore } from '../store';
+import { UNREADABLE_KEY_ID, type TokenStore } from '../store';
 
 /**
  * The operator's key jobs (`npm run ops -- keys` and `rewrap`): which token key ids the table
@@ -66,6 +66,8 @@ export interface RewrapSummary {
   unserved: number;
   /** Items a token write kept changing under the re-wrap; a later run picks them up. */
   busy: number;
+  /** Items with an envelope whose key id cannot be read (not a format this code knows), left alone. */
+  unreadable: number;
   /** Where to resume; absent when the scan reached the end. */
   cursor?: string;
 }
@@ -92,7 +94,7 @@ export async function rewrap(store: TokenStore, options: RewrapOptions): Promise
     nextWriteAt = Math.max(now(), nextWriteAt) + interval;
   };
   const ringOf = new Map<string, Promise<string | undefined>>();
-  const summary: RewrapSummary = { scanned: 0, rewrapped: 0, current: 0, unserved: 0, busy: 0 };
+  const summary: RewrapSummary = { scanned: 0, rewrapped: 0, current: 0, unserved: 0, busy: 0, unreadable: 0 };
   let cursor = options.cursor;
   let pages = 0;
   do {
@@ -103,6 +105,10 @@ export async function rewrap(store: TokenStore, options: RewrapOptions): Promise
       const currentKeyId = await ringOf.get(item.appId);
       if (currentKeyId === undefined) {
         summary.unserved += 1;
+        continue;
+      }
+      if (item.refreshTokenKeyId === UNREADABLE_KEY_ID || item.accessTokenKeyId === UNREADABLE_KEY_ID) {
+        summary.unreadable += 1;
         continue;
       }
       const old = (keyId: string | undefined) => keyId !== undefined && keyId !== currentKeyId && (options.fromKeyId === undefined || keyId === options.fromKeyId);

@@ -416,6 +416,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const due = (envelope: string | undefined) => {
         if (envelope === undefined) return false;
         const keyId = envelopeKeyId(envelope);
+        // An envelope whose key id cannot be read is left as it is, not re-wrapped blind.
+        if (keyId === undefined) return false;
         // A v1 envelope (not bound to its field) is rewritten as v2 even under the current key.
         if (keyId === target.currentKeyId) return !envelope.startsWith(`${ENVELOPE_VERSION}.`) && target.fromKeyId === undefined;
         return target.fromKeyId === undefined || keyId === target.fromKeyId;
