@@ -586,14 +586,17 @@ describe('sweep: time budget and crashes', () => {
 
   it('picks up an instance whose lease a crashed sweep left, once that lease is over by more than the clock skew', async () => {
     const key = await seedClientCredentials(sim, makeStore(), app, hot());
-    const { deps, store } = container({ store: { clockSkewMs: 300 } });
-    const dead = await store.acquireLease(key, { owner: 'crashed-sweep', ttlMs: 400 });
+    // The store's clock is moved on by hand, not slept through: lengths far above any scheduling
+    // delay on a busy machine (a 60 s lease, 30 s of skew), so each step lands where it says.
+    let offset = 0;
+    const { deps, store } = container({ store: { clockSkewMs: 30_000, now: () => Date.now() + offset } });
+    const dead = await store.acquireLease(key, { owner: 'crashed-sweep', ttlMs: 60_000 });
     expect(dead.acquired).toBe(true);
 
     const during = await run(deps);
-    await new Promise((resolve) => setTimeout(resolve, 450));
+    offset = 70_000;
     const withinSkew = await run(deps);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    offset = 100_000;
     const after = await run(deps);
 
     expect(during).toMatchObject({ examined: 1, refreshed: 0, skipped: { leased: 1 } });
