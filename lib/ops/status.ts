@@ -1,7 +1,7 @@
 import { ServiceError } from '../errors';
 import { InstanceStatus, StoreUnavailableError, type InstanceDescription, type InstanceKey, type TokenStore } from '../store';
 import { InvalidRequestError, ServiceUnavailableError } from '../tokens/errors';
-import { readInstancePayload, resolveAppId } from '../tokens/mint-request';
+import { readInstancePayload, readObject, resolveAppId } from '../tokens/mint-request';
 
 /**
  * What an operator asks `status` (the function and `npm run ops -- status`): one instance's
@@ -51,9 +51,7 @@ const STATES = new Set<string>(Object.values(InstanceStatus));
 export function parseStatusRequest(payload: unknown, servedAppIds: readonly string[]): StatusRequest {
   const fields = typeof payload === 'object' && payload !== null && !Array.isArray(payload) ? (payload as Record<string, unknown>) : undefined;
   if (fields?.['state'] === undefined) return { kind: 'instance', key: readInstancePayload(payload, servedAppIds, KNOWN_INSTANCE_FIELDS).key };
-  for (const key of Object.keys(fields)) {
-    if (!KNOWN_STATE_FIELDS.has(key)) throw new InvalidRequestError(/^[A-Za-z]\w{0,39}$/.test(key) ? key : 'payload', 'is not a known field');
-  }
+  readObject(payload, KNOWN_STATE_FIELDS);
   const state = fields['state'];
   if (typeof state !== 'string' || !STATES.has(state)) throw new InvalidRequestError('state', `must be one of ${[...STATES].join(', ')}`);
   const request: StatusRequest = { kind: 'state', state: state as InstanceStatus, limit: readLimit(fields['limit']) };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, TokenCipher } from './types';
+import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, LastError, TokenCipher } from './types';
 
 /**
  * The stored shape of an instance record. Tokens are AES-256-GCM envelopes (lib/crypto) bound to
@@ -147,6 +147,12 @@ export function ttlSeconds(epochMs: number): number {
  * Turns a stored item into the domain record, decrypting its tokens. `cipherFor` is only called
  * when there is something to decrypt, so tombstones and bare records cost no key lookup.
  */
+/** The last failure an item records (its flat error attributes), if any. */
+export function lastErrorOf(item: Pick<InstanceItem, 'errorKind' | 'errorCode' | 'errorAt' | 'errorCount'>): LastError | undefined {
+  if (item.errorKind === undefined || item.errorCode === undefined || item.errorAt === undefined) return undefined;
+  return { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
+}
+
 export async function recordFromItem(
   item: InstanceItem,
   cipherFor: (appId: string) => Promise<TokenCipher>,
@@ -173,9 +179,8 @@ export async function recordFromItem(
   }
   if (item.lastUsedAt !== undefined) record.lastUsedAt = item.lastUsedAt;
   if (item.dueAt !== undefined) record.refreshDueAt = item.dueAt;
-  if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
-    record.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
-  }
+  const lastError = lastErrorOf(item);
+  if (lastError !== undefined) record.lastError = lastError;
   if (item.lastEventAt !== undefined) record.lastEventAt = item.lastEventAt;
   if (item.lastInstallAt !== undefined) record.lastInstallAt = item.lastInstallAt;
   if (item.originInstanceId !== undefined) record.originInstanceId = item.originInstanceId;

@@ -4,7 +4,7 @@ import { ENVELOPE_VERSION, envelopeKeyId, type TokenField } from '../crypto';
 import { ServiceError } from '../errors';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
-import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, recordFromItem, ttlSeconds, type InstanceItem } from './item';
+import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, lastErrorOf, recordFromItem, ttlSeconds, type InstanceItem } from './item';
 import * as rules from './transitions';
 import { Refusal, type DuePlacement, type Transition } from './transitions';
 import { InstanceStatus } from './types';
@@ -194,9 +194,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (item === undefined) return undefined;
       const view: InstanceStatusView = { appId: item.appId, instanceId: item.instanceId, status: item.status, version: item.version };
       if (item.lastUsedAt !== undefined) view.lastUsedAt = item.lastUsedAt;
-      if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
-        view.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
-      }
+      const lastError = lastErrorOf(item);
+      if (lastError !== undefined) view.lastError = lastError;
       return view;
     },
 
@@ -217,9 +216,8 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       if (item.dueAt !== undefined) description.refreshDueAt = item.dueAt;
       if (item.lastUsedAt !== undefined) description.lastUsedAt = item.lastUsedAt;
       if (item.lastEventAt !== undefined) description.lastEventAt = item.lastEventAt;
-      if (item.errorKind !== undefined && item.errorCode !== undefined && item.errorAt !== undefined) {
-        description.lastError = { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
-      }
+      const lastError = lastErrorOf(item);
+      if (lastError !== undefined) description.lastError = lastError;
       return description;
     },
 
@@ -548,12 +546,7 @@ function encodeCursor(position: WalkPosition): string {
 
 function decodeCursor(cursor: string, shards: number): WalkPosition {
   const invalid = () => new ServiceError('INVALID_CURSOR', 'The due-index cursor is not one this store wrote');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
+  const parsed = cursorJson(cursor, invalid);
   if (typeof parsed !== 'object' || parsed === null) throw invalid();
   const { s, d, k } = parsed as { s?: unknown; d?: unknown; k?: unknown };
   if (!Number.isInteger(s) || !Number.isInteger(d) || (s as number) < 0 || (d as number) < 0 || (d as number) > shards) {
@@ -570,12 +563,7 @@ function encodeStatusCursor(lastKey: Record<string, unknown>): string {
 
 function decodeStatusCursor(cursor: string, status: string): Record<string, unknown> {
   const invalid = () => new ServiceError('INVALID_CURSOR', 'The status cursor is not one this store wrote for that state');
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
+  const decoded = cursorJson(cursor, invalid);
   const { s, p } = (decoded ?? {}) as { s?: unknown; p?: unknown };
   if (s !== status || typeof p !== 'string' || keyFromPk(p) === undefined) throw invalid();
   return { [A.status]: s, [A.pk]: p };
@@ -591,13 +579,17 @@ function encodeScanCursor(lastKey: Record<string, unknown>): string {
 
 function decodeScanCursor(cursor: string): Record<string, unknown> {
   const invalid = () => new ServiceError('INVALID_CURSOR', 'The scan cursor is not one this store wrote');
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid();
-  }
+  const decoded = cursorJson(cursor, invalid);
   const { p } = (decoded ?? {}) as { p?: unknown };
   if (typeof p !== 'string' || p === '') throw invalid();
   return { [A.pk]: p };
+}
+
+/** A cursor's JSON (base64url), or the caller's own INVALID_CURSOR error for anything that is not. */
+function cursorJson(cursor: string, invalid: () => ServiceError): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw invalid();
+  }
 }

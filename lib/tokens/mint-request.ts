@@ -80,7 +80,8 @@ export function readInstancePayload(
   return { key: readInstanceKey(fields, servedAppIds), fields };
 }
 
-function readObject(payload: unknown, knownFields: ReadonlySet<string>): Record<string, unknown> {
+/** A JSON object with no field outside `knownFields`. @throws {InvalidRequestError} naming the first unknown field, never echoing it */
+export function readObject(payload: unknown, knownFields: ReadonlySet<string>): Record<string, unknown> {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw new InvalidRequestError('payload', 'must be a JSON object');
   }

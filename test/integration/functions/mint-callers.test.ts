@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { rejectionOf } from '../../support/memory-world';
 import { captureLogger, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
 
 /** Issue 13: what callers need beyond a token — rejected tokens and verified elevation. */
@@ -23,14 +24,7 @@ async function installed(): Promise<string> {
   return instanceId;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the mint to fail');
-}
+const refusal = (promise: Promise<unknown>) => rejectionOf(promise) as Promise<Error & { code?: string; field?: string }>;
 
 beforeAll(async () => {
   table = await createTestTable('mint-callers');
