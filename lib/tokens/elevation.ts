@@ -1,3 +1,4 @@
+import { createLru } from '../../packages/client/src/lru';
 import { isGuid } from '../ids';
 import { WixErrorKind, WixOAuthError, type TokenInfo, type WixClient } from '../wix';
 import { WixRejectedError, WixUnavailableInvokeError } from './errors';
@@ -48,17 +49,10 @@ type Verdict = { instance: { appId: string; instanceId: string }; until: number 
 
 export function createElevation(deps: ElevationDeps): Elevation {
   const capacity = deps.capacity ?? 5000;
-  const verdicts = new Map<string, Verdict>();
+  const verdicts = createLru<string, Verdict>(capacity);
   const inFlight = new Map<string, Promise<Verdict>>();
 
-  const remember = (hash: string, verdict: Verdict): void => {
-    verdicts.delete(hash);
-    verdicts.set(hash, verdict);
-    if (verdicts.size > capacity) {
-      const oldest = verdicts.keys().next();
-      if (!oldest.done) verdicts.delete(oldest.value);
-    }
-  };
+  const remember = (hash: string, verdict: Verdict): void => verdicts.set(hash, verdict);
 
   const ask = async (token: string, deadline: number): Promise<Verdict> => {
     let info: TokenInfo;

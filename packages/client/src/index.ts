@@ -1,4 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { createLru } from './lru';
 
 import {
   InstanceUninstalledError,
@@ -41,7 +42,7 @@ export interface TokenClientOptions {
   lambda?: Pick<LambdaClient, 'send'>;
   /** How long before expiry a cached token stops being handed out. Default 60 s. */
   expiryMarginMs?: number;
-  /** Tokens kept at most; the least recently used go first. Default 1000. */
+  /** Tokens kept at most, a positive integer (RangeError otherwise); the least recently used go first. Default 1000. */
   maxCachedTokens?: number;
   now?: () => number;
   /** For wixFetch; defaults to the global `fetch`. */
@@ -119,11 +120,11 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const capacity = options.maxCachedTokens ?? 1000;
   const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const cache = new Map<string, InstanceToken>();
+  const cache = createLru<string, InstanceToken>(capacity);
   /** Invokes under way, keyed by instance, by the validity asked for and by the token rejected. */
   const inFlight = new Map<string, Promise<InstanceToken>>();
   /** Tokens callers said Wix refused: never handed out again from this client's memory. */
-  const rejected = new Set<string>();
+  const rejected = createLru<string, true>(MAX_REMEMBERED_REJECTIONS);
 
   async function invoke(payload: Record<string, unknown>): Promise<InstanceToken> {
     let response;
@@ -140,16 +141,12 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   }
 
   function remember(key: string, token: InstanceToken): void {
-    if (rejected.has(token.accessToken)) return;
-    cache.delete(key);
-    cache.set(key, token);
-    if (cache.size > capacity) cache.delete(cache.keys().next().value as string);
+    if (!rejected.has(token.accessToken)) cache.set(key, token);
   }
 
   function reject(token: string): void {
-    rejected.add(token);
-    if (rejected.size > MAX_REMEMBERED_REJECTIONS) rejected.delete(rejected.values().next().value as string);
-    for (const [key, cached] of cache) if (cached.accessToken === token) cache.delete(key);
+    rejected.set(token, true);
+    for (const [key, cached] of [...cache.entries()]) if (cached.accessToken === token) cache.delete(key);
   }
 
   const client: TokenClient = {
