@@ -16,7 +16,8 @@ import { createDynamoInstallStateStore, createDynamoTokenStore, type TokenStore 
 import { createWixClient } from '../../lib/wix';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
 import { eventFromUrl, httpContext, installHandler } from './http-fixture';
-import { lambdaContext, mintContainer, staticSecrets } from './mint-fixture';
+import { lambdaContext, mintContainer } from './mint-fixture';
+import { memorySecrets } from './secrets';
 import { refreshContainer } from './refresh-fixture';
 
 /** The line the test waits for before it kills this process (test/integration/faults/crash.test.ts). */
@@ -43,7 +44,7 @@ async function main(): Promise<void> {
   const tableName = env('TABLE_NAME');
   const wixUrl = env('WIX_URL');
   const leaseTtlMs = Number(env('LEASE_TTL_MS'));
-  const secrets = staticSecrets(app);
+  const secrets = memorySecrets([app]);
   const store = blockingStore(createDynamoTokenStore({ documentClient, tableName, cipherFor: cipherSource(secrets), leaseTtlMs }));
 
   switch (env('MODE')) {

@@ -9,7 +9,7 @@ import { cipherSource } from '../../lib/runtime';
 import { createDynamoTokenStore, LEASE_CLOCK_SKEW_MS, DEFAULT_DUE_SHARDS, dueShardOf, GrantKind, InstanceStatus, type InstanceKey } from '../../lib/store';
 import { createWixClient, type FetchLike } from '../../lib/wix';
 import type { TestTable } from './dynamodb-table';
-import { staticSecrets } from './mint-fixture';
+import { memorySecrets } from './secrets';
 
 /**
  * What the fault runs (test/integration/faults, issue 8) share: DynamoDB failures injected at the
@@ -246,7 +246,7 @@ export async function checkConsistency(options: {
   settled?: boolean;
 }): Promise<ConsistencyReport> {
   const { table, sim, app } = options;
-  const cipherFor = cipherSource(staticSecrets(app));
+  const cipherFor = cipherSource(memorySecrets([app]));
   const store = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor });
   // A store whose clock is one lease length ahead: it can take over any lease a crashed or faulted holder left.
   const later = createDynamoTokenStore({ documentClient: table.documentClient, tableName: table.tableName, cipherFor, now: () => Date.now() + options.leaseTtlMs + LEASE_CLOCK_SKEW_MS + 1 });

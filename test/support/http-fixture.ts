@@ -7,7 +7,7 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { createInstallHandler, type InstallHandlerDeps } from '../../functions/install';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
-import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
+import type { AppSecretsProvider } from '../../lib/secrets';
 import { createWixClient } from '../../lib/wix';
 
 /** An HTTP API (payload v2) event as API Gateway builds it for `method path?query`. */
@@ -62,38 +62,8 @@ export function httpContext(ms = 10_000, awsRequestId: string = randomUUID()) {
   return { awsRequestId, getRemainingTimeInMillis: () => end - Date.now() };
 }
 
-/**
- * A secrets provider over several apps held in memory; `previous` gives an app an AWSPREVIOUS.
- * `fail` makes get() throw for an app (e.g. a SecretsUnavailableError).
- */
-export function memorySecrets(
-  apps: DemoAppSecret[],
-  options: { previous?: Record<string, string>; fail?: Record<string, Error> } = {},
-): AppSecretsProvider & { gets: string[] } {
-  const gets: string[] = [];
-  const credentials = (app: DemoAppSecret, appSecret = app.appSecret): AppCredentials =>
-    Object.freeze({ appId: app.appId, appSecret, webhookPublicKey: app.webhookPublicKey, tokenKeys: app.tokenKeys });
-  const find = (appId: string) => {
-    const app = apps.find((candidate) => candidate.appId === appId);
-    if (app === undefined) throw new UnknownAppError(appId);
-    return app;
-  };
-  return {
-    gets,
-    get: async (appId) => {
-      gets.push(appId);
-      const failure = options.fail?.[appId];
-      if (failure) throw failure;
-      return credentials(find(appId));
-    },
-    getPrevious: async (appId) => {
-      const app = find(appId);
-      const previous = options.previous?.[appId];
-      return previous === undefined ? undefined : credentials(app, previous);
-    },
-    invalidate: () => undefined,
-  };
-}
+/** Kept for the callers that import the fake from here; the one fake lives in ./secrets. */
+export { memorySecrets } from './secrets';
 
 /** What goes into a webhook's envelope (wix-oauth.md §6). */
 export interface WebhookEvent {

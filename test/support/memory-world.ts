@@ -25,7 +25,7 @@ import {
 } from '../../lib/wix';
 import type { RefreshDeps } from '../../lib/tokens/refresh';
 import { createFakeClock, type FakeClock } from './fake-clock';
-import { memorySecrets } from './http-fixture';
+import { memorySecrets } from './secrets';
 import { captureLogger, type CapturedLogger } from './mint-fixture';
 import { testCipherFor } from './token-cipher';
 

@@ -5,31 +5,17 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createMintHandler, type MintHandlerDeps } from '../../functions/mint';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { cipherSource } from '../../lib/runtime';
-import { UnknownAppError, type AppCredentials, type AppSecretsProvider } from '../../lib/secrets';
+import type { AppSecretsProvider } from '../../lib/secrets';
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createTokenCache } from '../../lib/tokens/token-cache';
 import { createElevation } from '../../lib/tokens/elevation';
 import { createRejectedTokens } from '../../lib/tokens/rejected-tokens';
 import { createWixClient } from '../../lib/wix';
 import { auditText } from './log-audit';
+import { memorySecrets } from './secrets';
 
-/** A secrets provider holding one app's credentials in memory (no Secrets Manager). */
-export function staticSecrets(app: DemoAppSecret): AppSecretsProvider {
-  const credentials: AppCredentials = Object.freeze({
-    appId: app.appId,
-    appSecret: app.appSecret,
-    webhookPublicKey: app.webhookPublicKey,
-    tokenKeys: app.tokenKeys,
-  });
-  return {
-    get: async (appId) => {
-      if (appId !== app.appId) throw new UnknownAppError(appId);
-      return credentials;
-    },
-    getPrevious: async () => undefined,
-    invalidate: () => undefined,
-  };
-}
+/** One app's credentials in memory: the one fake of ./secrets over a single app (kept for bench/ and status.test). */
+export const staticSecrets = (app: DemoAppSecret): AppSecretsProvider => memorySecrets([app]);
 
 /** Every log line a handler wrote, as JSON, so tests can search them for secrets (and the suite's log audit does). */
 export interface CapturedLogger {
@@ -72,7 +58,7 @@ export interface ContainerOptions {
 
 /** One simulated Lambda container: its own memory cache, store, Wix client and secrets cache. */
 export function mintContainer(options: ContainerOptions): { handler: ReturnType<typeof createMintHandler>; store: TokenStore } {
-  const secrets = staticSecrets(options.app);
+  const secrets = memorySecrets([options.app]);
   const store = createDynamoTokenStore({
     documentClient: options.documentClient,
     tableName: options.tableName,

@@ -20,7 +20,8 @@ import {
 } from '../../lib/store';
 import { cipherContext, instancePk, type InstanceItem } from '../../lib/store/item';
 import { createWixClient, type FetchLike, type WixClient } from '../../lib/wix';
-import { captureLogger, staticSecrets, type CapturedLogger } from './mint-fixture';
+import { captureLogger, type CapturedLogger } from './mint-fixture';
+import { memorySecrets } from './secrets';
 
 /** Metrics as the handler published them, one entry per flush. */
 export interface RecordedMetrics extends CountMetrics {
@@ -61,7 +62,7 @@ export interface RefreshContainerOptions {
 
 /** One simulated `refresh` container: its own store, Wix client, secrets cache and metrics. */
 export function refreshContainer(options: RefreshContainerOptions) {
-  const secrets = staticSecrets(options.app);
+  const secrets = memorySecrets([options.app]);
   const store = createDynamoTokenStore({
     documentClient: options.documentClient,
     tableName: options.tableName,
@@ -149,7 +150,7 @@ export async function inPool(count: number, concurrency: number, task: (index: n
 
 /** Stores on one table with a chosen clock (for records created in the past). */
 export function storeMaker(documentClient: Pick<DynamoDBDocumentClient, 'send'>, tableName: string, app: DemoAppSecret) {
-  const cipherFor = cipherSource(staticSecrets(app));
+  const cipherFor = cipherSource(memorySecrets([app]));
   return (now: () => number = Date.now): TokenStore => createDynamoTokenStore({ documentClient, tableName, cipherFor, now });
 }
 

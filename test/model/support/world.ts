@@ -16,7 +16,7 @@ import { createElevation } from '../../../lib/tokens/elevation';
 import { createRejectedTokens } from '../../../lib/tokens/rejected-tokens';
 import { createWixClient, type Clock } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
-import { staticSecrets } from '../../support/mint-fixture';
+import { memorySecrets } from '../../support/secrets';
 import { recordMetrics } from '../../support/refresh-fixture';
 import { controlledDocumentClient, controlledWixFetch, type ControlledDocumentClient, type ControlledWix, type InFlightTracker } from './faults';
 
@@ -212,7 +212,7 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
   shared.clock = clock;
   const { table, sim, app } = shared;
   const keys: InstanceKey[] = Array.from({ length: instances }, () => ({ appId: app.appId, instanceId: randomUUID() }));
-  const secrets = staticSecrets(app);
+  const secrets = memorySecrets([app]);
   const cipherFor = cipherSource(secrets);
   const faults = shared.figures.faults;
 

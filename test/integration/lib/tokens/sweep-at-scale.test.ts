@@ -11,7 +11,7 @@ import type { RefreshSummary } from '../../../../lib/tokens/refresh-summary';
 import { sweep } from '../../../../lib/tokens/sweep';
 import { createWixClient, WixOAuthError } from '../../../../lib/wix';
 import { createTestTable, localDynamoDbClient, type TestTable } from '../../../support/dynamodb-table';
-import { staticSecrets } from '../../../support/mint-fixture';
+import { memorySecrets } from '../../../support/secrets';
 import { bulkSeed, grantCounter, inPool, refreshContainer, type BulkInstance } from '../../../support/refresh-fixture';
 
 const INSTANCES = 1000;
@@ -36,7 +36,7 @@ beforeAll(async () => {
   // Rotation on: a refresh token that is not stored at once is lost for good.
   sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }], rotateRefreshTokens: true });
   table = await createTestTable('sweep-scale');
-  cipher = await cipherSource(staticSecrets(app))(app.appId);
+  cipher = await cipherSource(memorySecrets([app]))(app.appId);
 });
 
 afterAll(async () => {
