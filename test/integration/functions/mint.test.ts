@@ -5,14 +5,15 @@ import { promisify } from 'node:util';
 
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
-import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import type { DemoAppSecret } from '../../../infra/local/demo-app';
+import type { WixSimulator } from '../../../infra/local/wix-simulator';
 import { tokenContext } from '../../../lib/crypto';
 import { SecretsUnavailableError, type AppSecretsProvider } from '../../../lib/secrets';
 import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../../lib/store';
 import { instancePk } from '../../../lib/store/item';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
+import { startSimulatedApp } from '../../support/simulated-app';
 import { legacyV1Envelope } from '../../support/token-cipher';
 
 const run = promisify(execFile);
@@ -57,8 +58,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error & { code?: st
 
 beforeAll(async () => {
   table = await createTestTable('mint');
-  app = demoAppSecret(randomUUID());
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  ({ app, sim } = await startSimulatedApp());
 });
 
 afterAll(async () => {

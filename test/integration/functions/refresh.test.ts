@@ -1,16 +1,14 @@
 import { randomUUID } from 'node:crypto';
 
-import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import type { DemoAppSecret } from '../../../infra/local/demo-app';
+import type { WixSimulator } from '../../../infra/local/wix-simulator';
 import { GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { captureLogger, countingClient, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
 import { refreshContainer, scheduledEvent, seedClientCredentials, seedLegacy, storeMaker } from '../../support/refresh-fixture';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { startSimulatedApp } from '../../support/simulated-app';
+import { DAY, HOUR, MINUTE } from '../../support/time';
 
 let table: TestTable;
 let sim: WixSimulator;
@@ -19,8 +17,7 @@ let ddbCalls: string[];
 let logger: CapturedLogger;
 
 beforeAll(async () => {
-  app = demoAppSecret(randomUUID());
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  ({ app, sim } = await startSimulatedApp());
 });
 
 afterAll(async () => {

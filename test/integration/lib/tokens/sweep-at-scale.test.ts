@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 
-import { demoAppSecret, type DemoAppSecret } from '../../../../infra/local/demo-app';
-import { startWixSimulator, type Fault, type WixSimulator } from '../../../../infra/local/wix-simulator';
+import type { DemoAppSecret } from '../../../../infra/local/demo-app';
+import type { Fault, WixSimulator } from '../../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../../lib/runtime';
 import { GrantKind, InstanceStatus, type TokenCipher } from '../../../../lib/store';
 import { cipherContext, type InstanceItem } from '../../../../lib/store/item';
@@ -12,6 +12,7 @@ import { sweep } from '../../../../lib/tokens/sweep';
 import { createWixClient, WixOAuthError } from '../../../../lib/wix';
 import { createTestTable, localDynamoDbClient, type TestTable } from '../../../support/dynamodb-table';
 import { memorySecrets } from '../../../support/secrets';
+import { startSimulatedApp } from '../../../support/simulated-app';
 import { bulkSeed, grantCounter, inPool, refreshContainer, type BulkInstance } from '../../../support/refresh-fixture';
 
 const INSTANCES = 1000;
@@ -32,9 +33,8 @@ let table: TestTable;
 let cipher: TokenCipher;
 
 beforeAll(async () => {
-  app = demoAppSecret(randomUUID());
   // Rotation on: a refresh token that is not stored at once is lost for good.
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }], rotateRefreshTokens: true });
+  ({ app, sim } = await startSimulatedApp({ rotateRefreshTokens: true }));
   table = await createTestTable('sweep-scale');
   cipher = await cipherSource(memorySecrets([app]))(app.appId);
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
-import { demoAppSecret, type DemoAppSecret } from '../../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../../infra/local/wix-simulator';
+import type { DemoAppSecret } from '../../../../infra/local/demo-app';
+import type { WixSimulator } from '../../../../infra/local/wix-simulator';
 import { GrantKind, InstanceStatus, type InstanceKey, type InstanceRecord, type TokenStore } from '../../../../lib/store';
 import { refreshOne } from '../../../../lib/tokens/refresh';
 import {
@@ -21,10 +21,8 @@ import {
   seedLegacy,
   storeMaker,
 } from '../../../support/refresh-fixture';
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
+import { simulatorFor, startSimulatedApp } from '../../../support/simulated-app';
+import { DAY, HOUR, MINUTE } from '../../../support/time';
 
 let sim: WixSimulator;
 let rotatingSim: WixSimulator;
@@ -32,10 +30,8 @@ let app: DemoAppSecret;
 let table: TestTable;
 
 beforeAll(async () => {
-  app = demoAppSecret(randomUUID());
-  const apps = [{ appId: app.appId, appSecret: app.appSecret }];
-  sim = await startWixSimulator({ apps });
-  rotatingSim = await startWixSimulator({ apps, rotateRefreshTokens: true });
+  ({ app, sim } = await startSimulatedApp());
+  rotatingSim = await simulatorFor(app, { rotateRefreshTokens: true });
 });
 
 afterAll(async () => {
@@ -413,15 +409,26 @@ describe('sweep: refusals and failures', () => {
     expect(new Set(records.map((record) => record.refreshDueAt)).size).toBeGreaterThan(5);
   });
 
-  it("issue 11 defect 8: releases without marking when Wix refuses the app's credentials, skips the app's other instances and moves them all back by the app backoff", async () => {
+  it.each([
+    {
+      name: "issue 11 defect 8: releases without marking when Wix refuses the app's credentials, skips the app's other instances and moves them all back by the app backoff",
+      refuse: () => sim.setAppSecret(app.appId, 'rotated-at-wix-only'),
+      failure: 'credentials_rejected',
+    },
+    {
+      name: "skips the app's other instances when Wix refuses the request itself (bad_request), leaving every record as it was",
+      refuse: () => sim.injectFault({ kind: 'status', status: 400, error: 'invalid_request', path: '/oauth2/token', rate: 1 }),
+      failure: 'bad_request',
+    },
+  ] as const)('$name', async ({ refuse, failure }) => {
     const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
-    sim.setAppSecret(app.appId, 'rotated-at-wix-only');
+    refuse();
     const { deps, store } = container();
     sim.resetCalls();
 
     const summary = await run(deps, { concurrency: 1 });
 
-    expect(summary.failed.credentials_rejected).toBe(1);
+    expect(summary.failed[failure]).toBe(1);
     expect(summary.skipped.app_unavailable).toBe(2);
     expect(sim.calls.total).toBe(1);
     for (const key of keys) {
@@ -429,26 +436,6 @@ describe('sweep: refusals and failures', () => {
       expect(record.lastError).toBeUndefined();
       expect(record.lease).toBeUndefined();
       expect(record.status).toBe(InstanceStatus.Active);
-    }
-    // Issue 11 defect 8: each is due again only after the app backoff, not at the head of the next run.
-    expect(await dueKeys(store)).toEqual([]);
-    expect((await dueKeys(store, Date.now() + 16 * 60_000)).sort()).toEqual(keys.map((key) => key.instanceId).sort());
-  });
-  it("skips the app's other instances when Wix refuses the request itself (bad_request), leaving every record as it was", async () => {
-    const keys = await Promise.all(Array.from({ length: 3 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
-    sim.injectFault({ kind: 'status', status: 400, error: 'invalid_request', path: '/oauth2/token', rate: 1 });
-    const { deps, store } = container();
-    sim.resetCalls();
-
-    const summary = await run(deps, { concurrency: 1 });
-
-    expect(summary.failed.bad_request).toBe(1);
-    expect(summary.skipped.app_unavailable).toBe(2);
-    expect(sim.calls.total).toBe(1);
-    for (const key of keys) {
-      const record = await read(store, key);
-      expect(record.lastError).toBeUndefined();
-      expect(record.lease).toBeUndefined();
     }
     // Issue 11 defect 8: each is due again only after the app backoff, not at the head of the next run.
     expect(await dueKeys(store)).toEqual([]);
