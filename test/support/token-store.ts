@@ -8,8 +8,11 @@ import {
   createDynamoTokenStore,
   createMemoryInstallStateStore,
   createMemoryTokenStore,
+  type AcquireLeaseOptions,
+  type FailureOutcome,
   type InstallStateStore,
   type InstanceKey,
+  type InstanceRecord,
   type TokenStore,
 } from '../../lib/store';
 import { instancePk, type InstanceItem } from '../../lib/store/item';
@@ -179,29 +182,22 @@ function countingDocumentClient(client: Pick<DynamoDBDocumentClient, 'send'>, on
   };
 }
 
+/** Which storage call each engine method is, as the contract tests count them. */
+const CALL_OF_ENGINE_METHOD: Record<keyof ItemEngine, StorageCall> = {
+  get: 'read',
+  write: 'write',
+  queryDueShard: 'query',
+  queryStatus: 'query',
+  scanEnvelopes: 'query',
+};
+
 function countingEngine(engine: ItemEngine, onCall: (call: StorageCall) => void): ItemEngine {
-  return {
-    get: (...args) => {
-      onCall('read');
-      return engine.get(...args);
-    },
-    write: (...args) => {
-      onCall('write');
-      return engine.write(...args);
-    },
-    queryDueShard: (...args) => {
-      onCall('query');
-      return engine.queryDueShard(...args);
-    },
-    queryStatus: (...args) => {
-      onCall('query');
-      return engine.queryStatus(...args);
-    },
-    scanEnvelopes: (...args) => {
-      onCall('query');
-      return engine.scanEnvelopes(...args);
-    },
-  };
+  const counted = (name: keyof ItemEngine) =>
+    (...args: unknown[]) => {
+      onCall(CALL_OF_ENGINE_METHOD[name]);
+      return (engine[name] as (...args: unknown[]) => unknown).apply(engine, args);
+    };
+  return Object.fromEntries(Object.keys(CALL_OF_ENGINE_METHOD).map((name) => [name, counted(name as keyof ItemEngine)])) as unknown as ItemEngine;
 }
 
 /** A new random instance of a new random app. */
@@ -214,4 +210,41 @@ export function fakeToken(kind: 'access' | 'refresh'): string {
   const token = `OauthNG.JWS.${kind}-${randomUUID()}`;
   recordIssued(kind === 'access' ? IssuedKind.AccessToken : IssuedKind.RefreshToken, token);
   return token;
+}
+
+/** Takes a lease or throws: for arranging a test, never for what it checks. */
+export async function takeLease(store: TokenStore, key: InstanceKey, options: AcquireLeaseOptions): Promise<InstanceRecord> {
+  const result = await store.acquireLease(key, options);
+  if (!result.acquired) throw new Error(`arrange: lease not acquired (${result.reason})`);
+  return result.record;
+}
+
+/** A failure as a test scripts it; the owner and version come from the lease taken for it. */
+export type ArrangedFailure = Omit<FailureOutcome, 'owner' | 'expectedVersion'>;
+
+/** Records a failure as the holder of a lease taken for it by `owner` (arranging a backoff or a needs_reauth). */
+export async function failUnderLease(store: TokenStore, key: InstanceKey, owner: string, failure: ArrangedFailure): Promise<InstanceRecord> {
+  const held = await takeLease(store, key, { owner });
+  return store.recordFailure(key, { ...failure, owner, expectedVersion: held.version });
+}
+
+/** What a refused refresh grant records at `at`: needs_reauth, out of the due index. */
+export function grantRefused(at: number): ArrangedFailure {
+  return { error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' }, at, retryAt: null, needsReauth: true };
+}
+
+/** What an unreachable Wix records at `at`: a transient error and a retry at `retryAt`. */
+export function wixUnavailable(at: number, retryAt: number): ArrangedFailure {
+  return { error: { kind: 'transient', code: 'WIX_UNAVAILABLE' }, at, retryAt };
+}
+
+/** Writes a fresh access token as the holder of a lease taken for it by `owner` (someone else's write, arranged). */
+export async function storeUnderLease(
+  store: TokenStore,
+  key: InstanceKey,
+  owner: string,
+  write: { accessTokenExpiresAt: number; refreshDueAt: number | null },
+): Promise<InstanceRecord> {
+  const held = await takeLease(store, key, { owner });
+  return store.storeLeasedTokens(key, { ...write, owner, expectedVersion: held.version, accessToken: fakeToken('access') });
 }

@@ -1,5 +1,5 @@
 import { DEFAULT_DUE_SHARDS, dueShardOf, type DueItem, type InstanceKey, type TokenStore } from '../../../lib/store';
-import { createStoreFixture, fakeToken, newInstance, STORE_KINDS, type StoreFixture } from '../../support/token-store';
+import { createStoreFixture, failUnderLease, fakeToken, grantRefused, newInstance, storeUnderLease, STORE_KINDS, type StoreFixture } from '../../support/token-store';
 
 const MINUTE = 60_000;
 
@@ -74,16 +74,7 @@ describe.each(STORE_KINDS)('%s token store: the sharded due index', (kind) => {
         const key = newInstance();
         notDue.push(key);
         await install(key, now - MINUTE);
-        const held = await f.store.acquireLease(key, { owner: 'sweep' });
-        if (!held.acquired) throw new Error('arrange: no lease');
-        await f.store.recordFailure(key, {
-          owner: 'sweep',
-          expectedVersion: held.record.version,
-          error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' },
-          at: now,
-          retryAt: null,
-          needsReauth: true,
-        });
+        await failUnderLease(f.store, key, 'sweep', grantRefused(now));
       }),
     );
     await Promise.all(
@@ -136,15 +127,7 @@ describe.each(STORE_KINDS)('%s token store: the sharded due index', (kind) => {
 
   it('moves an instance out of the due window when it is refreshed with a later due time', async () => {
     const key = due[0] as InstanceKey;
-    const held = await f.store.acquireLease(key, { owner: 'sweep' });
-    if (!held.acquired) throw new Error('arrange: no lease');
-    await f.store.storeLeasedTokens(key, {
-      owner: 'sweep',
-      expectedVersion: held.record.version,
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: now + 5 * MINUTE,
-      refreshDueAt: now + 60 * MINUTE,
-    });
+    await storeUnderLease(f.store, key, 'sweep', { accessTokenExpiresAt: now + 5 * MINUTE, refreshDueAt: now + 60 * MINUTE });
 
     const { items } = await readAll(f.store, 50);
 

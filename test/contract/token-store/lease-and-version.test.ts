@@ -8,7 +8,17 @@ import {
   type TokenStore,
 } from '../../../lib/store';
 import { LEASE_CLOCK_SKEW_MS } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture, type StorageCall } from '../../support/token-store';
+import {
+  failUnderLease,
+  fakeToken,
+  grantRefused,
+  newInstance,
+  STORE_KINDS,
+  takeLease,
+  useStoreFixture,
+  wixUnavailable,
+  type StorageCall,
+} from '../../support/token-store';
 
 const HOUR = 3_600_000;
 
@@ -29,9 +39,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
 
   /** Acquires or throws: for arranging. */
   async function lease(key: InstanceKey, owner: string, store: TokenStore = f.store, ttlMs?: number): Promise<InstanceRecord> {
-    const result = await store.acquireLease(key, ttlMs === undefined ? { owner } : { owner, ttlMs });
-    if (!result.acquired) throw new Error(`arrange: lease not acquired (${result.reason})`);
-    return result.record;
+    return takeLease(store, key, ttlMs === undefined ? { owner } : { owner, ttlMs });
   }
 
   describe('racing writers', () => {
@@ -252,13 +260,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       clock.now += 1000;
 
       const error = await store
-        .recordFailure(key, {
-          owner: 'late',
-          expectedVersion: held.version,
-          error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
-          at: clock.now,
-          retryAt: clock.now + 60_000,
-        })
+        .recordFailure(key, { ...wixUnavailable(clock.now, clock.now + 60_000), owner: 'late', expectedVersion: held.version })
         .catch((e: unknown) => e);
 
       expect(error).toBeInstanceOf(TokenConflictError);
@@ -308,25 +310,10 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
 
     it('records a failure with a growing count, a backoff due time and needs_reauth, then clears it on success', async () => {
       const { key } = await installed();
-      let held = await lease(key, 'r1');
-      await f.store.recordFailure(key, {
-        owner: 'r1',
-        expectedVersion: held.version,
-        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
-        at: f.clock.now,
-        retryAt: f.clock.now + 30_000,
-      });
-      held = await lease(key, 'r2');
+      await failUnderLease(f.store, key, 'r1', wixUnavailable(f.clock.now, f.clock.now + 30_000));
 
-      const failed = await f.store.recordFailure(key, {
-        owner: 'r2',
-        expectedVersion: held.version,
-        error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' },
-        at: f.clock.now + 1,
-        retryAt: null,
-        needsReauth: true,
-      });
-      held = await lease(key, 'r3');
+      const failed = await failUnderLease(f.store, key, 'r2', grantRefused(f.clock.now + 1));
+      const held = await lease(key, 'r3');
       const recovered = await f.store.storeLeasedTokens(key, {
         owner: 'r3',
         expectedVersion: held.version,
@@ -369,13 +356,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     it('returns the record when a failure record is retried after it applied, without counting the failure twice', async () => {
       const { key, record } = await installed();
       const held = await lease(key, 'retrier');
-      const failure = {
-        owner: 'retrier',
-        expectedVersion: held.version,
-        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
-        at: f.clock.now,
-        retryAt: f.clock.now + 30_000,
-      };
+      const failure = { ...wixUnavailable(f.clock.now, f.clock.now + 30_000), owner: 'retrier', expectedVersion: held.version };
 
       const first = await f.store.recordFailure(key, failure);
       const retried = await f.store.recordFailure(key, failure);
@@ -423,15 +404,8 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
 
   describe('getStatus', () => {
     it('reads the status projection, with last use and last error, and never a token', async () => {
-      const { key } = await installed();
-      const held = await lease(key, 'r1');
-      await f.store.recordFailure(key, {
-        owner: 'r1',
-        expectedVersion: held.version,
-        error: { kind: 'transient', code: 'WIX_UNAVAILABLE' },
-        at: f.clock.now,
-        retryAt: f.clock.now + 30_000,
-      });
+      const { key, record } = await installed();
+      await failUnderLease(f.store, key, 'r1', wixUnavailable(f.clock.now, f.clock.now + 30_000));
       await f.store.touchLastUsed(key, f.clock.now);
 
       const view = await f.store.getStatus(key);
@@ -439,7 +413,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       expect(view).toEqual({
         ...key,
         status: InstanceStatus.Active,
-        version: held.version + 1,
+        version: record.version + 1,
         lastUsedAt: f.clock.now,
         lastError: { kind: 'transient', code: 'WIX_UNAVAILABLE', at: f.clock.now, count: 1 },
       });

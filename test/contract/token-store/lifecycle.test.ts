@@ -1,5 +1,5 @@
 import { ConflictReason, StaleEventError, TokenConflictError, type InstanceKey } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
+import { failUnderLease, fakeToken, grantRefused, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -36,16 +36,7 @@ describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved
     it('issue 11 (found by the model-based run): a newer AppInstalled over a needs_reauth record that holds tokens puts it back in the due index', async () => {
       const key = newInstance();
       await f.store.storeInstallTokens(key, installTokens(t0));
-      const lease = await f.store.acquireLease(key, { owner: 'mint' });
-      if (!lease.acquired) throw new Error('arrange: no lease');
-      await f.store.recordFailure(key, {
-        owner: 'mint',
-        expectedVersion: lease.record.version,
-        error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' },
-        at: f.clock.now,
-        retryAt: null,
-        needsReauth: true,
-      });
+      await failUnderLease(f.store, key, 'mint', grantRefused(f.clock.now));
 
       const result = await f.store.recordAppInstalled(key, { eventAt: t0 + HOUR });
       const after = await f.store.getInstance(key, { consistentRead: true });

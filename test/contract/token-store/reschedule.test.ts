@@ -1,8 +1,7 @@
 import { ConflictReason, TokenConflictError, type InstanceKey, type InstanceRecord, type Lease } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 import { LEASE_CLOCK_SKEW_MS } from '../../../lib/store';
-
-const MINUTE = 60_000;
+import { DAY, MINUTE } from '../../support/time';
+import { fakeToken, newInstance, storeUnderLease, STORE_KINDS, takeLease, useStoreFixture } from '../../support/token-store';
 
 describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotated tokens after a lost lease', (kind) => {
   const f = useStoreFixture('reschedule', kind);
@@ -17,10 +16,18 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
       installedAt: f.clock.now,
       refreshDueAt: f.clock.now - MINUTE,
     });
-    const lease = await f.store.acquireLease(key, ttlMs === undefined ? { owner } : { owner, ttlMs });
-    if (!lease.acquired) throw new Error('arrange: no lease');
-    return { key, record: lease.record };
+    return { key, record: await takeLease(f.store, key, ttlMs === undefined ? { owner } : { owner, ttlMs }) };
   }
+
+  /** The sweep's write of a rotated refresh token over `record`, due again at `refreshDueAt`. */
+  const rotation = (record: InstanceRecord, refreshDueAt: number | null = f.clock.now + DAY) => ({
+    owner: 'sweep',
+    expectedVersion: record.version,
+    accessToken: fakeToken('access'),
+    accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
+    refreshToken: fakeToken('refresh'),
+    refreshDueAt,
+  });
 
   async function isDue(key: InstanceKey, at: number): Promise<boolean> {
     const page = await f.store.queryDue({ now: at, limit: 1000 });
@@ -83,14 +90,7 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
   it('stores a rotated refresh token with storeRotatedTokens after the lease expired, nobody having written', async () => {
     const { key, record } = await leased('sweep', 1000);
     f.clock.now += 2000;
-    const write = {
-      owner: 'sweep',
-      expectedVersion: record.version,
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
-      refreshToken: fakeToken('refresh'),
-      refreshDueAt: f.clock.now + 24 * 60 * MINUTE,
-    };
+    const write = rotation(record);
     const plain = await f.store.storeLeasedTokens(key, write).catch((caught: unknown) => caught);
 
     const after = await f.store.storeRotatedTokens(key, write);
@@ -103,14 +103,7 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
 
   it('stores a rotated refresh token with storeRotatedTokens while still holding the lease, releasing it', async () => {
     const { key, record } = await leased('sweep');
-    const write = {
-      owner: 'sweep',
-      expectedVersion: record.version,
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
-      refreshToken: fakeToken('refresh'),
-      refreshDueAt: null,
-    };
+    const write = rotation(record, null);
 
     const after = await f.store.storeRotatedTokens(key, write);
     const retried = await f.store.storeRotatedTokens(key, write);
@@ -123,26 +116,9 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
   it('refuses storeRotatedTokens once someone else has written', async () => {
     const { key, record } = await leased('sweep', 1000);
     f.clock.now += 2000 + LEASE_CLOCK_SKEW_MS;
-    const taker = await f.store.acquireLease(key, { owner: 'mint' });
-    if (!taker.acquired) throw new Error('arrange: no lease');
-    await f.store.storeLeasedTokens(key, {
-      owner: 'mint',
-      expectedVersion: taker.record.version,
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 60 * MINUTE,
-      refreshDueAt: null,
-    });
+    await storeUnderLease(f.store, key, 'mint', { accessTokenExpiresAt: f.clock.now + 60 * MINUTE, refreshDueAt: null });
 
-    const error = await f.store
-      .storeRotatedTokens(key, {
-        owner: 'sweep',
-        expectedVersion: record.version,
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
-        refreshToken: fakeToken('refresh'),
-        refreshDueAt: null,
-      })
-      .catch((caught: unknown) => caught);
+    const error = await f.store.storeRotatedTokens(key, rotation(record, null)).catch((caught: unknown) => caught);
 
     expect((error as TokenConflictError).reason).toBe(ConflictReason.Version);
     expect((await f.store.getInstance(key, { consistentRead: true }))?.refreshToken).toBe(record.refreshToken);
@@ -157,15 +133,6 @@ describe.each(STORE_KINDS)('%s token store: rescheduleLeased, deferDue and rotat
       if (!taker.acquired) throw new Error('arrange: no lease');
       return { key, record, holder: taker.lease };
     }
-
-    const rotation = (record: InstanceRecord) => ({
-      owner: 'sweep',
-      expectedVersion: record.version,
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
-      refreshToken: fakeToken('refresh'),
-      refreshDueAt: f.clock.now + 24 * 60 * MINUTE,
-    });
 
     it('stores the rotated token and leaves the live holder lease in place; that holder write then fails on the version', async () => {
       const { key, record, holder } = await takenOver();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { InstanceStatus, type InstanceKey } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
+import { failUnderLease, fakeToken, grantRefused, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 const MINUTE = 60_000;
 
@@ -35,17 +35,8 @@ describe.each(STORE_KINDS)('%s token store: instance state for operators', (kind
       removed.push(key);
     }
     reauth = newInstance(appId);
-    const installed = await install(reauth);
-    const lease = await f.store.acquireLease(reauth, { owner: 'sweeper' });
-    if (!lease.acquired) throw new Error('arrange: no lease');
-    await f.store.recordFailure(reauth, {
-      owner: 'sweeper',
-      expectedVersion: installed.version,
-      error: { kind: 'grant_invalid', code: 'WIX_GRANT_INVALID' },
-      at: f.clock.now,
-      retryAt: null,
-      needsReauth: true,
-    });
+    await install(reauth);
+    await failUnderLease(f.store, reauth, 'sweeper', grantRefused(f.clock.now));
     await install(newInstance(otherAppId));
   });
 
@@ -60,7 +51,7 @@ describe.each(STORE_KINDS)('%s token store: instance state for operators', (kind
       grantKind: 'legacy',
       accessTokenExpiresAt: f.clock.now + 5 * MINUTE,
       refreshedAt: f.clock.now,
-      lastError: { kind: 'grant_invalid', code: 'WIX_GRANT_INVALID', at: f.clock.now, count: 1 },
+      lastError: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT', at: f.clock.now, count: 1 },
     });
     expect(description?.refreshDueAt).toBeUndefined();
     expect(JSON.stringify(description)).not.toMatch(/accessToken"|refreshToken/);
