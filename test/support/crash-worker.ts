@@ -7,18 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
-import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { cipherSource } from '../../lib/runtime';
 import { createDynamoInstallStateStore, createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createWixClient } from '../../lib/wix';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
 import { eventFromUrl, httpContext, installHandler } from './http-fixture';
 import { lambdaContext, mintContainer } from './mint-fixture';
 import { memorySecrets } from './secrets';
 import { refreshContainer } from './refresh-fixture';
+import { env, workerSetting } from './worker-process';
 
 /** The line the test waits for before it kills this process (test/integration/faults/crash.test.ts). */
 const BLOCKED_BEFORE_WRITE = 'BLOCKED_BEFORE_WRITE';
@@ -33,16 +29,7 @@ function blockingStore(store: TokenStore): TokenStore {
 }
 
 async function main(): Promise<void> {
-  const env = (name: string): string => {
-    const value = process.env[name];
-    if (!value) throw new Error(`${name} is not set`);
-    return value;
-  };
-  const client = new DynamoDBClient({ endpoint: env('AWS_ENDPOINT_URL_DYNAMODB'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const documentClient = DynamoDBDocumentClient.from(client);
-  const app = JSON.parse(env('APP_JSON')) as DemoAppSecret;
-  const tableName = env('TABLE_NAME');
-  const wixUrl = env('WIX_URL');
+  const { client, documentClient, tableName, wixUrl, app } = workerSetting();
   const leaseTtlMs = Number(env('LEASE_TTL_MS'));
   const secrets = memorySecrets([app]);
   const store = blockingStore(createDynamoTokenStore({ documentClient, tableName, cipherFor: cipherSource(secrets), leaseTtlMs }));

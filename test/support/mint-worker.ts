@@ -3,26 +3,12 @@
  * waits until START_AT, fires MINTS concurrent mints of INSTANCE_ID, prints the tokens as JSON.
  * Run with `node --import tsx`; configuration comes from the environment the test passes.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from './dynamodb-local';
 import { lambdaContext, mintContainer } from './mint-fixture';
+import { env, workerSetting } from './worker-process';
 
 async function main(): Promise<void> {
-  const env = (name: string): string => {
-    const value = process.env[name];
-    if (!value) throw new Error(`${name} is not set`);
-    return value;
-  };
-  const client = new DynamoDBClient({ endpoint: env('AWS_ENDPOINT_URL_DYNAMODB'), region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-  const documentClient = DynamoDBDocumentClient.from(client);
-  const { handler } = mintContainer({
-    documentClient,
-    tableName: env('TABLE_NAME'),
-    wixUrl: env('WIX_URL'),
-    app: JSON.parse(env('APP_JSON')),
-  });
+  const { client, documentClient, tableName, wixUrl, app } = workerSetting();
+  const { handler } = mintContainer({ documentClient, tableName, wixUrl, app });
   const instanceId = env('INSTANCE_ID');
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(env('START_AT')) - Date.now())));
   const results = await Promise.allSettled(

@@ -11,6 +11,7 @@ import {
   type AcquireLeaseOptions,
   type FailureOutcome,
   type InstallStateStore,
+  type InstallTokens,
   type InstanceKey,
   type InstanceRecord,
   type TokenStore,
@@ -247,4 +248,9 @@ export async function storeUnderLease(
 ): Promise<InstanceRecord> {
   const held = await takeLease(store, key, { owner });
   return store.storeLeasedTokens(key, { ...write, owner, expectedVersion: held.version, accessToken: fakeToken('access') });
+}
+
+/** Install-callback tokens (fresh fake values) installed at `at`, the access token good for five minutes, not due; `overrides` e.g. a due time. */
+export function installTokens(at: number, overrides: Partial<InstallTokens> = {}): InstallTokens {
+  return { refreshToken: fakeToken('refresh'), accessToken: fakeToken('access'), accessTokenExpiresAt: at + 300_000, installedAt: at, refreshDueAt: null, ...overrides };
 }

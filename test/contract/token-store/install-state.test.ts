@@ -7,25 +7,40 @@ import { STORE_KINDS, useStoreFixture } from '../../support/token-store';
 describe.each(STORE_KINDS)('%s install state store: consume and release', (kind) => {
   const f = useStoreFixture('state', kind);
 
-  it('accepts a state once and refuses it afterwards', async () => {
+  /** A fresh state good for ten minutes, and a try at consuming it as the callback `consumer`. */
+  function freshState() {
     const state = randomUUID();
     const expiresAt = f.clock.now + 600_000;
+    return { state, consumeAs: (consumer: string) => f.states.consume(state, expiresAt, consumer) };
+  }
 
-    const first = await f.states.consume(state, expiresAt, 'callback-1');
-    const second = await f.states.consume(state, expiresAt, 'callback-2');
+  /** What each of `next` gets, in turn, trying a state callback-1 consumed and `releaser` then released. */
+  async function triesAfterRelease(releaser: string, next: string[]): Promise<boolean[]> {
+    const { state, consumeAs } = freshState();
+    await consumeAs('callback-1');
+    await f.states.release(state, releaser);
+    const results: boolean[] = [];
+    for (const consumer of next) results.push(await consumeAs(consumer));
+    return results;
+  }
+
+  it('accepts a state once and refuses it afterwards', async () => {
+    const { consumeAs } = freshState();
+
+    const first = await consumeAs('callback-1');
+    const second = await consumeAs('callback-2');
 
     expect(first).toBe(true);
     expect(second).toBe(false);
   });
 
   it('accepts the same consumer again (its first answer was lost), and still no one else', async () => {
-    const state = randomUUID();
-    const expiresAt = f.clock.now + 600_000;
+    const { consumeAs } = freshState();
 
-    const first = await f.states.consume(state, expiresAt, 'callback-1');
-    const retried = await f.states.consume(state, expiresAt, 'callback-1');
-    const other = await f.states.consume(state, expiresAt, 'callback-2');
-    const retriedAgain = await f.states.consume(state, expiresAt, 'callback-1');
+    const first = await consumeAs('callback-1');
+    const retried = await consumeAs('callback-1');
+    const other = await consumeAs('callback-2');
+    const retriedAgain = await consumeAs('callback-1');
 
     expect([first, retried, other, retriedAgain]).toEqual([true, true, false, true]);
   });
@@ -49,27 +64,14 @@ describe.each(STORE_KINDS)('%s install state store: consume and release', (kind)
   });
 
   it('lets a released state be consumed once more, and only once', async () => {
-    const state = randomUUID();
-    const expiresAt = f.clock.now + 600_000;
-    await f.states.consume(state, expiresAt, 'callback-1');
-
-    await f.states.release(state, 'callback-1');
-    const again = await f.states.consume(state, expiresAt, 'callback-2');
-    const third = await f.states.consume(state, expiresAt, 'callback-3');
+    const [again, third] = await triesAfterRelease('callback-1', ['callback-2', 'callback-3']);
 
     expect(again).toBe(true);
     expect(third).toBe(false);
   });
 
   it('treats a release by another consumer as a no-op: the state stays with its consumer', async () => {
-    const state = randomUUID();
-    const expiresAt = f.clock.now + 600_000;
-    await f.states.consume(state, expiresAt, 'callback-1');
-
-    await f.states.release(state, 'callback-2');
-    const byThird = await f.states.consume(state, expiresAt, 'callback-3');
-    const byReleaser = await f.states.consume(state, expiresAt, 'callback-2');
-    const byOwner = await f.states.consume(state, expiresAt, 'callback-1');
+    const [byThird, byReleaser, byOwner] = await triesAfterRelease('callback-2', ['callback-3', 'callback-2', 'callback-1']);
 
     expect(byThird).toBe(false);
     expect(byReleaser).toBe(false);

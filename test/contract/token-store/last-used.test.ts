@@ -1,18 +1,12 @@
 import { LAST_USED_RESOLUTION_MS, shouldTouchLastUsed } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
+import { fakeToken, installTokens, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 describe.each(STORE_KINDS)('%s token store: touchLastUsed', (kind) => {
   const f = useStoreFixture('last-used', kind);
 
   it('writes at most once a minute, without bumping the version or touching a held lease', async () => {
     const key = newInstance();
-    const installed = await f.store.storeInstallTokens(key, {
-      refreshToken: fakeToken('refresh'),
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: null,
-    });
+    const installed = await f.store.storeInstallTokens(key, installTokens(f.clock.now));
     const held = await f.store.acquireLease(key, { owner: 'minter' });
     const t = f.clock.now;
 
@@ -30,13 +24,7 @@ describe.each(STORE_KINDS)('%s token store: touchLastUsed', (kind) => {
 
   it('does not let a holder write fail because of a last-use write', async () => {
     const key = newInstance();
-    await f.store.storeInstallTokens(key, {
-      refreshToken: fakeToken('refresh'),
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: null,
-    });
+    await f.store.storeInstallTokens(key, installTokens(f.clock.now));
     const held = await f.store.acquireLease(key, { owner: 'minter' });
     if (!held.acquired) throw new Error('arrange: no lease');
     await f.store.touchLastUsed(key, f.clock.now);
@@ -57,13 +45,7 @@ describe.each(STORE_KINDS)('%s token store: touchLastUsed', (kind) => {
     async function heldDormantCandidate() {
       const key = newInstance();
       const usedAt = f.clock.now - 40 * 24 * 3_600_000;
-      await f.store.storeInstallTokens(key, {
-        refreshToken: fakeToken('refresh'),
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + 300_000,
-        installedAt: f.clock.now,
-        refreshDueAt: f.clock.now - 1,
-      });
+      await f.store.storeInstallTokens(key, installTokens(f.clock.now, { refreshDueAt: f.clock.now - 1 }));
       await f.store.touchLastUsed(key, usedAt);
       const held = await f.store.acquireLease(key, { owner: 'sweeper' });
       if (!held.acquired) throw new Error('arrange: no lease');

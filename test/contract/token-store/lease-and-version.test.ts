@@ -11,6 +11,7 @@ import { LEASE_CLOCK_SKEW_MS } from '../../../lib/store';
 import {
   failUnderLease,
   fakeToken,
+  installTokens,
   grantRefused,
   newInstance,
   STORE_KINDS,
@@ -18,6 +19,7 @@ import {
   useStoreFixture,
   wixUnavailable,
   type StorageCall,
+  type StoreOverrides,
 } from '../../support/token-store';
 
 const HOUR = 3_600_000;
@@ -27,19 +29,27 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
 
   /** An installed legacy instance at version 1. */
   async function installed(key: InstanceKey = newInstance()): Promise<{ key: InstanceKey; record: InstanceRecord }> {
-    const record = await f.store.storeInstallTokens(key, {
-      refreshToken: fakeToken('refresh'),
-      accessToken: fakeToken('access'),
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: f.clock.now + HOUR,
-    });
+    const record = await f.store.storeInstallTokens(key, installTokens(f.clock.now, { refreshDueAt: f.clock.now + HOUR }));
     return { key, record };
   }
 
   /** Acquires or throws: for arranging. */
   async function lease(key: InstanceKey, owner: string, store: TokenStore = f.store, ttlMs?: number): Promise<InstanceRecord> {
     return takeLease(store, key, ttlMs === undefined ? { owner } : { owner, ttlMs });
+  }
+
+  /** The holder's write of a fresh access token good for an hour; out of the due index unless `extra` says otherwise. */
+  function leasedWrite(held: InstanceRecord, owner: string, extra: { refreshToken?: string; refreshDueAt?: number | null } = {}) {
+    return { owner, expectedVersion: held.version, accessToken: fakeToken('access'), accessTokenExpiresAt: f.clock.now + HOUR, refreshDueAt: null, ...extra };
+  }
+
+  /** An installed instance leased by `owner` through a store on a clock of its own, which the test moves by hand. */
+  async function leasedOnOwnClock(owner: string, storeOptions: StoreOverrides = {}, ttlMs?: number) {
+    const { key } = await installed();
+    const clock = { now: f.clock.now };
+    const store = f.makeStore({ now: () => clock.now, ...storeOptions });
+    const held = await lease(key, owner, store, ttlMs);
+    return { key, clock, store, held };
   }
 
   describe('racing writers', () => {
@@ -97,13 +107,10 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
               () => 'stored',
               (error: unknown) => (error instanceof TokenConflictError ? 'refused' : Promise.reject(error)),
             );
-          const reinstall = f.store.storeInstallTokens(key, {
-            refreshToken: newRefreshTokens[i] as string,
-            accessToken: fakeToken('access'),
-            accessTokenExpiresAt: f.clock.now + 300_000,
-            installedAt: f.clock.now + 1,
-            refreshDueAt: f.clock.now + HOUR,
-          });
+          const reinstall = f.store.storeInstallTokens(
+            key,
+            installTokens(f.clock.now + 1, { refreshToken: newRefreshTokens[i] as string, accessTokenExpiresAt: f.clock.now + 300_000, refreshDueAt: f.clock.now + HOUR }),
+          );
           const [holderOutcome] = await Promise.all([holderWrite, reinstall]);
           const final = await f.store.getInstance(key, { consistentRead: true });
           expect(final?.refreshToken).toBe(newRefreshTokens[i]);
@@ -117,13 +124,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
       const { key } = await installed();
       const held = await lease(key, 'slow');
       const newer = fakeToken('refresh');
-      await f.store.storeInstallTokens(key, {
-        refreshToken: newer,
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + 300_000,
-        installedAt: f.clock.now + 1,
-        refreshDueAt: null,
-      });
+      await f.store.storeInstallTokens(key, installTokens(f.clock.now + 1, { refreshToken: newer, accessTokenExpiresAt: f.clock.now + 300_000 }));
       const calls: StorageCall[] = [];
       const store = f.makeStore({ onCall: (call) => calls.push(call) });
 
@@ -173,10 +174,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     });
 
     it('takes over a lease whose holder died once it has expired by more than the clock skew, not before', async () => {
-      const { key } = await installed();
-      const clock = { now: f.clock.now };
-      const store = f.makeStore({ now: () => clock.now, leaseTtlMs: 10_000 });
-      await lease(key, 'dead', store);
+      const { key, clock, store } = await leasedOnOwnClock('dead', { leaseTtlMs: 10_000 });
 
       clock.now += 10_000 + LEASE_CLOCK_SKEW_MS - 1;
       const early = await store.acquireLease(key, { owner: 'heir' });
@@ -212,10 +210,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     });
 
     it('issue 11: takes over exactly the lease a waiter watched run out on its own clock (takeOver), and no other', async () => {
-      const { key } = await installed();
-      const clock = { now: f.clock.now };
-      const store = f.makeStore({ now: () => clock.now, leaseTtlMs: 5_000 });
-      await lease(key, 'dead', store);
+      const { key, store } = await leasedOnOwnClock('dead', { leaseTtlMs: 5_000 });
       const seen = (await store.getInstance(key, { consistentRead: true }))?.lease;
       if (seen === undefined) throw new Error('arrange: no lease');
 
@@ -227,10 +222,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     });
 
     it('refuses the write of a holder whose lease was taken over, and keeps the new holder lease', async () => {
-      const { key } = await installed();
-      const clock = { now: f.clock.now };
-      const store = f.makeStore({ now: () => clock.now });
-      const stale = await lease(key, 'stale', store, 1000);
+      const { key, clock, store, held: stale } = await leasedOnOwnClock('stale', {}, 1000);
       clock.now += 1000 + LEASE_CLOCK_SKEW_MS;
       await lease(key, 'heir', store, 1000);
 
@@ -253,10 +245,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     });
 
     it('refuses the write of a holder whose lease expired even when nobody took over', async () => {
-      const { key } = await installed();
-      const clock = { now: f.clock.now };
-      const store = f.makeStore({ now: () => clock.now });
-      const held = await lease(key, 'late', store, 1000);
+      const { key, clock, store, held } = await leasedOnOwnClock('late', {}, 1000);
       clock.now += 1000;
 
       const error = await store
@@ -336,14 +325,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     it('returns the record, not a conflict, when a leased write is retried after it applied (its answer was lost)', async () => {
       const { key, record } = await installed();
       const held = await lease(key, 'retrier');
-      const write = {
-        owner: 'retrier',
-        expectedVersion: held.version,
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + HOUR,
-        refreshToken: fakeToken('refresh'),
-        refreshDueAt: f.clock.now + 2 * HOUR,
-      };
+      const write = leasedWrite(held, 'retrier', { refreshToken: fakeToken('refresh'), refreshDueAt: f.clock.now + 2 * HOUR });
 
       const first = await f.store.storeLeasedTokens(key, write);
       const retried = await f.store.storeLeasedTokens(key, write);
@@ -368,13 +350,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     it('still refuses a retried leased write once someone else wrote after it', async () => {
       const { key } = await installed();
       const held = await lease(key, 'retrier');
-      const write = {
-        owner: 'retrier',
-        expectedVersion: held.version,
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + HOUR,
-        refreshDueAt: null,
-      };
+      const write = leasedWrite(held, 'retrier');
       await f.store.storeLeasedTokens(key, write);
       const next = await lease(key, 'next');
       await f.store.storeLeasedTokens(key, { ...write, owner: 'next', expectedVersion: next.version, accessToken: fakeToken('access') });
@@ -466,10 +442,7 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
     });
 
     it('returns when the holder lease expired by more than the clock skew', async () => {
-      const { key } = await installed();
-      const clock = { now: f.clock.now };
-      const store = f.makeStore({ now: () => clock.now });
-      const held = await lease(key, 'dead', store, 1000);
+      const { key, clock, store, held } = await leasedOnOwnClock('dead', {}, 1000);
 
       clock.now += 1000 + LEASE_CLOCK_SKEW_MS;
       const record = await store.waitForRelease(key, { sinceVersion: held.version, timeoutMs: 1000, intervalMs: 10 });

@@ -4,7 +4,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 
 import { DecryptionError } from '../../../lib/crypto';
 import { TokenConflictError } from '../../../lib/store';
-import { fakeToken, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
+import { fakeToken, installTokens, newInstance, STORE_KINDS, useStoreFixture } from '../../support/token-store';
 
 const HOUR = 3_600_000;
 
@@ -16,13 +16,10 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
     const key = newInstance();
     const plaintexts = [fakeToken('refresh'), fakeToken('access'), fakeToken('refresh'), fakeToken('access')];
     const [installRefresh, installAccess, rotatedRefresh, mintedAccess] = plaintexts as [string, string, string, string];
-    await f.store.storeInstallTokens(key, {
-      refreshToken: installRefresh,
-      accessToken: installAccess,
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: f.clock.now + HOUR,
-    });
+    await f.store.storeInstallTokens(
+      key,
+      installTokens(f.clock.now, { refreshToken: installRefresh, accessToken: installAccess, refreshDueAt: f.clock.now + HOUR }),
+    );
     const held = await f.store.acquireLease(key, { owner: 'refresher' });
     if (!held.acquired) throw new Error('arrange: no lease');
     await f.store.storeLeasedTokens(key, {
@@ -34,13 +31,7 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
       refreshDueAt: f.clock.now + HOUR,
     });
     const other = newInstance();
-    await f.store.storeInstallTokens(other, {
-      refreshToken: installRefresh,
-      accessToken: installAccess,
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: null,
-    });
+    await f.store.storeInstallTokens(other, installTokens(f.clock.now, { refreshToken: installRefresh, accessToken: installAccess }));
     return { plaintexts, key, rotatedRefresh, mintedAccess };
   }
 
@@ -85,13 +76,7 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
     const victim = newInstance();
     const thief = newInstance(victim.appId);
     for (const key of [victim, thief]) {
-      await f.store.storeInstallTokens(key, {
-        refreshToken: fakeToken('refresh'),
-        accessToken: fakeToken('access'),
-        accessTokenExpiresAt: f.clock.now + 300_000,
-        installedAt: f.clock.now,
-        refreshDueAt: null,
-      });
+      await f.store.storeInstallTokens(key, installTokens(f.clock.now));
     }
     const victimItem = await f.rawItem(victim);
     await f.setRawAttributes(thief, { refreshToken: victimItem?.refreshToken ?? 'missing' });
@@ -103,13 +88,7 @@ describe.each(STORE_KINDS)('%s token store: tokens at rest', (kind) => {
     const key = newInstance();
     const refresh = fakeToken('refresh');
     const access = fakeToken('access');
-    await f.store.storeInstallTokens(key, {
-      refreshToken: refresh,
-      accessToken: access,
-      accessTokenExpiresAt: f.clock.now + 300_000,
-      installedAt: f.clock.now,
-      refreshDueAt: null,
-    });
+    await f.store.storeInstallTokens(key, installTokens(f.clock.now, { refreshToken: refresh, accessToken: access }));
     const held = await f.store.acquireLease(key, { owner: 'a' });
     if (!held.acquired) throw new Error('arrange: no lease');
 
