@@ -7,16 +7,12 @@ import type { FetchLike } from '../../../lib/wix';
  * fault it injects and a shrunk counterexample still injects it (no random rate).
  */
 
-/** How a DynamoDB call fails once the SDK's own retries are spent. */
-export const DdbFault = {
-  /** Applied by DynamoDB, the answer lost (the socket reset). */
-  LostAnswer: 'ddb-lost-answer',
-  /** ThrottlingException; nothing written. */
-  Throttled: 'ddb-throttled',
-  /** A 500; nothing written. */
-  Internal: 'ddb-internal',
-} as const;
-export type DdbFault = (typeof DdbFault)[keyof typeof DdbFault];
+/**
+ * How a DynamoDB call fails once the SDK's own retries are spent: `ddb-lost-answer`, applied by
+ * DynamoDB and the answer lost (the socket reset); `ddb-throttled`, a ThrottlingException, nothing
+ * written; `ddb-internal`, a 500, nothing written.
+ */
+export type DdbFault = 'ddb-lost-answer' | 'ddb-throttled' | 'ddb-internal';
 
 /** Which DynamoDB command a fault targets (the document client's command class names). */
 export type DdbCommandName = 'UpdateCommand' | 'PutCommand' | 'GetCommand' | 'QueryCommand' | 'DeleteCommand';
@@ -40,7 +36,7 @@ export interface ControlledDocumentClient extends Pick<DynamoDBDocumentClient, '
 }
 
 function sdkError(kind: DdbFault): Error {
-  if (kind === DdbFault.Throttled) {
+  if (kind === 'ddb-throttled') {
     return Object.assign(new Error('Rate of requests exceeds the allowed throughput.'), {
       name: 'ThrottlingException',
       $fault: 'client',
@@ -78,7 +74,7 @@ export function controlledDocumentClient(client: Pick<DynamoDBDocumentClient, 's
       if (fault.times <= 0) armed = armed.filter((entry) => entry !== fault);
       hits += 1;
       injected[fault.kind] = (injected[fault.kind] ?? 0) + 1;
-      if (fault.kind === DdbFault.LostAnswer) {
+      if (fault.kind === 'ddb-lost-answer') {
         await forward(command, options).catch(() => undefined);
         throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET', $metadata: { attempts: 3 } });
       }
@@ -87,16 +83,13 @@ export function controlledDocumentClient(client: Pick<DynamoDBDocumentClient, 's
   };
 }
 
-/** What can happen to one Wix call of a container. */
-export const WixFault = {
-  /** Wix acts (issues, rotates, spends the code) and the answer never arrives: a network error. */
-  AnswerLost: 'wix-answer-lost',
-  /** Wix answers and the caller dies before doing anything with it (its promise never settles). */
-  Crash: 'wix-crash',
-  /** The call is held (before or after Wix acts) until the test releases it: a holder paused past its lease. */
-  Pause: 'wix-pause',
-} as const;
-export type WixFault = (typeof WixFault)[keyof typeof WixFault];
+/**
+ * What can happen to one Wix call of a container: `wix-answer-lost`, Wix acts (issues, rotates,
+ * spends the code) and the answer never arrives, a network error; `wix-crash`, Wix answers and the
+ * caller dies before doing anything with it (its promise never settles); `wix-pause`, the call is
+ * held (before or after Wix acts) until the test releases it, a holder paused past its lease.
+ */
+export type WixFault = 'wix-answer-lost' | 'wix-crash' | 'wix-pause';
 
 export type WixGrant = 'client_credentials' | 'refresh_token' | 'authorization_code';
 
@@ -163,7 +156,7 @@ export function controlledWixFetch(who: string, tracker: InFlightTracker, inject
     const leased = grant === 'client_credentials' || grant === 'refresh_token';
     const instanceId = leased ? tracker.instanceOf(body) : undefined;
     if (instanceId !== undefined) calls.set(instanceId, (calls.get(instanceId) ?? 0) + 1);
-    const counted = instanceId !== undefined && (entry?.fault.kind !== WixFault.Pause || entry.fault.counted === true);
+    const counted = instanceId !== undefined && (entry?.fault.kind !== 'wix-pause' || entry.fault.counted === true);
     if (counted) tracker.start(instanceId, who);
     let ended = false;
     const end = () => {
@@ -179,16 +172,16 @@ export function controlledWixFetch(who: string, tracker: InFlightTracker, inject
       const response = await fetch(input, init);
       if (entry === undefined) return response;
       switch (entry.fault.kind) {
-        case WixFault.AnswerLost:
+        case 'wix-answer-lost':
           // Wix has acted once its answer is read: then the connection drops.
           await response.text();
           throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
-        case WixFault.Crash:
+        case 'wix-crash':
           await response.text();
           end();
           // The caller's process is gone: nothing it would do next ever happens.
           return new Promise<Response>(() => undefined);
-        case WixFault.Pause: {
+        case 'wix-pause': {
           const text = await response.text();
           if (pause !== undefined && entry.fault.pauseAt === 'after') {
             pause.reached();
@@ -206,7 +199,7 @@ export function controlledWixFetch(who: string, tracker: InFlightTracker, inject
   return {
     fetch: fetchLike,
     arm(fault) {
-      if (fault.kind !== WixFault.Pause) {
+      if (fault.kind !== 'wix-pause') {
         armed.push({ fault });
         return undefined;
       }

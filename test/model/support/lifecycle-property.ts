@@ -7,7 +7,7 @@ import { GrantKind } from '../../../lib/store';
 import { eventFromUrl, httpContext, httpEvent, signWebhook } from '../../support/http-fixture';
 import { lambdaContext } from '../../support/mint-fixture';
 import { scheduledEvent } from '../../support/refresh-fixture';
-import { DdbFault, WixFault, type ArmedDdbFault, type ArmedWixFault } from './faults';
+import type { ArmedDdbFault, ArmedWixFault } from './faults';
 import { bump, CONTAINERS, InvariantViolation, LEASE_TTL_MS, openWorld, type Container, type Offsets, type Shared, type World } from './world';
 
 /**
@@ -105,10 +105,10 @@ const NONE: FaultSpec = { label: 'none' };
 const skipArb = fc.integer({ min: 0, max: 2 });
 const ddbFaultArb = (commands: ArmedDdbFault['command'][]): fc.Arbitrary<FaultSpec> =>
   fc
-    .tuple(fc.constantFrom(DdbFault.LostAnswer, DdbFault.Throttled, DdbFault.Internal), fc.constantFrom(...commands), skipArb)
+    .tuple(fc.constantFrom('ddb-lost-answer', 'ddb-throttled', 'ddb-internal'), fc.constantFrom(...commands), skipArb)
     .map(([kind, command, skip]) => ({ label: `${kind}(${command ?? 'any'}#${skip})`, ddb: { kind, ...(command === undefined ? {} : { command }), skip } }));
 const wixLostArb = (grant?: ArmedWixFault['grant']): fc.Arbitrary<FaultSpec> =>
-  fc.constant({ label: `${WixFault.AnswerLost}(${grant ?? 'any'})`, wix: { kind: WixFault.AnswerLost, ...(grant === undefined ? {} : { grant }) } });
+  fc.constant({ label: `wix-answer-lost(${grant ?? 'any'})`, wix: { kind: 'wix-answer-lost', ...(grant === undefined ? {} : { grant }) } });
 
 const mintFaultArb = fc.oneof(
   { weight: 3, arbitrary: fc.constant(NONE) },
@@ -483,9 +483,9 @@ class Holder extends Step {
     const im = model.instances[this.instance] as InstanceModel;
     const holder = this.by === 'mint' ? (world.containers.mint[0] as Container) : (world.containers.refresh[0] as Container);
     const grant = this.by === 'mint' ? 'client_credentials' : undefined;
-    const pause = holder.wix.arm({ kind: WixFault.Pause, ...(grant === undefined ? {} : { grant }), pauseAt: this.kind === 'pause-before' ? 'before' : 'after' });
+    const pause = holder.wix.arm({ kind: 'wix-pause', ...(grant === undefined ? {} : { grant }), pauseAt: this.kind === 'pause-before' ? 'before' : 'after' });
     if (pause === undefined) throw new Error('arrange: no pause handle');
-    if (this.kind === 'crash') bump(world.shared.figures.faults, WixFault.Crash);
+    if (this.kind === 'crash') bump(world.shared.figures.faults, 'wix-crash');
     const spec: ActionSpec = { kind: 'refresh', instance: this.instance, pick: 0, fault: NONE };
     const call =
       this.by === 'mint'
@@ -504,7 +504,7 @@ class Holder extends Step {
     if (this.kind !== 'crash' && this.racing) {
       const third = world.containers.mint.find((container) => container !== taker && container !== holder) as World['containers']['mint'][number];
       // The held caller goes on once the taker is at Wix (or done); the third mint comes right after it.
-      const takerAtWix = taker.wix.arm({ kind: WixFault.Pause, grant: 'client_credentials', pauseAt: 'before', counted: true }) as NonNullable<ReturnType<Container['wix']['arm']>>;
+      const takerAtWix = taker.wix.arm({ kind: 'wix-pause', grant: 'client_credentials', pauseAt: 'before', counted: true }) as NonNullable<ReturnType<Container['wix']['arm']>>;
       const taking = mintAction(env, taker, this.instance, NONE);
       await Promise.race([takerAtWix.reached, taking]);
       pause.release();

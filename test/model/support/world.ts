@@ -261,61 +261,56 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
   const storeOf = (container: Container) =>
     createDynamoTokenStore({ documentClient: container.ddb, tableName: table.tableName, cipherFor, now: container.now, leaseTtlMs: LEASE_TTL_MS, sleep: realSleep });
 
+  /** What every handler of a container is built on: its own store, clock and logger, the shared app and secrets. */
+  const commonDeps = (container: Container) => ({
+    appIds: [app.appId],
+    store: storeOf(container),
+    secrets,
+    now: container.now,
+    logger: container.logger,
+    sleep: realSleep,
+  });
+  /** What the two lease-taking handlers add: a random jitter and a fresh lease owner per attempt. */
+  const leaseDeps = { random: Math.random, newLeaseOwner: randomUUID };
+
   const containers: Containers = {
     mint: offsets.mint.map((offset, index) => {
       const container = base('mint', index, offset);
       const wix = wixClientOf(container);
       const handler = createMintHandler({
-        appIds: [app.appId],
-        store: storeOf(container),
+        ...commonDeps(container),
+        ...leaseDeps,
         wix,
         elevation: createElevation({ wix, appIds: [app.appId], now: container.now, logger: container.logger }),
-        secrets,
         cache: createTokenCache(),
         rejected: createRejectedTokens(),
-        now: container.now,
-        random: Math.random,
-        newLeaseOwner: randomUUID,
-        logger: container.logger,
         leaseWaitMs: LEASE_WAIT_MS,
         leasePollMs: 20,
-        sleep: realSleep,
       });
       return { ...container, handler };
     }),
     refresh: offsets.refresh.map((offset, index) => {
       const container = base('refresh', index, offset);
       const handler = createRefreshHandler({
-        appIds: [app.appId],
-        store: storeOf(container),
+        ...commonDeps(container),
+        ...leaseDeps,
         wix: wixClientOf(container),
-        secrets,
-        now: container.now,
-        random: Math.random,
-        newLeaseOwner: randomUUID,
-        logger: container.logger,
         metrics: recordMetrics(),
         concurrency: 4,
         // The lease is 2.5 s here (5 s in production): keep the production ratio of call time to write margin.
         writeMarginMs: 1000,
         minCallMs: 300,
-        sleep: realSleep,
       });
       return { ...container, handler };
     }),
     install: offsets.install.map((offset, index) => {
       const container = base('install', index, offset);
       const handler = createInstallHandler({
-        appIds: [app.appId],
+        ...commonDeps(container),
         installerUrl: sim.url,
         publicUrl: 'http://localhost:3000',
-        secrets,
-        store: storeOf(container),
         states: createDynamoInstallStateStore({ documentClient: container.ddb, tableName: table.tableName, now: container.now }),
         wix: wixClientOf(container),
-        now: container.now,
-        sleep: realSleep,
-        logger: container.logger,
       });
       return { ...container, handler };
     }),
