@@ -283,15 +283,8 @@ export async function seedLegacy(
   });
 }
 
-/** The error a promise rejects with; fails when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
+/** Kept for the tests that import it from here; it lives in ./failures. */
+export { rejectionOf } from './failures';
 
 /** The refresh use case's deps on a world: its store, Wix, secrets, clock and logger. */
 export function refresher(world: MemoryWorld, overrides: Partial<RefreshDeps> = {}): RefreshDeps {

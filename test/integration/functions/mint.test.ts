@@ -12,6 +12,7 @@ import { SecretsUnavailableError, type AppSecretsProvider } from '../../../lib/s
 import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../../lib/store';
 import { instancePk } from '../../../lib/store/item';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { rejectionOf } from '../../support/failures';
 import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
 import { legacyV1Envelope } from '../../support/token-cipher';
@@ -47,14 +48,7 @@ function reset(): void {
   sim.resetCalls();
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the mint to fail');
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf<Error & { code?: string; field?: string }>(promise);
 
 beforeAll(async () => {
   table = await createTestTable('mint');

@@ -5,6 +5,7 @@ import type { WixSimulator } from '../../../infra/local/wix-simulator';
 import { GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
+import { rejectionOf } from '../../support/failures';
 import { captureLogger, countingClient, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
 import { refreshContainer, scheduledEvent, seedClientCredentials, seedLegacy, storeMaker } from '../../support/refresh-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
@@ -51,14 +52,7 @@ function container() {
 const makeStore = () => storeMaker(table.documentClient, table.tableName, app);
 const exchanger = () => createWixClient({ baseUrl: sim.url });
 
-async function rejection(promise: Promise<unknown>): Promise<Error & { code?: string; field?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the invoke to fail');
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf<Error & { code?: string; field?: string }>(promise);
 
 describe('refresh', () => {
   it('runs the sweep on a scheduled event, publishes its counts once and logs one summary line', async () => {

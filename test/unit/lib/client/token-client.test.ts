@@ -10,6 +10,8 @@ import {
   WixUnavailableInvokeError,
 } from '@wix-token-service/client';
 
+import { rejectionOf } from '../../../support/failures';
+
 const lambda = mockClient(LambdaClient);
 const instanceId = '7f3e2d1c-0000-4000-8000-0000000000b1';
 const appId = '2a1b3c4d-0000-4000-8000-00000000a001';
@@ -32,14 +34,7 @@ function client() {
   return createTokenClient({ functionName: 'wix-token-service-test-mint', lambda: new LambdaClient({ region: 'us-east-1' }), now: () => now });
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
+const rejection = (promise: Promise<unknown>) => rejectionOf(promise);
 
 beforeEach(() => {
   lambda.reset();

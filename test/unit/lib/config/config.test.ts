@@ -1,5 +1,6 @@
 import { loadConfig } from '../../../../lib/config';
 import { ConfigError } from '../../../../lib/errors';
+import { thrownBy } from '../../../support/failures';
 
 const base = {
   TOKENS_TABLE: 'tokens',
@@ -7,15 +8,7 @@ const base = {
   APP_SECRET_PREFIX: 'wix-token-service/dev/apps/',
 };
 
-function configError(env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = (env: Record<string, string | undefined>): ConfigError => thrownBy(ConfigError, () => loadConfig(env));
 
 describe('loadConfig', () => {
   it('applies the documented defaults and normalises app ids', () => {

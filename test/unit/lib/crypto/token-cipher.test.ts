@@ -9,6 +9,7 @@ import {
   tokenContext,
   type KeyRing,
 } from '../../../../lib/crypto';
+import { thrownBy } from '../../../support/failures';
 import { legacyV1Envelope } from '../../../support/token-cipher';
 
 const APP_ID = '11111111-1111-4111-8111-111111111111';
@@ -39,15 +40,7 @@ function flipBit(part: string): string {
   return bytes.toString('base64url');
 }
 
-function decryptError(run: () => unknown): DecryptionError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof DecryptionError) return error;
-    throw error;
-  }
-  throw new Error('expected a DecryptionError');
-}
+const decryptError = (run: () => unknown): DecryptionError => thrownBy(DecryptionError, run);
 
 describe('createTokenCipher', () => {
   const cipher = createTokenCipher(ring('k1', { k1: K1 }));
@@ -274,15 +267,7 @@ describe('createTokenCipher', () => {
 });
 
 describe('createTokenCipher with a bad key ring', () => {
-  function ringError(input: unknown): KeyRingError {
-    try {
-      createTokenCipher(input as KeyRing);
-    } catch (error) {
-      if (error instanceof KeyRingError) return error;
-      throw error;
-    }
-    throw new Error('expected a KeyRingError');
-  }
+  const ringError = (input: unknown): KeyRingError => thrownBy(KeyRingError, () => createTokenCipher(input as KeyRing));
 
   it.each([
     ['a key of 16 bytes', ring('k1', { k1: randomBytes(16).toString('base64') }), 'keys.k1', 'keys.k1 must be the base64 of 32 bytes'],

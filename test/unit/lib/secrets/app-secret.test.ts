@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { AppSecretMalformedError, parseAppSecret } from '../../../../lib/secrets';
+import { thrownBy } from '../../../support/failures';
 
 const APP_ID = '11111111-1111-4111-8111-111111111111';
 const demo = demoAppSecret(APP_ID);
@@ -11,15 +12,7 @@ function secretWith(changes: Record<string, unknown>): string {
   return JSON.stringify({ ...valid, ...changes });
 }
 
-function malformed(run: () => unknown): AppSecretMalformedError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof AppSecretMalformedError) return error;
-    throw error;
-  }
-  throw new Error('expected an AppSecretMalformedError');
-}
+const malformed = (run: () => unknown): AppSecretMalformedError => thrownBy(AppSecretMalformedError, run);
 
 describe('parseAppSecret', () => {
   it('returns the credentials of a valid secret', () => {

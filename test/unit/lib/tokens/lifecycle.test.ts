@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppInstalledEvent, AppRemovedEvent, InstanceKey, InstanceRecord, LifecycleResult } from '../../../../lib/store';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { receiveWebhook, type LifecycleDeps } from '../../../../lib/tokens/lifecycle';
+import { rejectionOf } from '../../../support/failures';
 import { captureLogger } from '../../../support/mint-fixture';
 
 const appId = randomUUID();
@@ -30,14 +31,7 @@ function setup(envelope: unknown, outcome: LifecycleResult['outcome'] = 'applied
   return { deps, calls, logger };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the webhook to be refused');
-}
+const refusal = (promise: Promise<unknown>) => rejectionOf(promise);
 
 describe('receiveWebhook', () => {
   it('records AppInstalled at the JWT iat, keeping a duplicated site’s originInstanceId', async () => {

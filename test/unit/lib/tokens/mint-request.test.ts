@@ -1,20 +1,13 @@
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { parseMintRequest, resolveAppId } from '../../../../lib/tokens/mint-request';
 import { tokenHash } from '../../../../lib/tokens/token-hash';
+import { thrownBy } from '../../../support/failures';
 
 const appId = '2a1b3c4d-0000-4000-8000-00000000a001';
 const otherAppId = '2a1b3c4d-0000-4000-8000-00000000a002';
 const instanceId = '7f3e2d1c-0000-4000-8000-0000000000b1';
 
-function refusal(parse: () => unknown): InvalidRequestError {
-  try {
-    parse();
-  } catch (error) {
-    if (error instanceof InvalidRequestError) return error;
-    throw error;
-  }
-  throw new Error('expected the request to be refused');
-}
+const refusal = (parse: () => unknown): InvalidRequestError => thrownBy(InvalidRequestError, parse);
 
 describe('parseMintRequest', () => {
   it('fills in the only served app and a five-minute validity', () => {
