@@ -13,6 +13,7 @@ import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../..
 import { instancePk } from '../../../lib/store/item';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { rejectionOf } from '../../support/failures';
+import { commonRefusedPayloads, type RefusedPayload } from '../../support/invoke-payloads';
 import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
 import { legacyV1Envelope } from '../../support/token-cipher';
@@ -276,15 +277,8 @@ describe('mint', () => {
 });
 
 describe('mint input', () => {
-  it.each([
-    ['a string payload', 'not an object', 'payload'],
-    ['an array payload', [], 'payload'],
-    ['null', null, 'payload'],
-    ['a missing instanceId', {}, 'instanceId'],
-    ['an instanceId that is not a GUID', { instanceId: 'abc' }, 'instanceId'],
-    ['an instanceId of the wrong type', { instanceId: 42 }, 'instanceId'],
-    ['an appId that is not a GUID', { instanceId: randomUUID(), appId: 'x' }, 'appId'],
-    ['an app this deployment does not serve', { instanceId: randomUUID(), appId: randomUUID() }, 'appId'],
+  it.each<RefusedPayload>([
+    ...commonRefusedPayloads(),
     ['a fractional minValiditySeconds', { instanceId: randomUUID(), minValiditySeconds: 1.5 }, 'minValiditySeconds'],
     ['a negative minValiditySeconds', { instanceId: randomUUID(), minValiditySeconds: -1 }, 'minValiditySeconds'],
     ['a minValiditySeconds over an hour', { instanceId: randomUUID(), minValiditySeconds: 3601 }, 'minValiditySeconds'],

@@ -6,6 +6,7 @@ import { GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store'
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { rejectionOf } from '../../support/failures';
+import { commonRefusedPayloads, type RefusedPayload } from '../../support/invoke-payloads';
 import { captureLogger, countingClient, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
 import { refreshContainer, scheduledEvent, seedClientCredentials, seedLegacy, storeMaker } from '../../support/refresh-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
@@ -39,13 +40,15 @@ afterEach(async () => {
   await table.drop();
 });
 
-function container() {
+/** A `refresh` container on this test's table and simulator, its DynamoDB calls counted in ddbCalls. */
+function container(overrides: Parameters<typeof refreshContainer>[0]['overrides'] = {}) {
   return refreshContainer({
     documentClient: countingClient(table.documentClient, ddbCalls),
     tableName: table.tableName,
     wixUrl: sim.url,
     app,
     logger,
+    overrides,
   });
 }
 
@@ -174,14 +177,7 @@ describe('refresh', () => {
     const due = { dueAt: Date.now() - MINUTE, lastUsedAt: Date.now() - MINUTE };
     await Promise.all(Array.from({ length: 20 }, () => seedClientCredentials(sim, makeStore(), app, due)));
     sim.setLatency(300);
-    const { handler, metrics } = refreshContainer({
-      documentClient: table.documentClient,
-      tableName: table.tableName,
-      wixUrl: sim.url,
-      app,
-      logger,
-      overrides: { concurrency: 1 },
-    });
+    const { handler, metrics } = container({ concurrency: 1 });
     const started = Date.now();
 
     // 7 s left: 1 s kept for the answer and 5 s (a lease) for the one in flight leave a 1 s budget.
@@ -224,15 +220,8 @@ describe('refresh', () => {
 });
 
 describe('refresh input', () => {
-  it.each([
-    ['a string payload', 'not an object', 'payload'],
-    ['an array payload', [], 'payload'],
-    ['null', null, 'payload'],
-    ['an empty object', {}, 'instanceId'],
-    ['an instanceId that is not a GUID', { instanceId: 'abc' }, 'instanceId'],
-    ['an instanceId of the wrong type', { instanceId: 42 }, 'instanceId'],
-    ['an appId that is not a GUID', { instanceId: randomUUID(), appId: 'x' }, 'appId'],
-    ['an app this deployment does not serve', { instanceId: randomUUID(), appId: randomUUID() }, 'appId'],
+  it.each<RefusedPayload>([
+    ...commonRefusedPayloads(),
     ['a mint-only field', { instanceId: randomUUID(), minValiditySeconds: 60 }, 'minValiditySeconds'],
     ['an event from another EventBridge source', { source: 'aws.s3', 'detail-type': 'Scheduled Event' }, 'source'],
     ['an unknown field with an odd name', { instanceId: randomUUID(), 'x y': 1 }, 'payload'],
@@ -253,18 +242,11 @@ describe('refresh input', () => {
 describe('refresh failures', () => {
   it('answers an unexpected error in the sweep with a generic ServiceUnavailable, logged, and publishes nothing', async () => {
     const base = container();
-    const { handler, metrics } = refreshContainer({
-      documentClient: table.documentClient,
-      tableName: table.tableName,
-      wixUrl: sim.url,
-      app,
-      logger,
-      overrides: {
-        store: {
-          ...base.store,
-          queryDue: async () => {
-            throw new TypeError('a bug that names nothing secret');
-          },
+    const { handler, metrics } = container({
+      store: {
+        ...base.store,
+        queryDue: async () => {
+          throw new TypeError('a bug that names nothing secret');
         },
       },
     });

@@ -120,6 +120,24 @@ async function refusalOf(invocation: Promise<unknown>): Promise<unknown> {
   }
 }
 
+/** Sends `numRuns` of `payloads` to `handler`: each must be a typed refusal, counted in the figures under `fn`. */
+async function expectEachRefused(
+  fn: 'mint' | 'refresh',
+  handler: (payload: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>,
+  payloads: fc.Arbitrary<unknown>,
+  numRuns: number,
+): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(payloads, async (payload) => {
+      const refusal = await refusalOf(handler(payload, lambdaContext()));
+      figures.count(fn, (refusal as Error | undefined)?.name ?? 'answered');
+
+      expectTypedRefusal(refusal);
+    }),
+    { numRuns },
+  );
+}
+
 describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
   const installed = () => [world.keys.legacy.instanceId, world.keys.clientCredentials.instanceId, world.keys.removed.instanceId];
 
@@ -128,15 +146,7 @@ describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
     const { handler } = mintContainer({ documentClient: countingClient(world.table.documentClient, ddbCalls), tableName: world.table.tableName, wixUrl: world.sim.url, app: world.app, logger });
     const payloads = fc.oneof(notAnObject, mutatedPayload(world.app.appId, installed(), true), fc.dictionary(strayKey, anyValue, { maxKeys: 4 })).filter((payload) => !isValidMint(payload, [world.app.appId]));
 
-    await fc.assert(
-      fc.asyncProperty(payloads, async (payload) => {
-        const refusal = await refusalOf(handler(payload, lambdaContext()));
-        figures.count('mint', (refusal as Error | undefined)?.name ?? 'answered');
-
-        expectTypedRefusal(refusal);
-      }),
-      { numRuns: 2500 },
-    );
+    await expectEachRefused('mint', handler, payloads, 2500);
 
     expect(ddbCalls).toEqual([]);
     expect(world.sim.calls.total).toBe(0);
@@ -147,15 +157,7 @@ describe('fuzz: mint and refresh invoke payloads (issue 8)', () => {
     const { handler, metrics } = refreshContainer({ documentClient: countingClient(world.table.documentClient, ddbCalls), tableName: world.table.tableName, wixUrl: world.sim.url, app: world.app });
     const payloads = fc.oneof(notAnObject, mutatedPayload(world.app.appId, installed(), false), fc.dictionary(strayKey, anyValue, { maxKeys: 4 }), foreignEvents, fc.record({ instanceId: fc.uuid(), minValiditySeconds: fc.integer({ min: 0, max: 3600 }) })).filter((payload) => !isValidRefresh(payload, [world.app.appId]));
 
-    await fc.assert(
-      fc.asyncProperty(payloads, async (payload) => {
-        const refusal = await refusalOf(handler(payload, lambdaContext()));
-        figures.count('refresh', (refusal as Error | undefined)?.name ?? 'answered');
-
-        expectTypedRefusal(refusal);
-      }),
-      { numRuns: 2000 },
-    );
+    await expectEachRefused('refresh', handler, payloads, 2000);
 
     expect(metrics.flushes).toEqual([]);
     expect(ddbCalls).toEqual([]);

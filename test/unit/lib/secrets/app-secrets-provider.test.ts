@@ -32,7 +32,12 @@ function setup(overrides: Partial<AppSecretsProviderDeps> = {}) {
   });
   const getCalls = (stage = 'AWSCURRENT') =>
     sm.commandCalls(GetSecretValueCommand).filter((call) => (call.args[0].input.VersionStage ?? 'AWSCURRENT') === stage).length;
-  return { sm, clock, warn, provider, getCalls };
+  /** Moves the clock on by `ms`, then reads the app's current secret. */
+  const getAfter = (ms: number) => {
+    clock.t += ms;
+    return provider.get(APP_ID);
+  };
+  return { sm, clock, warn, provider, getCalls, getAfter };
 }
 
 function current(secretString: string, versionId = 'v1') {
@@ -62,26 +67,23 @@ describe('createAppSecretsProvider', () => {
     });
 
     it('calls Secrets Manager once within the TTL and again after it', async () => {
-      const { sm, clock, provider, getCalls } = setup();
+      const { sm, provider, getCalls, getAfter } = setup();
       sm.on(GetSecretValueCommand).resolves(current(demo.secretString));
 
       await provider.get(APP_ID);
-      clock.t += 5 * MINUTE - 1;
-      await provider.get(APP_ID);
+      await getAfter(5 * MINUTE - 1);
       expect(getCalls()).toBe(1);
 
-      clock.t += 1;
-      await provider.get(APP_ID);
+      await getAfter(1);
       expect(getCalls()).toBe(2);
     });
 
     it('honours a custom TTL', async () => {
-      const { sm, clock, provider, getCalls } = setup({ ttlMs: 1_000 });
+      const { sm, provider, getCalls, getAfter } = setup({ ttlMs: 1_000 });
       sm.on(GetSecretValueCommand).resolves(current(demo.secretString));
 
       await provider.get(APP_ID);
-      clock.t += 1_000;
-      await provider.get(APP_ID);
+      await getAfter(1_000);
 
       expect(getCalls()).toBe(2);
     });
@@ -130,35 +132,30 @@ describe('createAppSecretsProvider', () => {
     });
 
     it('waits the failure backoff before asking a failing Secrets Manager again', async () => {
-      const { sm, clock, provider, getCalls } = setup({ failureBackoffMs: 30_000 });
+      const { sm, provider, getCalls, getAfter } = setup({ failureBackoffMs: 30_000 });
       sm.on(GetSecretValueCommand).resolvesOnce(current(demo.secretString)).rejects(throttled());
       await provider.get(APP_ID);
-      clock.t += 6 * MINUTE;
-      await provider.get(APP_ID);
+      await getAfter(6 * MINUTE);
 
-      clock.t += 29_999;
-      await provider.get(APP_ID);
+      await getAfter(29_999);
       expect(getCalls()).toBe(2);
 
-      clock.t += 1;
-      await provider.get(APP_ID);
+      await getAfter(1);
       expect(getCalls()).toBe(3);
     });
 
     it('goes back to the TTL once Secrets Manager recovers', async () => {
-      const { sm, clock, provider, getCalls } = setup();
+      const { sm, clock, provider, getCalls, getAfter } = setup();
       sm.on(GetSecretValueCommand)
         .resolvesOnce(current(demo.secretString, 'v1'))
         .rejectsOnce(throttled())
         .resolves(current(rotated, 'v2'));
       await provider.get(APP_ID);
-      clock.t += 6 * MINUTE;
-      await provider.get(APP_ID);
+      await getAfter(6 * MINUTE);
       clock.t += MINUTE;
 
       const recovered = await provider.get(APP_ID);
-      clock.t += 4 * MINUTE;
-      await provider.get(APP_ID);
+      await getAfter(4 * MINUTE);
 
       expect(recovered.versionId).toBe('v2');
       expect(getCalls()).toBe(3);

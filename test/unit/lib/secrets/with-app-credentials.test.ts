@@ -29,6 +29,12 @@ function setup() {
   return { sm, clock, provider, smCalls };
 }
 
+/** Secrets Manager updated before Wix: AWSCURRENT holds the secret 'new' (v2), AWSPREVIOUS the secret 'old' (v1). */
+function secretsManagerAheadOfWix(sm: ReturnType<typeof setup>['sm']): void {
+  sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves(version('new', 'v2', 'AWSCURRENT'));
+  sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).resolves(version('old', 'v1', 'AWSPREVIOUS'));
+}
+
 /** A stand-in for a Wix call that accepts only the given app secrets and records what it was given. */
 function wixAccepting(...accepted: string[]) {
   const tried: string[] = [];
@@ -56,8 +62,7 @@ describe('withAppCredentials', () => {
   it('falls back to AWSPREVIOUS once when Wix rejects the current secret', async () => {
     // Secrets Manager was updated before the app secret was changed in Wix.
     const { sm, provider, smCalls } = setup();
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves(version('new', 'v2', 'AWSCURRENT'));
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).resolves(version('old', 'v1', 'AWSPREVIOUS'));
+    secretsManagerAheadOfWix(sm);
     const wix = wixAccepting('old');
 
     const result = await withAppCredentials(provider, APP_ID, wix.call);
@@ -70,8 +75,7 @@ describe('withAppCredentials', () => {
 
   it('does not ask Secrets Manager again on the next call while the previous secret is the one Wix takes', async () => {
     const { sm, provider, smCalls } = setup();
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves(version('new', 'v2', 'AWSCURRENT'));
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).resolves(version('old', 'v1', 'AWSPREVIOUS'));
+    secretsManagerAheadOfWix(sm);
     await withAppCredentials(provider, APP_ID, wixAccepting('old').call);
     const wix = wixAccepting('old');
 
@@ -95,8 +99,7 @@ describe('withAppCredentials', () => {
 
   it('rethrows the original error when the previous secret is rejected too', async () => {
     const { sm, provider } = setup();
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves(version('new', 'v2', 'AWSCURRENT'));
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).resolves(version('old', 'v1', 'AWSPREVIOUS'));
+    secretsManagerAheadOfWix(sm);
     const original = rejected();
     const call = jest.fn().mockRejectedValueOnce(original).mockRejectedValueOnce(rejected());
 
@@ -149,8 +152,7 @@ describe('withAppCredentials', () => {
 
   it('lets a non-credentials error from a fallback through: it is the real answer for that secret', async () => {
     const { sm, provider } = setup();
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' }).resolves(version('new', 'v2', 'AWSCURRENT'));
-    sm.on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' }).resolves(version('old', 'v1', 'AWSPREVIOUS'));
+    secretsManagerAheadOfWix(sm);
     const unavailable = new WixUnavailableError('WIX_UNAVAILABLE', 'Wix answered 503', { operation: 'client_credentials', status: 503 });
     const call = jest.fn().mockRejectedValueOnce(rejected()).mockRejectedValueOnce(unavailable);
 
