@@ -30,50 +30,48 @@ describe('createRuntime', () => {
     await new Promise((resolve) => hanging.server.close(resolve));
   });
 
+  /**
+   * Consumes a state through a runtime whose DynamoDB never answers (`maxAttempts` as AWS_MAX_ATTEMPTS,
+   * the SDK's default when absent): the error it ends with, and how long that took.
+   */
+  async function consumeAgainstHangingDynamoDb(options: { maxAttempts?: string; timeoutMs?: number } = {}) {
+    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
+    if (options.maxAttempts === undefined) delete process.env['AWS_MAX_ATTEMPTS'];
+    else process.env['AWS_MAX_ATTEMPTS'] = options.maxAttempts;
+    const runtime = testRuntime();
+    const started = Date.now();
+    const writeOptions = options.timeoutMs === undefined ? [] : [{ timeoutMs: options.timeoutMs }];
+    const error = await runtime.states
+      .consume('a-state-that-hangs', Date.now() + 60_000, 'consumer', ...writeOptions)
+      .catch((caught: unknown) => caught);
+    return { error, elapsedMs: Date.now() - started };
+  }
+
   afterEach(() => {
     process.env = { ...saved };
   });
 
   it('gives up on a DynamoDB call that never answers, as a transient store error', async () => {
-    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
-    process.env['AWS_MAX_ATTEMPTS'] = '1';
-    const runtime = testRuntime();
-    const started = Date.now();
-
-    const error = await runtime.states
-      .consume('a-state-that-hangs', Date.now() + 60_000, 'consumer')
-      .catch((caught: unknown) => caught);
+    const { error, elapsedMs } = await consumeAgainstHangingDynamoDb({ maxAttempts: '1' });
 
     expect(error).toBeInstanceOf(StoreUnavailableError);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(elapsedMs).toBeLessThan(5000);
   });
 
   it('issue 11 defect 7: bounds one DynamoDB call by two SDK attempts of at most 1.5 s each, not 3 × 3 s', async () => {
-    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
-    delete process.env['AWS_MAX_ATTEMPTS'];
-    const runtime = testRuntime();
-    const started = Date.now();
-
-    const error = await runtime.states.consume('a-state-that-hangs', Date.now() + 60_000, 'consumer').catch((caught: unknown) => caught);
+    const { error, elapsedMs } = await consumeAgainstHangingDynamoDb();
 
     expect(error).toBeInstanceOf(StoreUnavailableError);
     // Two request timeouts of 1 s and the SDK's backoff; the budget assumes a loaded machine adds < 1 s.
-    expect(Date.now() - started).toBeLessThan(3500);
+    expect(elapsedMs).toBeLessThan(3500);
   });
 
   it('issue 11 defect 7: abandons a write at the time limit it is given, whatever the SDK budget', async () => {
-    process.env['AWS_ENDPOINT_URL_DYNAMODB'] = hanging.url;
-    delete process.env['AWS_MAX_ATTEMPTS'];
-    const runtime = testRuntime();
-    const started = Date.now();
-
-    const error = await runtime.states
-      .consume('a-state-that-hangs', Date.now() + 60_000, 'consumer', { timeoutMs: 300 })
-      .catch((caught: unknown) => caught);
+    const { error, elapsedMs } = await consumeAgainstHangingDynamoDb({ timeoutMs: 300 });
 
     expect(error).toBeInstanceOf(StoreUnavailableError);
     expect((error as StoreUnavailableError).awsErrorName).toBe('AbortError');
     // 300 ms and a loaded machine's slack; without the deadline this takes two full attempts (> 2 s).
-    expect(Date.now() - started).toBeLessThan(1500);
+    expect(elapsedMs).toBeLessThan(1500);
   });
 });
