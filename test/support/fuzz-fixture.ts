@@ -11,6 +11,7 @@ import { htmlPage, type HttpResult } from '../../lib/http';
 import type { InstanceKey, TokenStore } from '../../lib/store';
 import { createWixClient } from '../../lib/wix';
 import { createTestTable, type TestTable } from './dynamodb-table';
+import { requestContext } from './http-fixture';
 import { seedClientCredentials, seedLegacy, storeMaker } from './refresh-fixture';
 
 /**
@@ -347,18 +348,7 @@ export function apiEvent(method: string, path: string, rawQuery: string, shape: 
   if (shape.rawQuery === 'empty') event['rawQueryString'] = '';
   if (queryStringParameters !== undefined) event['queryStringParameters'] = queryStringParameters;
   if (shape.requestContext === 'full') {
-    event['requestContext'] = {
-      accountId: 'offlineContext_accountId',
-      apiId: 'offlineContext_apiId',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'fuzz' },
-      requestId: randomUUID(),
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    };
+    event['requestContext'] = requestContext(method, path, 'fuzz');
   } else if (shape.requestContext === 'no-http') {
     event['requestContext'] = { requestId: randomUUID() };
   }

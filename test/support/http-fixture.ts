@@ -10,6 +10,22 @@ import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import type { AppSecretsProvider } from '../../lib/secrets';
 import { createWixClient } from '../../lib/wix';
 
+/** The request context API Gateway (as serverless-offline fills it) gives an HTTP API event for `method path`. */
+export function requestContext(method: string, path: string, userAgent = 'jest'): APIGatewayProxyEventV2['requestContext'] {
+  return {
+    accountId: 'offlineContext_accountId',
+    apiId: 'offlineContext_apiId',
+    domainName: 'localhost',
+    domainPrefix: 'localhost',
+    http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent },
+    requestId: randomUUID(),
+    routeKey: `${method} ${path}`,
+    stage: '$default',
+    time: new Date().toISOString(),
+    timeEpoch: Date.now(),
+  };
+}
+
 /** An HTTP API (payload v2) event as API Gateway builds it for `method path?query`. */
 export function httpEvent(
   method: string,
@@ -28,18 +44,7 @@ export function httpEvent(
     rawQueryString,
     headers: { host: 'localhost:3000', ...options.headers },
     ...(rawQueryString === '' ? {} : { queryStringParameters }),
-    requestContext: {
-      accountId: 'offlineContext_accountId',
-      apiId: 'offlineContext_apiId',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'jest' },
-      requestId: randomUUID(),
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
+    requestContext: requestContext(method, path),
     ...(options.body === undefined ? {} : { body: options.body }),
     isBase64Encoded: options.isBase64Encoded ?? false,
   };

@@ -25,6 +25,7 @@ import {
 } from '../../lib/wix';
 import type { RefreshDeps } from '../../lib/tokens/refresh';
 import { createFakeClock, type FakeClock } from './fake-clock';
+import { storeUnderLease } from './leases';
 import { memorySecrets } from './secrets';
 import { captureLogger, type CapturedLogger } from './mint-fixture';
 import { testCipherFor } from './token-cipher';
@@ -257,15 +258,7 @@ export async function seedClientCredentials(
   seed: { installedAt: number; accessToken: string; expiresAt: number; dueAt: number | null },
 ): Promise<void> {
   await store.recordAppInstalled(key, { eventAt: seed.installedAt });
-  const lease = await store.acquireLease(key, { owner: 'seed' });
-  if (!lease.acquired) throw new Error('seed: lease not acquired');
-  await store.storeLeasedTokens(key, {
-    owner: 'seed',
-    expectedVersion: lease.record.version,
-    accessToken: seed.accessToken,
-    accessTokenExpiresAt: seed.expiresAt,
-    refreshDueAt: seed.dueAt,
-  });
+  await storeUnderLease(store, key, 'seed', { accessToken: seed.accessToken, accessTokenExpiresAt: seed.expiresAt, refreshDueAt: seed.dueAt });
 }
 
 /** Seeds a legacy instance as the install callback stores it. */

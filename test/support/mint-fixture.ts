@@ -45,6 +45,18 @@ export function countingClient(client: Pick<DynamoDBDocumentClient, 'send'>, cal
   };
 }
 
+/**
+ * Where a test's container runs: its DynamoDB Local table, every call counted into `calls`, and the
+ * simulator and app it serves; spread into mintContainer or refreshContainer.
+ */
+export function countedSetting(
+  table: { documentClient: Pick<DynamoDBDocumentClient, 'send'>; tableName: string },
+  calls: string[],
+  setting: { wixUrl: string; app: DemoAppSecret; logger?: CapturedLogger },
+) {
+  return { documentClient: countingClient(table.documentClient, calls), tableName: table.tableName, ...setting };
+}
+
 export interface ContainerOptions {
   documentClient: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;

@@ -2,25 +2,25 @@ import { randomUUID } from 'node:crypto';
 
 import { GetCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
 import {
   createDynamoInstallStateStore,
   createDynamoTokenStore,
   createMemoryInstallStateStore,
   createMemoryTokenStore,
-  type AcquireLeaseOptions,
-  type FailureOutcome,
   type InstallStateStore,
   type InstallTokens,
   type InstanceKey,
-  type InstanceRecord,
   type TokenStore,
 } from '../../lib/store';
 import { instancePk, type InstanceItem } from '../../lib/store/item';
 import { memoryEngine } from '../../lib/store/memory-token-store';
 import { createTokenStore, type ItemEngine, type TokenStoreDeps } from '../../lib/store/token-store';
 import { createTestTable, type TestTable } from './dynamodb-table';
+import { fakeToken } from './leases';
 import { testCipherFor } from './token-cipher';
+
+/** The arranging helpers the contract tests share; they live in ./leases (no DynamoDB in them). */
+export { failUnderLease, fakeToken, grantRefused, storeUnderLease, takeLease, wixUnavailable, type ArrangedFailure } from './leases';
 
 /** The stores the contract suite (test/contract/token-store) runs against. */
 export const STORE_KINDS = ['memory', 'dynamodb'] as const;
@@ -204,50 +204,6 @@ function countingEngine(engine: ItemEngine, onCall: (call: StorageCall) => void)
 /** A new random instance of a new random app. */
 export function newInstance(appId: string = randomUUID()): InstanceKey {
   return { appId, instanceId: randomUUID() };
-}
-
-/** Token-looking values, unique per call, so a scan can look for them. */
-export function fakeToken(kind: 'access' | 'refresh'): string {
-  const token = `OauthNG.JWS.${kind}-${randomUUID()}`;
-  recordIssued(kind === 'access' ? IssuedKind.AccessToken : IssuedKind.RefreshToken, token);
-  return token;
-}
-
-/** Takes a lease or throws: for arranging a test, never for what it checks. */
-export async function takeLease(store: TokenStore, key: InstanceKey, options: AcquireLeaseOptions): Promise<InstanceRecord> {
-  const result = await store.acquireLease(key, options);
-  if (!result.acquired) throw new Error(`arrange: lease not acquired (${result.reason})`);
-  return result.record;
-}
-
-/** A failure as a test scripts it; the owner and version come from the lease taken for it. */
-export type ArrangedFailure = Omit<FailureOutcome, 'owner' | 'expectedVersion'>;
-
-/** Records a failure as the holder of a lease taken for it by `owner` (arranging a backoff or a needs_reauth). */
-export async function failUnderLease(store: TokenStore, key: InstanceKey, owner: string, failure: ArrangedFailure): Promise<InstanceRecord> {
-  const held = await takeLease(store, key, { owner });
-  return store.recordFailure(key, { ...failure, owner, expectedVersion: held.version });
-}
-
-/** What a refused refresh grant records at `at`: needs_reauth, out of the due index. */
-export function grantRefused(at: number): ArrangedFailure {
-  return { error: { kind: 'grant_invalid', code: 'WIX_INVALID_GRANT' }, at, retryAt: null, needsReauth: true };
-}
-
-/** What an unreachable Wix records at `at`: a transient error and a retry at `retryAt`. */
-export function wixUnavailable(at: number, retryAt: number): ArrangedFailure {
-  return { error: { kind: 'transient', code: 'WIX_UNAVAILABLE' }, at, retryAt };
-}
-
-/** Writes a fresh access token as the holder of a lease taken for it by `owner` (someone else's write, arranged). */
-export async function storeUnderLease(
-  store: TokenStore,
-  key: InstanceKey,
-  owner: string,
-  write: { accessTokenExpiresAt: number; refreshDueAt: number | null },
-): Promise<InstanceRecord> {
-  const held = await takeLease(store, key, { owner });
-  return store.storeLeasedTokens(key, { ...write, owner, expectedVersion: held.version, accessToken: fakeToken('access') });
 }
 
 /** Install-callback tokens (fresh fake values) installed at `at`, the access token good for five minutes, not due; `overrides` e.g. a due time. */

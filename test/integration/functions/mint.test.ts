@@ -14,7 +14,7 @@ import { instancePk } from '../../../lib/store/item';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { rejectionOf } from '../../support/failures';
 import { commonRefusedPayloads, type RefusedPayload } from '../../support/invoke-payloads';
-import { captureLogger, countingClient, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
+import { captureLogger, countedSetting, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
 import { legacyV1Envelope } from '../../support/token-cipher';
 
@@ -27,14 +27,7 @@ let ddbCalls: string[];
 let logger: CapturedLogger;
 
 function container(overrides: Parameters<typeof mintContainer>[0]['overrides'] = {}) {
-  return mintContainer({
-    documentClient: countingClient(table.documentClient, ddbCalls),
-    tableName: table.tableName,
-    wixUrl: sim.url,
-    app,
-    logger,
-    overrides,
-  });
+  return mintContainer({ ...countedSetting(table, ddbCalls, { wixUrl: sim.url, app, logger }), overrides });
 }
 
 /** An instance installed at Wix and recorded by the AppInstalled webhook. */

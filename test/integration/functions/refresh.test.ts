@@ -7,7 +7,7 @@ import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { rejectionOf } from '../../support/failures';
 import { commonRefusedPayloads, type RefusedPayload } from '../../support/invoke-payloads';
-import { captureLogger, countingClient, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
+import { captureLogger, countedSetting, lambdaContext, type CapturedLogger } from '../../support/mint-fixture';
 import { refreshContainer, scheduledEvent, seedClientCredentials, seedLegacy, storeMaker } from '../../support/refresh-fixture';
 import { startSimulatedApp } from '../../support/simulated-app';
 import { DAY, HOUR, MINUTE } from '../../support/time';
@@ -42,14 +42,7 @@ afterEach(async () => {
 
 /** A `refresh` container on this test's table and simulator, its DynamoDB calls counted in ddbCalls. */
 function container(overrides: Parameters<typeof refreshContainer>[0]['overrides'] = {}) {
-  return refreshContainer({
-    documentClient: countingClient(table.documentClient, ddbCalls),
-    tableName: table.tableName,
-    wixUrl: sim.url,
-    app,
-    logger,
-    overrides,
-  });
+  return refreshContainer({ ...countedSetting(table, ddbCalls, { wixUrl: sim.url, app, logger }), overrides });
 }
 
 const makeStore = () => storeMaker(table.documentClient, table.tableName, app);

@@ -13,6 +13,7 @@ import {
 import { sweep, type SweepOptions } from '../../../../lib/tokens/sweep';
 import { createWixClient } from '../../../../lib/wix';
 import { createTestTable, type TestTable } from '../../../support/dynamodb-table';
+import { storeUnderLease } from '../../../support/leases';
 import { lambdaContext, mintContainer } from '../../../support/mint-fixture';
 import {
   grantCounter,
@@ -78,6 +79,23 @@ function afterWixRefresh<D extends ReturnType<typeof container>['deps']>(deps: D
       },
     },
   };
+}
+
+/**
+ * A legacy instance on the rotating simulator, refreshed once while `meanwhile` runs between Wix's
+ * answer and the store write: what refreshOne answered, and the record after it.
+ */
+async function refreshedWhile(
+  meanwhile: (key: InstanceKey, store: TokenStore) => Promise<void>,
+  options: Partial<Parameters<typeof refreshContainer>[0]> = {},
+) {
+  const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
+  const base = container({ wixUrl: rotatingSim.url, ...options });
+  const deps = afterWixRefresh(base.deps, () => meanwhile(key, base.store));
+
+  const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
+
+  return { key, outcome, record: await read(base.store, key) };
 }
 
 async function read(store: TokenStore, key: InstanceKey): Promise<InstanceRecord> {
@@ -187,43 +205,35 @@ describe('sweep: per kind', () => {
   });
 
   it('keeps a rotated refresh token whose lease ran out during the call, nobody having written since', async () => {
-    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
     // A pause (GC, a slow network) that outlasts the lease after Wix already rotated the token.
-    const deps = afterWixRefresh(base.deps, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 400));
-    });
+    const { key, outcome, record } = await refreshedWhile(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+      },
+      { store: { leaseTtlMs: 300 }, overrides: { writeMarginMs: 0, minCallMs: 0 } },
+    );
 
-    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
-
-    const record = await read(base.store, key);
     expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
     expect(record.refreshToken).not.toBe(key.refreshToken);
     await expect(exchanger(rotatingSim).refreshAccessToken(app, record.refreshToken as string)).resolves.toBeDefined();
   });
 
   it('keeps a rotated refresh token when a mint took the expired lease and wrote an access token meanwhile', async () => {
-    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    // One process, one clock: no skew to allow for before the mint takes the expired lease.
-    const base = container({ wixUrl: rotatingSim.url, store: { leaseTtlMs: 300, clockSkewMs: 0 }, overrides: { writeMarginMs: 0, minCallMs: 0 } });
     const minted = { accessToken: 'OauthNG.JWS.minted-while-the-refresh-paused', expiresAt: Date.now() + 4 * HOUR };
     // Wix rotated the token; then a pause outlasts the lease, and a mint takes it over and writes.
-    const deps = afterWixRefresh(base.deps, async () => {
-      await new Promise((resolve) => setTimeout(resolve, 400));
-      const mint = await base.store.acquireLease(key, { owner: 'mint' });
-      if (!mint.acquired) throw new Error('arrange: the mint got no lease');
-      await base.store.storeLeasedTokens(key, {
-        owner: 'mint',
-        expectedVersion: mint.record.version,
-        accessToken: minted.accessToken,
-        accessTokenExpiresAt: minted.expiresAt,
-        refreshDueAt: mint.record.refreshDueAt ?? null,
-      });
-    });
+    const { key, outcome, record } = await refreshedWhile(
+      async (key, store) => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await storeUnderLease(store, key, 'mint', {
+          accessToken: minted.accessToken,
+          accessTokenExpiresAt: minted.expiresAt,
+          refreshDueAt: (held) => held.refreshDueAt ?? null,
+        });
+      },
+      // One process, one clock: no skew to allow for before the mint takes the expired lease.
+      { store: { leaseTtlMs: 300, clockSkewMs: 0 }, overrides: { writeMarginMs: 0, minCallMs: 0 } },
+    );
 
-    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
-
-    const record = await read(base.store, key);
     expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
     expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
     expect(record).toMatchObject({ grantKind: GrantKind.Legacy, status: InstanceStatus.Active, accessToken: minted.accessToken });
@@ -231,29 +241,19 @@ describe('sweep: per kind', () => {
   });
 
   it('keeps a rotated refresh token when an AppInstalled moved the version but left the refresh token', async () => {
-    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    const base = container({ wixUrl: rotatingSim.url });
-    const deps = afterWixRefresh(base.deps, async () => {
-      await base.store.recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
+    const { key, outcome, record } = await refreshedWhile(async (key, store) => {
+      await store.recordAppInstalled(key, { eventAt: Date.now() + MINUTE });
     });
 
-    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
-
-    const record = await read(base.store, key);
     expect(outcome).toMatchObject({ status: 'refreshed', rotated: true });
     expect(rotatingSim.liveRefreshTokens(app.appId, key.instanceId)).toEqual([record.refreshToken]);
   });
 
   it('drops its rotated refresh token when the app was removed meanwhile: the instance stays uninstalled', async () => {
-    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    const base = container({ wixUrl: rotatingSim.url });
-    const deps = afterWixRefresh(base.deps, async () => {
-      await base.store.recordAppRemoved(key, { eventAt: Date.now() + MINUTE });
+    const { outcome, record } = await refreshedWhile(async (key, store) => {
+      await store.recordAppRemoved(key, { eventAt: Date.now() + MINUTE });
     });
 
-    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
-
-    const record = await read(base.store, key);
     expect(outcome).toMatchObject({ status: 'failed', failure: 'conflict' });
     expect(record.status).toBe(InstanceStatus.Uninstalled);
     expect(record.refreshToken).toBeUndefined();
@@ -261,18 +261,13 @@ describe('sweep: per kind', () => {
   });
 
   it('drops its rotated refresh token when a reinstall stored a newer one meanwhile', async () => {
-    const key = await seedLegacy(rotatingSim, exchanger(rotatingSim), makeStore(), app, hot());
-    const base = container({ wixUrl: rotatingSim.url });
     let reinstalled = '';
-    const deps = afterWixRefresh(base.deps, async () => {
+    const { outcome, record } = await refreshedWhile(async (key, store) => {
       const fresh = await exchanger(rotatingSim).exchangeCode(app, rotatingSim.issueCode(app.appId, key.instanceId));
       reinstalled = fresh.refreshToken;
-      await base.store.storeInstallTokens(key, { ...fresh, accessTokenExpiresAt: fresh.expiresAt, installedAt: Date.now(), refreshDueAt: null });
+      await store.storeInstallTokens(key, { ...fresh, accessTokenExpiresAt: fresh.expiresAt, installedAt: Date.now(), refreshDueAt: null });
     });
 
-    const outcome = await refreshOne(deps, key, { deadline: Date.now() + 5000 });
-
-    const record = await read(base.store, key);
     expect(outcome).toMatchObject({ status: 'failed', failure: 'conflict' });
     expect(record.refreshToken).toBe(reinstalled);
   });

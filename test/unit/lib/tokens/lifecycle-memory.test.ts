@@ -112,16 +112,29 @@ describe('receiveWebhook on the memory store', () => {
     expect(receipt.outcome).toBe('duplicate');
   });
 
-  it('answers an AppInstalled older than an applied AppRemoved as stale: the instance stays removed', async () => {
+  it.each([
+    {
+      name: 'answers an AppInstalled older than an applied AppRemoved as stale: the instance stays removed',
+      applied: 'AppRemoved',
+      late: 'AppInstalled',
+      status: InstanceStatus.Uninstalled,
+    },
+    {
+      name: 'answers a stale AppRemoved for an instance reinstalled since, leaving it active',
+      applied: 'AppInstalled',
+      late: 'AppRemoved',
+      status: InstanceStatus.Active,
+    },
+  ] as const)('$name', async ({ applied, late, status }) => {
     const w = createMemoryWorld({ apps: [app] });
     const { deps, sign } = setup(w);
     const key = w.newKey();
-    await receiveWebhook(deps, sign('AppRemoved', key, IAT));
+    await receiveWebhook(deps, sign(applied, key, IAT));
 
-    const receipt = await receiveWebhook(deps, sign('AppInstalled', key, IAT - 1000));
+    const receipt = await receiveWebhook(deps, sign(late, key, IAT - 1000));
 
     expect(receipt.outcome).toBe('stale');
-    expect((await w.store.getInstance(key))?.status).toBe(InstanceStatus.Uninstalled);
+    expect((await w.store.getInstance(key))?.status).toBe(status);
   });
 
   it('lets an AppRemoved win a tie with AppInstalled, whichever arrives first', async () => {
@@ -151,18 +164,6 @@ describe('receiveWebhook on the memory store', () => {
 
     expect(receipt.outcome).toBe('applied');
     expect(await w.store.getInstance(key)).toMatchObject({ status: InstanceStatus.Active, grantKind: GrantKind.ClientCredentials, lastEventAt: IAT + 1000 });
-  });
-
-  it('answers a stale AppRemoved for an instance reinstalled since, leaving it active', async () => {
-    const w = createMemoryWorld({ apps: [app] });
-    const { deps, sign } = setup(w);
-    const key = w.newKey();
-    await receiveWebhook(deps, sign('AppInstalled', key, IAT));
-
-    const receipt = await receiveWebhook(deps, sign('AppRemoved', key, IAT - 1000));
-
-    expect(receipt.outcome).toBe('stale');
-    expect((await w.store.getInstance(key))?.status).toBe(InstanceStatus.Active);
   });
 
   it('refuses a webhook the verifier does not accept, writing nothing', async () => {
