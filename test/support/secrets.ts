@@ -7,6 +7,11 @@ export interface MemorySecretsOptions {
   fail?: Record<string, Error>;
 }
 
+/** The credentials the service reads from a demo app's secret (`appSecret` in place of its own, e.g. an AWSPREVIOUS). */
+export function credentialsOf(app: DemoAppSecret, appSecret = app.appSecret): AppCredentials {
+  return Object.freeze({ appId: app.appId, appSecret, webhookPublicKey: app.webhookPublicKey, tokenKeys: app.tokenKeys });
+}
+
 /**
  * The one secrets provider of the tests: several apps' credentials held in memory, no Secrets Manager.
  * `previous` gives an app an AWSPREVIOUS; `fail` makes get() throw for an app (e.g. a
@@ -15,8 +20,6 @@ export interface MemorySecretsOptions {
  */
 export function memorySecrets(apps: DemoAppSecret[], options: MemorySecretsOptions = {}): AppSecretsProvider & { gets: string[] } {
   const gets: string[] = [];
-  const credentials = (app: DemoAppSecret, appSecret = app.appSecret): AppCredentials =>
-    Object.freeze({ appId: app.appId, appSecret, webhookPublicKey: app.webhookPublicKey, tokenKeys: app.tokenKeys });
   const find = (appId: string) => {
     const app = apps.find((candidate) => candidate.appId === appId);
     if (app === undefined) throw new UnknownAppError(appId);
@@ -28,12 +31,12 @@ export function memorySecrets(apps: DemoAppSecret[], options: MemorySecretsOptio
       gets.push(appId);
       const failure = options.fail?.[appId];
       if (failure) throw failure;
-      return credentials(find(appId));
+      return credentialsOf(find(appId));
     },
     getPrevious: async (appId) => {
       const app = find(appId);
       const previous = options.previous?.[appId];
-      return previous === undefined ? undefined : credentials(app, previous);
+      return previous === undefined ? undefined : credentialsOf(app, previous);
     },
     invalidate: () => undefined,
   };

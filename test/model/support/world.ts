@@ -273,11 +273,17 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
   /** What the two lease-taking handlers add: a random jitter and a fresh lease owner per attempt. */
   const leaseDeps = { random: Math.random, newLeaseOwner: randomUUID };
 
+  /** The containers of one kind, one per clock offset, each with the handler `make` builds on it. */
+  const containersOf = <H>(kind: ContainerKind & keyof Offsets, make: (container: Container) => H): Array<Container & { handler: H }> =>
+    offsets[kind].map((offset, index) => {
+      const container = base(kind, index, offset);
+      return { ...container, handler: make(container) };
+    });
+
   const containers: Containers = {
-    mint: offsets.mint.map((offset, index) => {
-      const container = base('mint', index, offset);
+    mint: containersOf('mint', (container) => {
       const wix = wixClientOf(container);
-      const handler = createMintHandler({
+      return createMintHandler({
         ...commonDeps(container),
         ...leaseDeps,
         wix,
@@ -287,11 +293,9 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
         leaseWaitMs: LEASE_WAIT_MS,
         leasePollMs: 20,
       });
-      return { ...container, handler };
     }),
-    refresh: offsets.refresh.map((offset, index) => {
-      const container = base('refresh', index, offset);
-      const handler = createRefreshHandler({
+    refresh: containersOf('refresh', (container) =>
+      createRefreshHandler({
         ...commonDeps(container),
         ...leaseDeps,
         wix: wixClientOf(container),
@@ -300,25 +304,20 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
         // The lease is 2.5 s here (5 s in production): keep the production ratio of call time to write margin.
         writeMarginMs: 1000,
         minCallMs: 300,
-      });
-      return { ...container, handler };
-    }),
-    install: offsets.install.map((offset, index) => {
-      const container = base('install', index, offset);
-      const handler = createInstallHandler({
+      }),
+    ),
+    install: containersOf('install', (container) =>
+      createInstallHandler({
         ...commonDeps(container),
         installerUrl: sim.url,
         publicUrl: 'http://localhost:3000',
         states: createDynamoInstallStateStore({ documentClient: container.ddb, tableName: table.tableName, now: container.now }),
         wix: wixClientOf(container),
-      });
-      return { ...container, handler };
-    }),
-    webhooks: offsets.webhooks.map((offset, index) => {
-      const container = base('webhooks', index, offset);
-      const handler = createWebhooksHandler({ appIds: [app.appId], secrets, store: storeOf(container), now: container.now, logger: container.logger });
-      return { ...container, handler };
-    }),
+      }),
+    ),
+    webhooks: containersOf('webhooks', (container) =>
+      createWebhooksHandler({ appIds: [app.appId], secrets, store: storeOf(container), now: container.now, logger: container.logger }),
+    ),
   };
 
   return {

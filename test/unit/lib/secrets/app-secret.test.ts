@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { AppSecretMalformedError, parseAppSecret } from '../../../../lib/secrets';
 import { thrownBy } from '../../../support/failures';
+import { credentialsOf } from '../../../support/secrets';
 
 const APP_ID = '11111111-1111-4111-8111-111111111111';
 const demo = demoAppSecret(APP_ID);
@@ -18,12 +19,7 @@ describe('parseAppSecret', () => {
   it('returns the credentials of a valid secret', () => {
     const credentials = parseAppSecret(demo.secretString, APP_ID);
 
-    expect(credentials).toEqual({
-      appId: APP_ID,
-      appSecret: demo.appSecret,
-      webhookPublicKey: demo.webhookPublicKey,
-      tokenKeys: demo.tokenKeys,
-    });
+    expect(credentials).toEqual(credentialsOf(demo));
   });
 
   it('ignores unknown fields and matches the app id whatever its case', () => {

@@ -62,11 +62,14 @@ describe('receiveWebhook on the memory store', () => {
     });
   });
 
-  it('answers a redelivered AppInstalled as a duplicate and changes nothing', async () => {
+  it.each([
+    { name: 'answers a redelivered AppInstalled as a duplicate and changes nothing', eventType: 'AppInstalled' },
+    { name: 'answers a redelivered AppRemoved as a duplicate', eventType: 'AppRemoved' },
+  ] as const)('$name', async ({ eventType }) => {
     const w = createMemoryWorld({ apps: [app] });
     const { deps, sign } = setup(w);
     const key = w.newKey();
-    const jwt = sign('AppInstalled', key, IAT);
+    const jwt = sign(eventType, key, IAT);
     await receiveWebhook(deps, jwt);
     const before = await w.store.getInstance(key);
 
@@ -98,43 +101,6 @@ describe('receiveWebhook on the memory store', () => {
     expect(record?.accessToken).toBeUndefined();
     expect(record?.refreshDueAt).toBeUndefined();
     expect(due.items.map((item) => item.instanceId)).not.toContain(key.instanceId);
-  });
-
-  it('answers a redelivered AppRemoved as a duplicate', async () => {
-    const w = createMemoryWorld({ apps: [app] });
-    const { deps, sign } = setup(w);
-    const key = w.newKey();
-    const jwt = sign('AppRemoved', key, IAT);
-    await receiveWebhook(deps, jwt);
-
-    const receipt = await receiveWebhook(deps, jwt);
-
-    expect(receipt.outcome).toBe('duplicate');
-  });
-
-  it.each([
-    {
-      name: 'answers an AppInstalled older than an applied AppRemoved as stale: the instance stays removed',
-      applied: 'AppRemoved',
-      late: 'AppInstalled',
-      status: InstanceStatus.Uninstalled,
-    },
-    {
-      name: 'answers a stale AppRemoved for an instance reinstalled since, leaving it active',
-      applied: 'AppInstalled',
-      late: 'AppRemoved',
-      status: InstanceStatus.Active,
-    },
-  ] as const)('$name', async ({ applied, late, status }) => {
-    const w = createMemoryWorld({ apps: [app] });
-    const { deps, sign } = setup(w);
-    const key = w.newKey();
-    await receiveWebhook(deps, sign(applied, key, IAT));
-
-    const receipt = await receiveWebhook(deps, sign(late, key, IAT - 1000));
-
-    expect(receipt.outcome).toBe('stale');
-    expect((await w.store.getInstance(key))?.status).toBe(status);
   });
 
   it('lets an AppRemoved win a tie with AppInstalled, whichever arrives first', async () => {
