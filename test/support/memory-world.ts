@@ -248,6 +248,14 @@ export function slowStore<S extends object>(store: S, clock: Pick<FakeClock, 'ad
 
 export const storeOutage = (operation: string) => new StoreUnavailableError('ThrottlingException', operation, new Error('slow down'));
 
+/** `store` with each of `operations` failing as an outage (a StoreUnavailableError naming it), the others as they are. */
+export function withOutage<S extends object>(store: S, ...operations: Array<keyof S & string>): S {
+  const failing = (operation: string) => async () => {
+    throw storeOutage(operation);
+  };
+  return { ...store, ...Object.fromEntries(operations.map((operation) => [operation, failing(operation)])) };
+}
+
 /**
  * Seeds an active client-credentials instance (AppInstalled at `installedAt`) holding `accessToken`
  * (expiring at `expiresAt`), due at `dueAt` (or out of the index with null).

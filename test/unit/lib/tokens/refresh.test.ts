@@ -6,7 +6,7 @@ import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from
 import { refreshNow, refreshOne, type RefreshStore } from '../../../../lib/tokens/refresh';
 import { appFailureRetryAt } from '../../../../lib/tokens/refresh-policy';
 import { WixErrorKind } from '../../../../lib/wix';
-import { createMemoryWorld, refresher, issued, recordingStore, seedLegacy, storeOutage, wixError, type MemoryWorld } from '../../../support/memory-world';
+import { createMemoryWorld, refresher, issued, recordingStore, seedLegacy, wixError, withOutage, type MemoryWorld } from '../../../support/memory-world';
 
 const app = demoAppSecret(randomUUID());
 const MINUTE = 60_000;
@@ -107,15 +107,7 @@ describe('refreshOne on the memory store', () => {
     const w = world();
     const { key, refreshToken } = await legacyInstance(w);
     const rotated = rotateNext(w);
-    const down: RefreshStore = {
-      ...w.store,
-      storeLeasedTokens: async () => {
-        throw storeOutage('storeLeasedTokens');
-      },
-      storeRotatedTokens: async () => {
-        throw storeOutage('storeRotatedTokens');
-      },
-    };
+    const down = withOutage<RefreshStore>(w.store, 'storeLeasedTokens', 'storeRotatedTokens');
     const deadline = w.clock.now() + 10_000;
 
     const outcome = await refreshOne(refresher(w, { store: down }), key, { deadline });
