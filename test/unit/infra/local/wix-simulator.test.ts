@@ -4,7 +4,8 @@ import path from 'node:path';
 import {
   mulberry32,
   startWixSimulator,
-  type Fault,
+  wixFaults,
+  type InterceptedCall,
   type WixSimulator,
   type WixSimulatorOptions,
 } from '../../../../infra/local/wix-simulator';
@@ -441,7 +442,7 @@ describe('Wix simulator', () => {
   describe('faults', () => {
     it('answers a 5xx status fault with an HTML page and does not consume the code', async () => {
       const code = sim.issueCode(APP.appId, sim.install(APP.appId));
-      sim.injectFault({ kind: 'status', status: 503 });
+      sim.intercept(wixFaults.status(503));
 
       const faulted = await exchangeCode(sim, code);
       const retried = await exchangeCode(sim, code);
@@ -454,7 +455,7 @@ describe('Wix simulator', () => {
     });
 
     it('answers a 4xx status fault with a JSON error built from error and errorDescription', async () => {
-      sim.injectFault({ kind: 'status', status: 403, error: 'access_denied', errorDescription: 'nope' });
+      sim.intercept(wixFaults.status(403, { error: 'access_denied', errorDescription: 'nope' }));
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
 
@@ -463,7 +464,7 @@ describe('Wix simulator', () => {
     });
 
     it('uses a status fault’s own body and content type', async () => {
-      sim.injectFault({ kind: 'status', status: 502, body: 'upstream gone', contentType: 'text/plain' });
+      sim.intercept(wixFaults.status(502, { body: 'upstream gone', contentType: 'text/plain' }));
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
 
@@ -474,9 +475,9 @@ describe('Wix simulator', () => {
 
     it('answers 429 with Retry-After in seconds or as an HTTP date', async () => {
       const date = 'Wed, 01 Jan 2025 12:00:30 GMT';
-      sim.injectFault({ kind: 'rate-limit', retryAfter: 7 });
-      sim.injectFault({ kind: 'rate-limit', retryAfter: date });
-      sim.injectFault({ kind: 'rate-limit' });
+      sim.intercept(wixFaults.rateLimit({ retryAfter: 7 }));
+      sim.intercept(wixFaults.rateLimit({ retryAfter: date }));
+      sim.intercept(wixFaults.rateLimit());
       const instanceId = sim.install(APP.appId);
 
       const seconds = await clientCredentials(sim, instanceId);
@@ -489,7 +490,7 @@ describe('Wix simulator', () => {
     });
 
     it('hangs until the client aborts, and stop() still returns promptly', async () => {
-      sim.injectFault({ kind: 'hang' });
+      sim.intercept(wixFaults.hang());
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), 100);
 
@@ -506,7 +507,7 @@ describe('Wix simulator', () => {
     });
 
     it('destroys a hanging request on stop()', async () => {
-      sim.injectFault({ kind: 'hang' });
+      sim.intercept(wixFaults.hang());
       const request = clientCredentials(sim, sim.install(APP.appId)).then(
         () => 'answered',
         () => 'failed',
@@ -521,7 +522,7 @@ describe('Wix simulator', () => {
     });
 
     it('resets the connection without answering', async () => {
-      sim.injectFault({ kind: 'reset' });
+      sim.intercept(wixFaults.reset());
 
       const outcome = await clientCredentials(sim, sim.install(APP.appId)).catch((error: unknown) => error);
 
@@ -530,11 +531,11 @@ describe('Wix simulator', () => {
     });
 
     it.each([
-      ['html', /^text\/html/, (text: string) => text.startsWith('<!DOCTYPE html>')],
-      ['not-json', /^application\/json/, (text: string) => text.length > 0 && !isJson(text)],
-      ['empty-body', /^application\/json/, (text: string) => text === ''],
-    ] as const)('answers 200 with a broken body for %s', async (kind, contentType, check) => {
-      sim.injectFault({ kind });
+      ['html', wixFaults.html, /^text\/html/, (text: string) => text.startsWith('<!DOCTYPE html>')],
+      ['notJson', wixFaults.notJson, /^application\/json/, (text: string) => text.length > 0 && !isJson(text)],
+      ['emptyBody', wixFaults.emptyBody, /^application\/json/, (text: string) => text === ''],
+    ] as const)('answers 200 with a broken body for %s', async (_name, fault, contentType, check) => {
+      sim.intercept(fault());
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
 
@@ -544,11 +545,11 @@ describe('Wix simulator', () => {
     });
 
     it.each([
-      ['missing-access-token', (body: Record<string, unknown>) => !('access_token' in body)],
-      ['mistyped-access-token', (body: Record<string, unknown>) => body.access_token === 12345],
-    ] as const)('answers %s after performing the grant', async (kind, check) => {
+      ['missingAccessToken', wixFaults.missingAccessToken, (body: Record<string, unknown>) => !('access_token' in body)],
+      ['mistypedAccessToken', wixFaults.mistypedAccessToken, (body: Record<string, unknown>) => body.access_token === 12345],
+    ] as const)('answers %s after performing the grant', async (_name, fault, check) => {
       const code = sim.issueCode(APP.appId, sim.install(APP.appId));
-      sim.injectFault({ kind });
+      sim.intercept(fault());
 
       const answer = await exchangeCode(sim, code);
       const reuse = await exchangeCode(sim, code);
@@ -560,11 +561,11 @@ describe('Wix simulator', () => {
     });
 
     it.each([
-      ['expires-in-string', '14400'],
-      ['expires-in-invalid', 'soon'],
-      ['expires-in-missing', undefined],
-    ] as const)('answers %s with a usable token', async (kind, expiresIn) => {
-      sim.injectFault({ kind });
+      ['expiresInString', wixFaults.expiresInString, '14400'],
+      ['expiresInInvalid', wixFaults.expiresInInvalid, 'soon'],
+      ['expiresInMissing', wixFaults.expiresInMissing, undefined],
+    ] as const)('answers %s with a usable token', async (_name, fault, expiresIn) => {
+      sim.intercept(fault());
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
       const info = await tokenInfo(sim, answer.json.access_token as string);
@@ -575,7 +576,7 @@ describe('Wix simulator', () => {
     });
 
     it('adds unknown fields to a valid answer for extra-fields', async () => {
-      sim.injectFault({ kind: 'extra-fields' });
+      sim.intercept(wixFaults.extraFields());
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
 
@@ -584,7 +585,7 @@ describe('Wix simulator', () => {
     });
 
     it('keeps a shape fault for a successful answer instead of spending it on an error', async () => {
-      sim.injectFault({ kind: 'missing-access-token' });
+      sim.intercept(wixFaults.missingAccessToken());
       const instanceId = sim.install(APP.appId);
 
       const refused = await clientCredentials(sim, instanceId, { appId: APP.appId, appSecret: 'wrong' });
@@ -597,7 +598,7 @@ describe('Wix simulator', () => {
     });
 
     it('applies a fault to the next `times` matching calls only', async () => {
-      sim.injectFault({ kind: 'status', status: 500, times: 2 });
+      sim.intercept(wixFaults.status(500, { times: 2 }));
       const instanceId = sim.install(APP.appId);
 
       const statuses: number[] = [];
@@ -607,8 +608,8 @@ describe('Wix simulator', () => {
     });
 
     it('matches a fault on grant and on path', async () => {
-      sim.injectFault({ kind: 'status', status: 500, grant: 'refresh_token' });
-      sim.injectFault({ kind: 'status', status: 504, path: '/oauth2/token-info' });
+      sim.intercept(wixFaults.status(500, { grant: 'refresh_token' }));
+      sim.intercept(wixFaults.status(504, { path: '/oauth2/token-info' }));
       const instanceId = sim.install(APP.appId);
       const first = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
 
@@ -620,7 +621,7 @@ describe('Wix simulator', () => {
     });
 
     it('can fault an installer page when its path is named', async () => {
-      sim.injectFault({ kind: 'status', status: 500, path: '/installer/close-window' });
+      sim.intercept(wixFaults.status(500, { path: '/installer/close-window' }));
 
       const answer = await get(sim, '/installer/close-window?access_token=abc');
 
@@ -632,7 +633,7 @@ describe('Wix simulator', () => {
       const rate = 0.3;
       const prng = mulberry32(42);
       const expected = Array.from({ length: 40 }, () => (prng() < rate ? 503 : 200));
-      sim.injectFault({ kind: 'status', status: 503, rate });
+      sim.intercept(wixFaults.status(503, { rate }));
       const instanceId = sim.install(APP.appId);
 
       const statuses: number[] = [];
@@ -645,34 +646,52 @@ describe('Wix simulator', () => {
 
     it('draws rate faults from an injected random source', async () => {
       await restart({ random: () => 0.5 });
-      sim.injectFault({ kind: 'status', status: 500, rate: 0.49 });
-      sim.injectFault({ kind: 'status', status: 502, rate: 0.51 });
+      sim.intercept(wixFaults.status(500, { rate: 0.49 }));
+      sim.intercept(wixFaults.status(502, { rate: 0.51 }));
 
       const answer = await clientCredentials(sim, sim.install(APP.appId));
 
       expect(answer.status).toBe(502);
     });
 
-    it('stops every fault on clearFaults', async () => {
-      sim.injectFault({ kind: 'status', status: 500, rate: 1 });
-      sim.injectFault({ kind: 'status', status: 500, times: 5 });
+    it('stops every fault on clearIntercepts', async () => {
+      sim.intercept(wixFaults.status(500, { rate: 1 }));
+      sim.intercept(wixFaults.status(500, { times: 5 }));
       const instanceId = sim.install(APP.appId);
       const before = await clientCredentials(sim, instanceId);
 
-      sim.clearFaults();
+      sim.clearIntercepts();
       const after = await clientCredentials(sim, instanceId);
 
       expect([before.status, after.status]).toEqual([500, 200]);
     });
 
-    it.each<[string, Fault]>([
-      ['times and rate together', { kind: 'hang', times: 1, rate: 0.5 }],
-      ['a rate above 1', { kind: 'hang', rate: 1.5 }],
-      ['zero times', { kind: 'hang', times: 0 }],
-      ['an unknown kind', { kind: 'explode' as Fault['kind'] }],
-      ['a status that is not HTTP', { kind: 'status', status: 999 }],
-    ])('rejects a fault with %s', (_name, fault) => {
-      expect(() => sim.injectFault(fault)).toThrow();
+    it.each([
+      ['times and rate together', () => wixFaults.hang({ times: 1, rate: 0.5 }), TypeError],
+      ['a rate above 1', () => wixFaults.hang({ rate: 1.5 }), RangeError],
+      ['zero times', () => wixFaults.hang({ times: 0 }), RangeError],
+      ['a status that is not HTTP', () => wixFaults.status(999), RangeError],
+      ['a hook that is not a function', () => sim.intercept('explode' as never), TypeError],
+    ] as const)('rejects a fault with %s', (_name, make, type) => {
+      expect(make).toThrow(type);
+    });
+
+    it('hands a hand-written hook each call, and routes the calls it passes on', async () => {
+      const seen: Array<Omit<InterceptedCall, 'random' | 'errorShape'>> = [];
+      sim.intercept(({ path, method, grant }) => {
+        seen.push({ path, method, grant });
+        return path === '/nowhere' ? { reply: { kind: 'raw', status: 418, body: 'teapot' } } : undefined;
+      });
+      const instanceId = sim.install(APP.appId);
+
+      const minted = await clientCredentials(sim, instanceId);
+      const teapot = await get(sim, '/nowhere');
+
+      expect([minted.status, teapot.status, teapot.text]).toEqual([200, 418, 'teapot']);
+      expect(seen).toEqual([
+        { path: '/oauth2/token', method: 'POST', grant: 'client_credentials' },
+        { path: '/nowhere', method: 'GET', grant: undefined },
+      ]);
     });
   });
 
@@ -721,7 +740,7 @@ describe('Wix simulator', () => {
   describe('counters', () => {
     it('counts every call by path and grant, faulted ones included', async () => {
       const instanceId = sim.install(APP.appId);
-      sim.injectFault({ kind: 'status', status: 500, grant: 'client_credentials' });
+      sim.intercept(wixFaults.status(500, { grant: 'client_credentials' }));
 
       await clientCredentials(sim, instanceId);
       await clientCredentials(sim, instanceId);
