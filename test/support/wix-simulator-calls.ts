@@ -46,25 +46,19 @@ export async function read(response: Response): Promise<Answer> {
 }
 
 export function exchangeCode(sim: WixSimulator, code: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth/access', { grant_type: 'authorization_code', client_id: app.appId, client_secret: app.appSecret, code });
+  return grant(sim, '/oauth/access', 'authorization_code', app, { code });
 }
 
 export function refresh(sim: WixSimulator, refreshToken: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth/access', {
-    grant_type: 'refresh_token',
-    client_id: app.appId,
-    client_secret: app.appSecret,
-    refresh_token: refreshToken,
-  });
+  return grant(sim, '/oauth/access', 'refresh_token', app, { refresh_token: refreshToken });
 }
 
 export function clientCredentials(sim: WixSimulator, instanceId: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth2/token', {
-    grant_type: 'client_credentials',
-    client_id: app.appId,
-    client_secret: app.appSecret,
-    instance_id: instanceId,
-  });
+  return grant(sim, '/oauth2/token', 'client_credentials', app, { instance_id: instanceId });
+}
+
+function grant(sim: WixSimulator, route: string, grantType: string, app: typeof APP, fields: Record<string, string>): Promise<Answer> {
+  return post(sim, route, { grant_type: grantType, client_id: app.appId, client_secret: app.appSecret, ...fields });
 }
 
 export function tokenInfo(sim: WixSimulator, token: string): Promise<Answer> {
