@@ -133,23 +133,21 @@ function scoped(scope: FaultScope, defaultPaths: readonly string[], act: (call: 
   if (rate !== undefined && !(rate >= 0 && rate <= 1)) throw new RangeError('fault rate must be within 0..1');
   if (times !== undefined && !(Number.isInteger(times) && times > 0)) throw new RangeError('fault times must be a positive integer');
   let remaining = times ?? 1;
-  const use = (): void => {
-    remaining -= 1;
-  };
   return (call) => {
     if (path !== undefined ? path !== call.path : !defaultPaths.includes(call.path)) return undefined;
     if (grant !== undefined && grant !== call.grant) return undefined;
-    if (rate !== undefined ? !(call.random() < rate) : remaining <= 0) return undefined;
+    if (rate !== undefined) return call.random() < rate ? act(call) : undefined;
+    if (remaining <= 0) return undefined;
     const interception = act(call);
-    if (rate !== undefined) return interception;
     if (!('damage' in interception)) {
-      use();
+      remaining -= 1;
       return interception;
     }
+    const { damage } = interception;
     return {
       damage: (body) => {
-        use();
-        interception.damage(body);
+        remaining -= 1;
+        damage(body);
       },
     };
   };

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 
 import { APP_INSTANCE_PATH, WixSimulatorPaths, type CallCounts, type WixSimulator, type WixSimulatorOptions } from './contract';
-import { mulberry32, type Intercept, type Interception } from './faults';
+import { mulberry32, type Intercept, type InterceptedCall, type Interception } from './faults';
 import { Grants } from './grants';
 import { closeWindow, installer } from './pages';
 import { failReply, htmlPage, methodNotAllowed, send, type Reply, type WixErrorShape } from './replies';
@@ -17,6 +17,7 @@ const TOKEN_PATHS: ReadonlySet<string> = new Set([WixSimulatorPaths.legacyAccess
 const INSTALL_PATHS: ReadonlySet<string> = new Set([WixSimulatorPaths.install, WixSimulatorPaths.legacyConsent]);
 const MAX_BODY_BYTES = 64 * 1024;
 
+/** A running simulator: the state's methods, served over HTTP. */
 export class Simulator extends SimulatorState implements WixSimulator {
   url = '';
   readonly calls: CallCounts = { total: 0, byPath: {}, byGrant: {} };
@@ -130,7 +131,7 @@ export class Simulator extends SimulatorState implements WixSimulator {
   }
 
   /** The first installed hook's interception of the call, if any hook takes it. */
-  private interception(call: Parameters<Intercept>[0]): Interception | undefined {
+  private interception(call: InterceptedCall): Interception | undefined {
     for (const hook of this.hooks) {
       const interception = hook(call);
       if (interception !== undefined) return interception;
