@@ -23,6 +23,7 @@ import { Simulator } from './wix-simulator/server';
 // accepts now), grants (the OAuth rules), faults (interception hooks), pages (the installer),
 // server (HTTP), replies (answer shapes).
 export * from './wix-simulator/contract';
+export type { Reply } from './wix-simulator/replies';
 export { mulberry32, wixFaults, type FaultScope, type Intercept, type InterceptedCall, type Interception, type StatusFault } from './wix-simulator/faults';
 
 /**
