@@ -6,7 +6,7 @@
  *    run in the same process, so the figure is a ratio and the machine's noise cancels out.
  */
 import { createWixClient, type WixClient } from '../lib/wix';
-import { startWixSimulator } from '../infra/local/wix-simulator';
+import { startWixSimulator, wixFaults } from '../infra/local/wix-simulator';
 import { percentile, report, runPool } from './support';
 
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 2000);
@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     sim.setLatency(SIMULATED_LATENCY_MS);
     const clean = await measure(client, instanceIds);
     sim.resetCalls();
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 0.1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 0.1 }));
     const faulty = await measure(client, instanceIds);
     const wixCalls = sim.calls.byPath['/oauth2/token'] ?? 0;
 

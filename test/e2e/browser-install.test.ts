@@ -10,7 +10,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
 import { PROJECT_ROOT, startLocalStack, type LocalStack } from '../../infra/local/stack';
-import { WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
+import { WixSimulatorPaths, type WixSimulator, wixFaults } from '../../infra/local/wix-simulator';
 import { createTokenClient } from '../../lib/client';
 import { PRODUCT_NAME } from '../../lib/http/responses';
 import type { AppCredentials } from '../../lib/secrets';
@@ -278,7 +278,7 @@ describe('the install in a browser (Chromium), through the local stack', () => {
 
     it('Wix unavailable: 503', async () => {
       const state = await freshState();
-      simulator.injectFault({ kind: 'status', status: 503, path: WixSimulatorPaths.legacyAccess, rate: 1 });
+      simulator.intercept(wixFaults.status(503, { path: WixSimulatorPaths.legacyAccess, rate: 1 }));
       try {
         await openErrorPage('wix-unavailable', callbackUrl({ code: 'any-code', state, instanceId: randomUUID() }), {
           status: 503,
@@ -286,7 +286,7 @@ describe('the install in a browser (Chromium), through the local stack', () => {
           message: /Wix could not be reached/,
         });
       } finally {
-        simulator.clearFaults();
+        simulator.clearIntercepts();
       }
     }, 30_000);
 

@@ -5,7 +5,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import type { InstallHandlerDeps } from '../../../functions/install';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import { startWixSimulator, type WixSimulator, wixFaults } from '../../../infra/local/wix-simulator';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoInstallStateStore, createDynamoTokenStore, GrantKind, InstanceStatus, type TokenStore } from '../../../lib/store';
@@ -96,7 +96,7 @@ afterAll(async () => {
 beforeEach(() => {
   logger = captureLogger();
   answers = [];
-  sim.clearFaults();
+  sim.clearIntercepts();
 });
 
 describe('install handshake, end to end through the handlers', () => {
@@ -299,7 +299,7 @@ describe('install failures', () => {
     ['a validation error on the code', { body: JSON.stringify({ message: 'code is invalid', details: { validationError: { fieldViolations: [{ field: 'code', description: 'bad format' }] } } }) }],
   ])('answers 400, not 502, when Wix calls the code the browser brought %s', async (_name, refusal) => {
     const { callback } = await consent();
-    sim.injectFault({ kind: 'status', status: 400, path: '/oauth/access', ...refusal });
+    sim.intercept(wixFaults.status(400, { path: '/oauth/access', ...refusal }));
 
     const answer = await container().call(eventFromUrl(withParam(callback, 'code', `forged-${randomUUID()}`).href));
 
@@ -309,10 +309,10 @@ describe('install failures', () => {
 
   it('answers 503 when Wix is unavailable, and a reload succeeds once Wix is back', async () => {
     const { callback } = await consent();
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth/access', times: 20 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth/access', times: 20 }));
 
     const unavailable = await container().call(eventFromUrl(callback.href));
-    sim.clearFaults();
+    sim.clearIntercepts();
     const reload = await container().call(eventFromUrl(callback.href));
 
     expectErrorPage(unavailable, 503, /Wix could not be reached/);
@@ -405,9 +405,9 @@ describe('install failures', () => {
     await call(eventFromUrl(ok.callback.href));
     await call(eventFromUrl(reused.callback.href));
     await call(eventFromUrl(reused.callback.href));
-    sim.injectFault({ kind: 'status', status: 500, path: '/oauth/access', times: 20 });
+    sim.intercept(wixFaults.status(500, { path: '/oauth/access', times: 20 }));
     await call(eventFromUrl(wixDown.callback.href));
-    sim.clearFaults();
+    sim.clearIntercepts();
     await call(eventFromUrl(withParam(badInstance.callback, 'instanceId', randomUUID()).href));
     await call(eventFromUrl(withParam(badInstance.callback, 'code', 'forged-code').href));
     await container({ now: () => Date.now() + 11 * 60_000 }).call(eventFromUrl(wixDown.callback.href));

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import { startWixSimulator, type WixSimulator, wixFaults } from '../../../infra/local/wix-simulator';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { rejectionOf } from '../../support/memory-world';
 import { captureLogger, lambdaContext, mintContainer, type CapturedLogger } from '../../support/mint-fixture';
@@ -44,7 +44,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   logger = captureLogger();
-  sim.clearFaults();
+  sim.clearIntercepts();
   sim.resetCalls();
 });
 
@@ -72,7 +72,7 @@ describe('mint: rejectedToken', () => {
     const instanceId = await installed();
     const { handler } = container();
     const first = await handler({ instanceId }, lambdaContext());
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1 }));
 
     const rejecting = await refusal(handler({ instanceId, rejectedToken: first.accessToken }, lambdaContext(3000)));
     const later = await refusal(handler({ instanceId }, lambdaContext(3000)));
@@ -206,10 +206,10 @@ describe('mint: wixAccessToken (verified elevation)', () => {
     const instanceId = await installed();
     const frontend = sim.issueFrontendToken(app.appId, instanceId);
     const { handler } = container();
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token-info', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token-info', rate: 1 }));
 
     const error = await refusal(handler({ wixAccessToken: frontend }, lambdaContext(4000)));
-    sim.clearFaults();
+    sim.clearIntercepts();
     const answer = await handler({ wixAccessToken: frontend }, lambdaContext());
 
     expect(error.name).toBe('WixUnavailable');

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 
 import type { DemoAppSecret } from '../../../infra/local/demo-app';
-import type { WixSimulator } from '../../../infra/local/wix-simulator';
+import { type WixSimulator, wixFaults } from '../../../infra/local/wix-simulator';
 import { tokenContext } from '../../../lib/crypto';
 import { SecretsUnavailableError, type AppSecretsProvider } from '../../../lib/secrets';
 import { InstanceStatus, StoreUnavailableError, type TokenStore } from '../../../lib/store';
@@ -57,7 +57,7 @@ afterAll(async () => {
 beforeEach(() => {
   ddbCalls = [];
   logger = captureLogger();
-  sim.clearFaults();
+  sim.clearIntercepts();
 });
 
 describe('mint', () => {
@@ -186,7 +186,7 @@ describe('mint', () => {
 
   it('retries transient Wix failures and then surfaces WixUnavailable, backing the instance off', async () => {
     const instanceId = await installed();
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1 }));
     const { handler, store } = container();
 
     const error = await rejection(handler({ instanceId }, lambdaContext()));
@@ -203,7 +203,7 @@ describe('mint', () => {
     const instanceId = await installed();
     const { handler } = container({ now: () => Date.now() + 3 * 3600_000 + 20 * 60_000 });
     const first = await container().handler({ instanceId }, lambdaContext());
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1 }));
 
     // 3 h 20 min later, 40 min are left: not the 60 asked for, but still valid
     const answer = await handler({ instanceId, minValiditySeconds: 3600 }, lambdaContext());
@@ -306,7 +306,7 @@ describe('mint secrecy', () => {
     await handler({ instanceId: good }, lambdaContext());
     await handler({ instanceId: good }, lambdaContext());
     errors.push(await rejection(handler({ instanceId: gone }, lambdaContext())));
-    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', rate: 1, body: `echo ${app.appSecret}` });
+    sim.intercept(wixFaults.status(500, { path: '/oauth2/token', rate: 1, body: `echo ${app.appSecret}` }));
     errors.push(await rejection(container().handler({ instanceId: await installed() }, lambdaContext())));
 
     const rendered = [...logger.lines, ...errors.map((error) => `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack}`)].join('\n');
@@ -358,7 +358,7 @@ describe('mint when parts fail (review of issue 5)', () => {
   it('serves a still-valid stored token when Wix is down and the failure cannot be recorded', async () => {
     const instanceId = await installed();
     const first = await container().handler({ instanceId }, lambdaContext());
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1 }));
     const { store } = container();
     const later = () => Date.now() + 3 * 3600_000 + 20 * 60_000;
 
@@ -517,7 +517,7 @@ describe('mint when parts fail (review of issue 5)', () => {
 
   it('reports a malformed Wix answer as WixUnavailable', async () => {
     const instanceId = await installed();
-    sim.injectFault({ kind: 'html', path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.html({ path: '/oauth2/token', rate: 1 }));
 
     const error = await rejection(container().handler({ instanceId }, lambdaContext()));
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { DemoAppSecret } from '../../../infra/local/demo-app';
-import type { WixSimulator } from '../../../infra/local/wix-simulator';
+import { type WixSimulator, wixFaults } from '../../../infra/local/wix-simulator';
 import { GrantKind, InstanceStatus, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
@@ -31,7 +31,7 @@ beforeEach(async () => {
   table = await createTestTable('refresh');
   ddbCalls = [];
   logger = captureLogger();
-  sim.clearFaults();
+  sim.clearIntercepts();
   sim.resetCalls();
   sim.setLatency(0);
 });
@@ -88,7 +88,7 @@ describe('refresh', () => {
     const gone = await seedClientCredentials(sim, makeStore(), app, due);
     await seedClientCredentials(sim, makeStore(), app, due);
     sim.uninstall(app.appId, gone.instanceId);
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1, grant: 'client_credentials' });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1, grant: 'client_credentials' }));
     const { handler, metrics } = container();
 
     const summary = await handler(scheduledEvent(), lambdaContext(60_000));
@@ -269,7 +269,7 @@ describe('refresh secrecy', () => {
       await handler(scheduledEvent(), lambdaContext(60_000)),
       await handler({ instanceId: legacy.instanceId }, lambdaContext()),
     ];
-    sim.injectFault({ kind: 'status', status: 500, rate: 1, body: `echo ${app.appSecret}` });
+    sim.intercept(wixFaults.status(500, { rate: 1, body: `echo ${app.appSecret}` }));
     answers.push(await handler({ instanceId: legacy.instanceId }, lambdaContext()));
 
     const rendered = [...logger.lines, ...answers.map((answer) => JSON.stringify(answer))].join('\n');

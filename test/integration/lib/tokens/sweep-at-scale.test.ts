@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 
 import type { DemoAppSecret } from '../../../../infra/local/demo-app';
-import type { Fault, WixSimulator } from '../../../../infra/local/wix-simulator';
+import { type FaultScope, type Intercept, type WixSimulator, wixFaults } from '../../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../../lib/runtime';
 import { GrantKind, InstanceStatus, type TokenCipher } from '../../../../lib/store';
 import { cipherContext, type InstanceItem } from '../../../../lib/store/item';
@@ -18,13 +18,13 @@ import { bulkSeed, grantCounter, inPool, refreshContainer, type BulkInstance } f
 const INSTANCES = 1000;
 const UNINSTALLED_PER_KIND = 25;
 const FAILURE_RATE = 0.3;
-const FAULTS: Fault[] = [
-  { kind: 'status', status: 500 },
-  { kind: 'status', status: 503 },
-  { kind: 'rate-limit' },
-  { kind: 'reset' },
-  { kind: 'not-json' },
-  { kind: 'html' },
+const FAULTS: Array<(scope: FaultScope) => Intercept> = [
+  (scope) => wixFaults.status(500, scope),
+  (scope) => wixFaults.status(503, scope),
+  wixFaults.rateLimit,
+  wixFaults.reset,
+  wixFaults.notJson,
+  wixFaults.html,
 ];
 
 let sim: WixSimulator;
@@ -85,7 +85,7 @@ describe('sweep at scale', () => {
     counter.grants.clear();
     // Six fault kinds, each at the rate that makes 30 % of calls fail in all.
     const rate = 1 - (1 - FAILURE_RATE) ** (1 / FAULTS.length);
-    for (const fault of FAULTS) sim.injectFault({ ...fault, rate });
+    for (const fault of FAULTS) sim.intercept(fault({ rate }));
     sim.resetCalls();
     const secondClient = localDynamoDbClient();
     const containers = [table.documentClient, DynamoDBDocumentClient.from(secondClient)].map((documentClient) =>
@@ -129,7 +129,7 @@ describe('sweep at scale', () => {
     expect(items.filter((item) => item.errorKind === undefined && !gone.has(item.instanceId))).toHaveLength(refreshed);
 
     // No refresh token lost: every installed legacy instance holds one that Wix accepts now.
-    sim.clearFaults();
+    sim.clearIntercepts();
     const byId = new Map(items.map((item) => [item.instanceId, item]));
     const rejected: string[] = [];
     await inPool(legacy.length, 32, async (index) => {

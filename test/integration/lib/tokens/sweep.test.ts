@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { DemoAppSecret } from '../../../../infra/local/demo-app';
-import type { WixSimulator } from '../../../../infra/local/wix-simulator';
+import { type WixSimulator, wixFaults } from '../../../../infra/local/wix-simulator';
 import { GrantKind, InstanceStatus, type InstanceKey, type InstanceRecord, type TokenStore } from '../../../../lib/store';
 import { refreshOne } from '../../../../lib/tokens/refresh';
 import {
@@ -43,7 +43,7 @@ afterAll(async () => {
 // Every test gets its own table: a sweep reads every due item of the table it is given.
 beforeEach(async () => {
   table = await createTestTable('sweep');
-  sim.clearFaults();
+  sim.clearIntercepts();
   sim.resetCalls();
   sim.setLatency(0);
   sim.setAppSecret(app.appId, app.appSecret);
@@ -384,7 +384,7 @@ describe('sweep: refusals and failures', () => {
 
   it('backs a transient failure off with jitter, records it, and keeps the instance due later', async () => {
     const keys = await Promise.all(Array.from({ length: 10 }, () => seedClientCredentials(sim, makeStore(), app, hot())));
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', rate: 1 }));
     const { deps, store, logger } = container();
     const before = Date.now();
 
@@ -412,7 +412,7 @@ describe('sweep: refusals and failures', () => {
     },
     {
       name: "skips the app's other instances when Wix refuses the request itself (bad_request), leaving every record as it was",
-      refuse: () => sim.injectFault({ kind: 'status', status: 400, error: 'invalid_request', path: '/oauth2/token', rate: 1 }),
+      refuse: () => sim.intercept(wixFaults.status(400, { error: 'invalid_request', path: '/oauth2/token', rate: 1 })),
       failure: 'bad_request',
     },
   ] as const)('$name', async ({ refuse, failure }) => {
@@ -441,13 +441,13 @@ describe('sweep: refusals and failures', () => {
     const key = await seedLegacy(sim, exchanger(), makeStore(), app, hot());
     sim.uninstall(app.appId, key.instanceId);
     sim.install(app.appId, key.instanceId); // the old refresh token is dead, the instance installed
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', grant: 'client_credentials', rate: 1 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', grant: 'client_credentials', rate: 1 }));
     const { deps, store } = container();
     const before = Date.now();
 
     const failed = await run(deps);
     const marked = await read(store, key);
-    sim.clearFaults();
+    sim.clearIntercepts();
     sim.resetCalls();
     const recovered = await run(deps, { now: Date.now() + 2 * MINUTE });
 
@@ -520,7 +520,7 @@ describe('sweep: the hot set', () => {
     // Wix left out expires_in: the token counts as a five-minute one, less than the 15-25 min lead.
     // Several per due-index shard, so the walk is still inside a shard when one of its items is rewritten.
     const keys = await Promise.all(Array.from({ length: 48 }, () => seedClientCredentials(sim, makeStore(), app, { dueAt: Date.now() - HOUR, lastUsedAt: Date.now() })));
-    sim.injectFault({ kind: 'expires-in-missing', grant: 'client_credentials', rate: 1 });
+    sim.intercept(wixFaults.expiresInMissing({ grant: 'client_credentials', rate: 1 }));
     const counter = grantCounter();
     const { deps, store } = container({ fetch: counter.fetch });
 

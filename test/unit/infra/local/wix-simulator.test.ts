@@ -1,105 +1,19 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
-import {
-  mulberry32,
-  startWixSimulator,
-  type Fault,
-  type WixSimulator,
-  type WixSimulatorOptions,
-} from '../../../../infra/local/wix-simulator';
+import { wixFaults } from '../../../../infra/local/wix-simulator';
+import { APP, clientCredentials, exchangeCode, get, OTHER_APP, post, refresh, simulatorPerTest, START, tokenInfo } from '../../../support/wix-simulator-calls';
 
-const APP = { appId: '11111111-1111-4111-8111-111111111111', appSecret: 'secret-one' };
-const OTHER_APP = { appId: '22222222-2222-4222-8222-222222222222', appSecret: 'secret-two' };
-const START = Date.UTC(2025, 0, 1, 12, 0, 0);
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: Record<string, unknown>;
-}
-
-async function post(
-  sim: WixSimulator,
-  route: string,
-  body: unknown,
-  init: { contentType?: string; signal?: AbortSignal; raw?: string } = {},
-): Promise<Answer> {
-  const response = await fetch(`${sim.url}${route}`, {
-    method: 'POST',
-    headers: { 'content-type': init.contentType ?? 'application/json' },
-    body: init.raw ?? JSON.stringify(body),
-    ...(init.signal ? { signal: init.signal } : {}),
-  });
-  return read(response);
-}
-
-async function get(sim: WixSimulator, route: string, method = 'GET'): Promise<Answer> {
-  return read(await fetch(`${sim.url}${route}`, { method, redirect: 'manual' }));
-}
-
-async function read(response: Response): Promise<Answer> {
-  const text = await response.text();
-  let json: Record<string, unknown> = {};
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    // not every answer is JSON; tests that care look at `text`
-  }
-  return { status: response.status, headers: response.headers, text, json };
-}
-
-function exchangeCode(sim: WixSimulator, code: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth/access', { grant_type: 'authorization_code', client_id: app.appId, client_secret: app.appSecret, code });
-}
-
-function refresh(sim: WixSimulator, refreshToken: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth/access', {
-    grant_type: 'refresh_token',
-    client_id: app.appId,
-    client_secret: app.appSecret,
-    refresh_token: refreshToken,
-  });
-}
-
-function clientCredentials(sim: WixSimulator, instanceId: string, app = APP): Promise<Answer> {
-  return post(sim, '/oauth2/token', {
-    grant_type: 'client_credentials',
-    client_id: app.appId,
-    client_secret: app.appSecret,
-    instance_id: instanceId,
-  });
-}
-
-function tokenInfo(sim: WixSimulator, token: string): Promise<Answer> {
-  return post(sim, '/oauth2/token-info', { token });
-}
-
+// The grants, Token Info, installer and counters; faults and latency are in wix-simulator-faults.test.ts.
 describe('Wix simulator', () => {
-  let sim: WixSimulator;
-  let clock: number;
-
-  async function restart(options: WixSimulatorOptions = {}): Promise<void> {
-    await sim.stop();
-    sim = await startWixSimulator({ apps: [APP], now: () => clock, ...options });
-  }
-
-  beforeEach(async () => {
-    clock = START;
-    sim = await startWixSimulator({ apps: [APP], now: () => clock });
-  });
-
-  afterEach(async () => {
-    await sim.stop();
-  });
+  const wix = simulatorPerTest();
 
   describe('authorization_code grant', () => {
     it('exchanges a code for an access token and a refresh token, and nothing else', async () => {
-      const instanceId = sim.install(APP.appId);
-      const code = sim.issueCode(APP.appId, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const code = wix.sim.issueCode(APP.appId, instanceId);
 
-      const answer = await exchangeCode(sim, code);
+      const answer = await exchangeCode(wix.sim, code);
 
       expect(answer.status).toBe(200);
       expect(Object.keys(answer.json).sort()).toEqual(['access_token', 'refresh_token']);
@@ -107,37 +21,37 @@ describe('Wix simulator', () => {
       expect(typeof answer.json.refresh_token).toBe('string');
       expect(answer.headers.get('content-type')).toMatch(/^application\/json/);
       expect(answer.headers.get('x-wix-request-id')).toBeTruthy();
-      expect(sim.issued).toEqual({ accessTokens: 1, refreshTokens: 1, codes: 1 });
+      expect(wix.sim.issued).toEqual({ accessTokens: 1, refreshTokens: 1, codes: 1 });
     });
 
     it('adds expires_in: 300 when legacyExpiresIn is set', async () => {
-      await restart({ legacyExpiresIn: true });
-      const code = sim.issueCode(APP.appId, sim.install(APP.appId));
+      await wix.restart({ legacyExpiresIn: true });
+      const code = wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId));
 
-      const answer = await exchangeCode(sim, code);
+      const answer = await exchangeCode(wix.sim, code);
 
       expect(answer.json.expires_in).toBe(300);
     });
 
     it('accepts a code once only', async () => {
-      const code = sim.issueCode(APP.appId, sim.install(APP.appId));
-      await exchangeCode(sim, code);
+      const code = wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId));
+      await exchangeCode(wix.sim, code);
 
-      const second = await exchangeCode(sim, code);
+      const second = await exchangeCode(wix.sim, code);
 
       expect(second.status).toBe(400);
       expect(second.json.error).toBe('invalid_grant');
     });
 
     it('accepts a code just before 10 minutes and refuses it at 10 minutes', async () => {
-      const instanceId = sim.install(APP.appId);
-      const early = sim.issueCode(APP.appId, instanceId);
-      const late = sim.issueCode(APP.appId, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const early = wix.sim.issueCode(APP.appId, instanceId);
+      const late = wix.sim.issueCode(APP.appId, instanceId);
 
-      clock = START + 10 * 60 * 1000 - 1;
-      const justInTime = await exchangeCode(sim, early);
-      clock = START + 10 * 60 * 1000;
-      const expired = await exchangeCode(sim, late);
+      wix.clock = START + 10 * 60 * 1000 - 1;
+      const justInTime = await exchangeCode(wix.sim, early);
+      wix.clock = START + 10 * 60 * 1000;
+      const expired = await exchangeCode(wix.sim, late);
 
       expect(justInTime.status).toBe(200);
       expect(expired.status).toBe(400);
@@ -145,65 +59,65 @@ describe('Wix simulator', () => {
     });
 
     it('refuses an unknown code and a code issued to another app', async () => {
-      sim.addApp(OTHER_APP);
-      const othersCode = sim.issueCode(OTHER_APP.appId, sim.install(OTHER_APP.appId));
+      wix.sim.addApp(OTHER_APP);
+      const othersCode = wix.sim.issueCode(OTHER_APP.appId, wix.sim.install(OTHER_APP.appId));
 
-      const unknown = await exchangeCode(sim, 'no-such-code');
-      const foreign = await exchangeCode(sim, othersCode);
+      const unknown = await exchangeCode(wix.sim, 'no-such-code');
+      const foreign = await exchangeCode(wix.sim, othersCode);
 
       expect([unknown.status, unknown.json.error]).toEqual([400, 'invalid_grant']);
       expect([foreign.status, foreign.json.error]).toEqual([400, 'invalid_grant']);
-      expect((await exchangeCode(sim, othersCode, OTHER_APP)).status).toBe(200);
+      expect((await exchangeCode(wix.sim, othersCode, OTHER_APP)).status).toBe(200);
     });
   });
 
   describe('refresh_token grant', () => {
     it('returns a new access token and the same refresh token', async () => {
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, sim.install(APP.appId)));
+      const first = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId)));
       const refreshToken = first.json.refresh_token as string;
 
-      const answer = await refresh(sim, refreshToken);
+      const answer = await refresh(wix.sim, refreshToken);
 
       expect(answer.status).toBe(200);
       expect(answer.json.refresh_token).toBe(refreshToken);
       expect(answer.json.access_token).not.toBe(first.json.access_token);
-      expect(sim.issued.refreshTokens).toBe(1);
+      expect(wix.sim.issued.refreshTokens).toBe(1);
     });
 
     it('hands back a new refresh token and retires the old one when rotateRefreshTokens is set', async () => {
-      await restart({ rotateRefreshTokens: true });
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, sim.install(APP.appId)));
+      await wix.restart({ rotateRefreshTokens: true });
+      const first = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId)));
       const oldToken = first.json.refresh_token as string;
 
-      const rotated = await refresh(sim, oldToken);
-      const reused = await refresh(sim, oldToken);
+      const rotated = await refresh(wix.sim, oldToken);
+      const reused = await refresh(wix.sim, oldToken);
 
       expect(rotated.status).toBe(200);
       expect(rotated.json.refresh_token).not.toBe(oldToken);
       expect([reused.status, reused.json.error]).toEqual([400, 'invalid_grant']);
-      expect((await refresh(sim, rotated.json.refresh_token as string)).status).toBe(200);
+      expect((await refresh(wix.sim, rotated.json.refresh_token as string)).status).toBe(200);
     });
 
     it('lists the refresh tokens it would accept for an instance: the current one, none once rotated away or uninstalled', async () => {
-      await restart({ rotateRefreshTokens: true });
-      const instanceId = sim.install(APP.appId);
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
-      const before = sim.liveRefreshTokens(APP.appId, instanceId);
+      await wix.restart({ rotateRefreshTokens: true });
+      const instanceId = wix.sim.install(APP.appId);
+      const first = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
+      const before = wix.sim.liveRefreshTokens(APP.appId, instanceId);
 
-      const rotated = await refresh(sim, first.json.refresh_token as string);
-      const after = sim.liveRefreshTokens(APP.appId, instanceId);
-      sim.uninstall(APP.appId, instanceId);
+      const rotated = await refresh(wix.sim, first.json.refresh_token as string);
+      const after = wix.sim.liveRefreshTokens(APP.appId, instanceId);
+      wix.sim.uninstall(APP.appId, instanceId);
 
       expect(before).toEqual([first.json.refresh_token]);
       expect(after).toEqual([rotated.json.refresh_token]);
-      expect(sim.liveRefreshTokens(APP.appId, instanceId)).toEqual([]);
+      expect(wix.sim.liveRefreshTokens(APP.appId, instanceId)).toEqual([]);
     });
 
     it('is refused with the wrong app', async () => {
-      sim.addApp(OTHER_APP);
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, sim.install(APP.appId)));
+      wix.sim.addApp(OTHER_APP);
+      const first = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId)));
 
-      const answer = await refresh(sim, first.json.refresh_token as string, OTHER_APP);
+      const answer = await refresh(wix.sim, first.json.refresh_token as string, OTHER_APP);
 
       expect([answer.status, answer.json.error]).toEqual([400, 'invalid_grant']);
     });
@@ -211,9 +125,9 @@ describe('Wix simulator', () => {
 
   describe('client_credentials grant', () => {
     it('mints a Bearer token valid for 14400 seconds', async () => {
-      const instanceId = sim.install(APP.appId);
+      const instanceId = wix.sim.install(APP.appId);
 
-      const answer = await clientCredentials(sim, instanceId);
+      const answer = await clientCredentials(wix.sim, instanceId);
 
       expect(answer.status).toBe(200);
       expect(answer.json).toEqual({ access_token: expect.stringMatching(/^OauthNG\.JWS\./), token_type: 'Bearer', expires_in: 14400 });
@@ -221,11 +135,11 @@ describe('Wix simulator', () => {
     });
 
     it('refuses an instance the app is not installed on', async () => {
-      sim.addApp(OTHER_APP);
-      const othersInstance = sim.install(OTHER_APP.appId);
+      wix.sim.addApp(OTHER_APP);
+      const othersInstance = wix.sim.install(OTHER_APP.appId);
 
-      const unknown = await clientCredentials(sim, '33333333-3333-4333-8333-333333333333');
-      const foreign = await clientCredentials(sim, othersInstance);
+      const unknown = await clientCredentials(wix.sim, '33333333-3333-4333-8333-333333333333');
+      const foreign = await clientCredentials(wix.sim, othersInstance);
 
       expect([unknown.status, unknown.json.error]).toEqual([400, 'invalid_grant']);
       expect([foreign.status, foreign.json.error]).toEqual([400, 'invalid_grant']);
@@ -234,54 +148,54 @@ describe('Wix simulator', () => {
 
   describe('uninstall and reinstall', () => {
     it('refuses refresh and client credentials once the instance is uninstalled', async () => {
-      const instanceId = sim.install(APP.appId);
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
+      const instanceId = wix.sim.install(APP.appId);
+      const first = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
 
-      sim.uninstall(APP.appId, instanceId);
-      const refreshed = await refresh(sim, first.json.refresh_token as string);
-      const minted = await clientCredentials(sim, instanceId);
+      wix.sim.uninstall(APP.appId, instanceId);
+      const refreshed = await refresh(wix.sim, first.json.refresh_token as string);
+      const minted = await clientCredentials(wix.sim, instanceId);
 
-      expect(sim.isInstalled(APP.appId, instanceId)).toBe(false);
+      expect(wix.sim.isInstalled(APP.appId, instanceId)).toBe(false);
       expect([refreshed.status, refreshed.json.error]).toEqual([400, 'invalid_grant']);
       expect([minted.status, minted.json.error]).toEqual([400, 'invalid_grant']);
     });
 
     it('refuses a code issued before the uninstall', async () => {
-      const instanceId = sim.install(APP.appId);
-      const code = sim.issueCode(APP.appId, instanceId);
-      sim.uninstall(APP.appId, instanceId);
-      sim.install(APP.appId, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const code = wix.sim.issueCode(APP.appId, instanceId);
+      wix.sim.uninstall(APP.appId, instanceId);
+      wix.sim.install(APP.appId, instanceId);
 
-      const answer = await exchangeCode(sim, code);
+      const answer = await exchangeCode(wix.sim, code);
 
       expect([answer.status, answer.json.error]).toEqual([400, 'invalid_grant']);
     });
 
     it('issues a new refresh token on reinstall while the old one stays dead', async () => {
-      const instanceId = sim.install(APP.appId);
-      const before = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
-      sim.uninstall(APP.appId, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const before = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
+      wix.sim.uninstall(APP.appId, instanceId);
 
-      const after = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
-      const oldRefresh = await refresh(sim, before.json.refresh_token as string);
-      const newRefresh = await refresh(sim, after.json.refresh_token as string);
+      const after = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
+      const oldRefresh = await refresh(wix.sim, before.json.refresh_token as string);
+      const newRefresh = await refresh(wix.sim, after.json.refresh_token as string);
 
-      expect(sim.isInstalled(APP.appId, instanceId)).toBe(true);
+      expect(wix.sim.isInstalled(APP.appId, instanceId)).toBe(true);
       expect(after.json.refresh_token).not.toBe(before.json.refresh_token);
       expect(oldRefresh.status).toBe(400);
       expect(newRefresh.status).toBe(200);
-      expect((await clientCredentials(sim, instanceId)).status).toBe(200);
+      expect((await clientCredentials(wix.sim, instanceId)).status).toBe(200);
     });
   });
 
   describe('token-info', () => {
     it('describes a legacy token as a 5-minute APP token, with string values, until it expires', async () => {
-      const instanceId = sim.install(APP.appId);
-      const { json } = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
+      const instanceId = wix.sim.install(APP.appId);
+      const { json } = await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
 
-      const fresh = await tokenInfo(sim, json.access_token as string);
-      clock = START + 300 * 1000;
-      const expired = await tokenInfo(sim, json.access_token as string);
+      const fresh = await tokenInfo(wix.sim, json.access_token as string);
+      wix.clock = START + 300 * 1000;
+      const expired = await tokenInfo(wix.sim, json.access_token as string);
 
       expect(fresh.json).toEqual({
         active: 'true',
@@ -297,11 +211,11 @@ describe('Wix simulator', () => {
     });
 
     it('describes a client-credentials token as valid for 14400 seconds, as numbers when asked', async () => {
-      await restart({ tokenInfoAsStrings: false });
-      const instanceId = sim.install(APP.appId);
-      const { json } = await clientCredentials(sim, instanceId);
+      await wix.restart({ tokenInfoAsStrings: false });
+      const instanceId = wix.sim.install(APP.appId);
+      const { json } = await clientCredentials(wix.sim, instanceId);
 
-      const info = await tokenInfo(sim, json.access_token as string);
+      const info = await tokenInfo(wix.sim, json.access_token as string);
 
       expect(info.json.active).toBe(true);
       expect(info.json.iat).toBe(START / 1000);
@@ -310,38 +224,38 @@ describe('Wix simulator', () => {
     });
 
     it('keeps the same siteId across tokens of one instance', async () => {
-      const instanceId = sim.install(APP.appId);
-      const a = await clientCredentials(sim, instanceId);
-      const b = await clientCredentials(sim, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const a = await clientCredentials(wix.sim, instanceId);
+      const b = await clientCredentials(wix.sim, instanceId);
 
-      const infoA = await tokenInfo(sim, a.json.access_token as string);
-      const infoB = await tokenInfo(sim, b.json.access_token as string);
+      const infoA = await tokenInfo(wix.sim, a.json.access_token as string);
+      const infoB = await tokenInfo(wix.sim, b.json.access_token as string);
 
       expect(infoA.json.siteId).toBe(infoB.json.siteId);
     });
 
     it('reports a token inactive once its instance is uninstalled, even after a reinstall', async () => {
-      const instanceId = sim.install(APP.appId);
-      const { json } = await clientCredentials(sim, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const { json } = await clientCredentials(wix.sim, instanceId);
 
-      sim.uninstall(APP.appId, instanceId);
-      const uninstalled = await tokenInfo(sim, json.access_token as string);
-      sim.install(APP.appId, instanceId);
-      const reinstalled = await tokenInfo(sim, json.access_token as string);
+      wix.sim.uninstall(APP.appId, instanceId);
+      const uninstalled = await tokenInfo(wix.sim, json.access_token as string);
+      wix.sim.install(APP.appId, instanceId);
+      const reinstalled = await tokenInfo(wix.sim, json.access_token as string);
 
       expect(uninstalled.json.active).toBe('false');
       expect(reinstalled.json.active).toBe('false');
     });
 
     it('answers 200 {active: false} for a token it never issued', async () => {
-      const answer = await tokenInfo(sim, 'OauthNG.JWS.made-up');
+      const answer = await tokenInfo(wix.sim, 'OauthNG.JWS.made-up');
 
       expect(answer.status).toBe(200);
       expect(answer.json).toEqual({ active: 'false' });
     });
 
     it('refuses a request without a token', async () => {
-      const answer = await post(sim, '/oauth2/token-info', {});
+      const answer = await post(wix.sim, '/oauth2/token-info', {});
 
       expect([answer.status, answer.json.error]).toEqual([400, 'invalid_request']);
     });
@@ -349,23 +263,23 @@ describe('Wix simulator', () => {
 
   describe('request errors', () => {
     it('answers invalid_client for a wrong secret and for an unknown client_id', async () => {
-      const code = sim.issueCode(APP.appId, sim.install(APP.appId));
+      const code = wix.sim.issueCode(APP.appId, wix.sim.install(APP.appId));
 
-      const wrongSecret = await exchangeCode(sim, code, { appId: APP.appId, appSecret: 'wrong' });
-      const unknownApp = await clientCredentials(sim, 'any', { appId: 'unknown-app', appSecret: APP.appSecret });
+      const wrongSecret = await exchangeCode(wix.sim, code, { appId: APP.appId, appSecret: 'wrong' });
+      const unknownApp = await clientCredentials(wix.sim, 'any', { appId: 'unknown-app', appSecret: APP.appSecret });
 
       expect(wrongSecret.status).toBe(401);
       expect(wrongSecret.json).toEqual({ error: 'invalid_client', error_description: 'Client authentication failed' });
       expect([unknownApp.status, unknownApp.json.error]).toEqual([401, 'invalid_client']);
-      expect((await exchangeCode(sim, code)).status).toBe(200);
+      expect((await exchangeCode(wix.sim, code)).status).toBe(200);
     });
 
     it('refuses the old secret after setAppSecret and accepts the new one', async () => {
-      const instanceId = sim.install(APP.appId);
+      const instanceId = wix.sim.install(APP.appId);
 
-      sim.setAppSecret(APP.appId, 'rotated-secret');
-      const old = await clientCredentials(sim, instanceId);
-      const rotated = await clientCredentials(sim, instanceId, { appId: APP.appId, appSecret: 'rotated-secret' });
+      wix.sim.setAppSecret(APP.appId, 'rotated-secret');
+      const old = await clientCredentials(wix.sim, instanceId);
+      const rotated = await clientCredentials(wix.sim, instanceId, { appId: APP.appId, appSecret: 'rotated-secret' });
 
       expect(old.status).toBe(401);
       expect(rotated.status).toBe(200);
@@ -377,7 +291,7 @@ describe('Wix simulator', () => {
       ['a numeric client_id', { grant_type: 'refresh_token', client_id: 42, client_secret: 's', refresh_token: 'r' }],
       ['a missing grant_type', { client_id: APP.appId, client_secret: APP.appSecret, code: 'c' }],
     ])('answers invalid_request for %s', async (_name, body) => {
-      const answer = await post(sim, '/oauth/access', body);
+      const answer = await post(wix.sim, '/oauth/access', body);
 
       expect([answer.status, answer.json.error]).toEqual([400, 'invalid_request']);
     });
@@ -387,7 +301,7 @@ describe('Wix simulator', () => {
       ['malformed JSON', '{"grant_type":', 'application/json'],
       ['a form-encoded body', 'grant_type=client_credentials', 'application/x-www-form-urlencoded'],
     ])('answers invalid_request for %s', async (_name, raw, contentType) => {
-      const answer = await post(sim, '/oauth2/token', undefined, { raw, contentType });
+      const answer = await post(wix.sim, '/oauth2/token', undefined, { raw, contentType });
 
       expect([answer.status, answer.json.error]).toEqual([400, 'invalid_request']);
     });
@@ -395,16 +309,16 @@ describe('Wix simulator', () => {
     it('answers unsupported_grant_type for a grant the endpoint does not serve', async () => {
       const credentials = { client_id: APP.appId, client_secret: APP.appSecret };
 
-      const onLegacy = await post(sim, '/oauth/access', { grant_type: 'client_credentials', ...credentials, instance_id: 'i' });
-      const onToken = await post(sim, '/oauth2/token', { grant_type: 'strip_bound_session', ...credentials, access_token: 'a' });
+      const onLegacy = await post(wix.sim, '/oauth/access', { grant_type: 'client_credentials', ...credentials, instance_id: 'i' });
+      const onToken = await post(wix.sim, '/oauth2/token', { grant_type: 'strip_bound_session', ...credentials, access_token: 'a' });
 
       expect([onLegacy.status, onLegacy.json.error]).toEqual([400, 'unsupported_grant_type']);
       expect([onToken.status, onToken.json.error]).toEqual([400, 'unsupported_grant_type']);
     });
 
     it('answers 405 with Allow for a wrong method and 404 for an unknown path', async () => {
-      const wrongMethod = await get(sim, '/oauth2/token');
-      const unknown = await post(sim, '/oauth/access/', {});
+      const wrongMethod = await get(wix.sim, '/oauth2/token');
+      const unknown = await post(wix.sim, '/oauth/access/', {});
 
       expect(wrongMethod.status).toBe(405);
       expect(wrongMethod.headers.get('allow')).toBe('POST');
@@ -412,10 +326,10 @@ describe('Wix simulator', () => {
     });
 
     it('shapes errors the Wix way when errorShape is wix', async () => {
-      await restart({ errorShape: 'wix' });
+      await wix.restart({ errorShape: 'wix' });
 
-      const badClient = await clientCredentials(sim, 'any', { appId: APP.appId, appSecret: 'wrong' });
-      const missing = await post(sim, '/oauth2/token', { grant_type: 'client_credentials', client_id: APP.appId });
+      const badClient = await clientCredentials(wix.sim, 'any', { appId: APP.appId, appSecret: 'wrong' });
+      const missing = await post(wix.sim, '/oauth2/token', { grant_type: 'client_credentials', client_id: APP.appId });
 
       expect(badClient.status).toBe(401);
       expect(badClient.json).toEqual({
@@ -429,7 +343,7 @@ describe('Wix simulator', () => {
     });
 
     it('gives every response its own x-wix-request-id', async () => {
-      const answers = await Promise.all([tokenInfo(sim, 'a'), tokenInfo(sim, 'b'), get(sim, '/nowhere')]);
+      const answers = await Promise.all([tokenInfo(wix.sim, 'a'), tokenInfo(wix.sim, 'b'), get(wix.sim, '/nowhere')]);
 
       const ids = answers.map((answer) => answer.headers.get('x-wix-request-id'));
 
@@ -438,298 +352,18 @@ describe('Wix simulator', () => {
     });
   });
 
-  describe('faults', () => {
-    it('answers a 5xx status fault with an HTML page and does not consume the code', async () => {
-      const code = sim.issueCode(APP.appId, sim.install(APP.appId));
-      sim.injectFault({ kind: 'status', status: 503 });
-
-      const faulted = await exchangeCode(sim, code);
-      const retried = await exchangeCode(sim, code);
-
-      expect(faulted.status).toBe(503);
-      expect(faulted.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(faulted.text).toContain('503 Service Unavailable');
-      expect(faulted.headers.get('x-wix-request-id')).toBeTruthy();
-      expect(retried.status).toBe(200);
-    });
-
-    it('answers a 4xx status fault with a JSON error built from error and errorDescription', async () => {
-      sim.injectFault({ kind: 'status', status: 403, error: 'access_denied', errorDescription: 'nope' });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-
-      expect(answer.status).toBe(403);
-      expect(answer.json).toEqual({ error: 'access_denied', error_description: 'nope' });
-    });
-
-    it('uses a status fault’s own body and content type', async () => {
-      sim.injectFault({ kind: 'status', status: 502, body: 'upstream gone', contentType: 'text/plain' });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-
-      expect(answer.status).toBe(502);
-      expect(answer.text).toBe('upstream gone');
-      expect(answer.headers.get('content-type')).toBe('text/plain');
-    });
-
-    it('answers 429 with Retry-After in seconds or as an HTTP date', async () => {
-      const date = 'Wed, 01 Jan 2025 12:00:30 GMT';
-      sim.injectFault({ kind: 'rate-limit', retryAfter: 7 });
-      sim.injectFault({ kind: 'rate-limit', retryAfter: date });
-      sim.injectFault({ kind: 'rate-limit' });
-      const instanceId = sim.install(APP.appId);
-
-      const seconds = await clientCredentials(sim, instanceId);
-      const dated = await clientCredentials(sim, instanceId);
-      const bare = await clientCredentials(sim, instanceId);
-
-      expect([seconds.status, seconds.headers.get('retry-after')]).toEqual([429, '7']);
-      expect([dated.status, dated.headers.get('retry-after')]).toEqual([429, date]);
-      expect([bare.status, bare.headers.get('retry-after')]).toEqual([429, null]);
-    });
-
-    it('hangs until the client aborts, and stop() still returns promptly', async () => {
-      sim.injectFault({ kind: 'hang' });
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 100);
-
-      const body = { grant_type: 'client_credentials', client_id: APP.appId, client_secret: APP.appSecret, instance_id: 'i' };
-
-      const outcome = await post(sim, '/oauth2/token', body, { signal: controller.signal }).catch((error: unknown) => error);
-      clearTimeout(timer);
-      const started = Date.now();
-      await sim.stop();
-
-      // fetch's errors come from another realm under jest, so compare names rather than classes.
-      expect((outcome as Error).name).toBe('AbortError');
-      expect(Date.now() - started).toBeLessThan(1000);
-    });
-
-    it('destroys a hanging request on stop()', async () => {
-      sim.injectFault({ kind: 'hang' });
-      const request = clientCredentials(sim, sim.install(APP.appId)).then(
-        () => 'answered',
-        () => 'failed',
-      );
-      await new Promise((resolve) => setTimeout(resolve, 50));
-
-      const started = Date.now();
-      await sim.stop();
-
-      expect(await request).toBe('failed');
-      expect(Date.now() - started).toBeLessThan(1000);
-    });
-
-    it('resets the connection without answering', async () => {
-      sim.injectFault({ kind: 'reset' });
-
-      const outcome = await clientCredentials(sim, sim.install(APP.appId)).catch((error: unknown) => error);
-
-      expect((outcome as Error).name).toBe('TypeError');
-      expect((outcome as Error).message).toBe('fetch failed');
-    });
-
-    it.each([
-      ['html', /^text\/html/, (text: string) => text.startsWith('<!DOCTYPE html>')],
-      ['not-json', /^application\/json/, (text: string) => text.length > 0 && !isJson(text)],
-      ['empty-body', /^application\/json/, (text: string) => text === ''],
-    ] as const)('answers 200 with a broken body for %s', async (kind, contentType, check) => {
-      sim.injectFault({ kind });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-
-      expect(answer.status).toBe(200);
-      expect(answer.headers.get('content-type')).toMatch(contentType);
-      expect(check(answer.text)).toBe(true);
-    });
-
-    it.each([
-      ['missing-access-token', (body: Record<string, unknown>) => !('access_token' in body)],
-      ['mistyped-access-token', (body: Record<string, unknown>) => body.access_token === 12345],
-    ] as const)('answers %s after performing the grant', async (kind, check) => {
-      const code = sim.issueCode(APP.appId, sim.install(APP.appId));
-      sim.injectFault({ kind });
-
-      const answer = await exchangeCode(sim, code);
-      const reuse = await exchangeCode(sim, code);
-
-      expect(answer.status).toBe(200);
-      expect(check(answer.json)).toBe(true);
-      expect(typeof answer.json.refresh_token).toBe('string');
-      expect(reuse.status).toBe(400);
-    });
-
-    it.each([
-      ['expires-in-string', '14400'],
-      ['expires-in-invalid', 'soon'],
-      ['expires-in-missing', undefined],
-    ] as const)('answers %s with a usable token', async (kind, expiresIn) => {
-      sim.injectFault({ kind });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-      const info = await tokenInfo(sim, answer.json.access_token as string);
-
-      expect(answer.status).toBe(200);
-      expect(answer.json.expires_in).toBe(expiresIn);
-      expect(info.json.active).toBe('true');
-    });
-
-    it('adds unknown fields to a valid answer for extra-fields', async () => {
-      sim.injectFault({ kind: 'extra-fields' });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-
-      expect(answer.json).toMatchObject({ token_type: 'Bearer', expires_in: 14400, scope: 'offline_access' });
-      expect(Object.keys(answer.json).length).toBeGreaterThan(3);
-    });
-
-    it('keeps a shape fault for a successful answer instead of spending it on an error', async () => {
-      sim.injectFault({ kind: 'missing-access-token' });
-      const instanceId = sim.install(APP.appId);
-
-      const refused = await clientCredentials(sim, instanceId, { appId: APP.appId, appSecret: 'wrong' });
-      const info = await tokenInfo(sim, 'unknown');
-      const faulted = await clientCredentials(sim, instanceId);
-
-      expect(refused.status).toBe(401);
-      expect(info.json).toEqual({ active: 'false' });
-      expect(faulted.json.access_token).toBeUndefined();
-    });
-
-    it('applies a fault to the next `times` matching calls only', async () => {
-      sim.injectFault({ kind: 'status', status: 500, times: 2 });
-      const instanceId = sim.install(APP.appId);
-
-      const statuses: number[] = [];
-      for (let i = 0; i < 3; i += 1) statuses.push((await clientCredentials(sim, instanceId)).status);
-
-      expect(statuses).toEqual([500, 500, 200]);
-    });
-
-    it('matches a fault on grant and on path', async () => {
-      sim.injectFault({ kind: 'status', status: 500, grant: 'refresh_token' });
-      sim.injectFault({ kind: 'status', status: 504, path: '/oauth2/token-info' });
-      const instanceId = sim.install(APP.appId);
-      const first = await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
-
-      const minted = await clientCredentials(sim, instanceId);
-      const refreshed = await refresh(sim, first.json.refresh_token as string);
-      const info = await tokenInfo(sim, minted.json.access_token as string);
-
-      expect([first.status, minted.status, refreshed.status, info.status]).toEqual([200, 200, 500, 504]);
-    });
-
-    it('can fault an installer page when its path is named', async () => {
-      sim.injectFault({ kind: 'status', status: 500, path: '/installer/close-window' });
-
-      const answer = await get(sim, '/installer/close-window?access_token=abc');
-
-      expect(answer.status).toBe(500);
-      expect(sim.closedWindows).toEqual([]);
-    });
-
-    it('applies rate faults as the seeded PRNG says, reproducibly', async () => {
-      const rate = 0.3;
-      const prng = mulberry32(42);
-      const expected = Array.from({ length: 40 }, () => (prng() < rate ? 503 : 200));
-      sim.injectFault({ kind: 'status', status: 503, rate });
-      const instanceId = sim.install(APP.appId);
-
-      const statuses: number[] = [];
-      for (let i = 0; i < 40; i += 1) statuses.push((await clientCredentials(sim, instanceId)).status);
-
-      expect(statuses).toEqual(expected);
-      expect(statuses).toContain(503);
-      expect(statuses).toContain(200);
-    });
-
-    it('draws rate faults from an injected random source', async () => {
-      await restart({ random: () => 0.5 });
-      sim.injectFault({ kind: 'status', status: 500, rate: 0.49 });
-      sim.injectFault({ kind: 'status', status: 502, rate: 0.51 });
-
-      const answer = await clientCredentials(sim, sim.install(APP.appId));
-
-      expect(answer.status).toBe(502);
-    });
-
-    it('stops every fault on clearFaults', async () => {
-      sim.injectFault({ kind: 'status', status: 500, rate: 1 });
-      sim.injectFault({ kind: 'status', status: 500, times: 5 });
-      const instanceId = sim.install(APP.appId);
-      const before = await clientCredentials(sim, instanceId);
-
-      sim.clearFaults();
-      const after = await clientCredentials(sim, instanceId);
-
-      expect([before.status, after.status]).toEqual([500, 200]);
-    });
-
-    it.each<[string, Fault]>([
-      ['times and rate together', { kind: 'hang', times: 1, rate: 0.5 }],
-      ['a rate above 1', { kind: 'hang', rate: 1.5 }],
-      ['zero times', { kind: 'hang', times: 0 }],
-      ['an unknown kind', { kind: 'explode' as Fault['kind'] }],
-      ['a status that is not HTTP', { kind: 'status', status: 999 }],
-    ])('rejects a fault with %s', (_name, fault) => {
-      expect(() => sim.injectFault(fault)).toThrow();
-    });
-  });
-
-  describe('latency', () => {
-    it('delays every response by latencyMs', async () => {
-      await restart({ latencyMs: 150 });
-
-      const started = Date.now();
-      const answer = await tokenInfo(sim, 'x');
-
-      expect(answer.status).toBe(200);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    });
-
-    it('changes the delay with setLatency', async () => {
-      sim.setLatency(150);
-      const slowStart = Date.now();
-      await tokenInfo(sim, 'x');
-      const slow = Date.now() - slowStart;
-
-      sim.setLatency(0);
-      const fastStart = Date.now();
-      await tokenInfo(sim, 'x');
-      const fast = Date.now() - fastStart;
-
-      expect(slow).toBeGreaterThanOrEqual(140);
-      expect(fast).toBeLessThan(140);
-    });
-
-    it('stops promptly while a delayed response is pending', async () => {
-      sim.setLatency(5000);
-      const request = tokenInfo(sim, 'x').then(
-        () => 'answered',
-        () => 'failed',
-      );
-      await new Promise((resolve) => setTimeout(resolve, 50));
-
-      const started = Date.now();
-      await sim.stop();
-
-      expect(await request).toBe('failed');
-      expect(Date.now() - started).toBeLessThan(1000);
-    });
-  });
-
   describe('counters', () => {
     it('counts every call by path and grant, faulted ones included', async () => {
-      const instanceId = sim.install(APP.appId);
-      sim.injectFault({ kind: 'status', status: 500, grant: 'client_credentials' });
+      const instanceId = wix.sim.install(APP.appId);
+      wix.sim.intercept(wixFaults.status(500, { grant: 'client_credentials' }));
 
-      await clientCredentials(sim, instanceId);
-      await clientCredentials(sim, instanceId);
-      await exchangeCode(sim, sim.issueCode(APP.appId, instanceId));
-      await tokenInfo(sim, 'x');
-      await get(sim, '/nowhere');
+      await clientCredentials(wix.sim, instanceId);
+      await clientCredentials(wix.sim, instanceId);
+      await exchangeCode(wix.sim, wix.sim.issueCode(APP.appId, instanceId));
+      await tokenInfo(wix.sim, 'x');
+      await get(wix.sim, '/nowhere');
 
-      expect(sim.calls).toEqual({
+      expect(wix.sim.calls).toEqual({
         total: 5,
         byPath: { '/oauth2/token': 2, '/oauth/access': 1, '/oauth2/token-info': 1, '/nowhere': 1 },
         byGrant: { client_credentials: 2, authorization_code: 1 },
@@ -737,23 +371,23 @@ describe('Wix simulator', () => {
     });
 
     it('resets the counters in place', async () => {
-      const live = sim.calls;
-      await tokenInfo(sim, 'x');
+      const live = wix.sim.calls;
+      await tokenInfo(wix.sim, 'x');
 
-      sim.resetCalls();
-      await tokenInfo(sim, 'y');
+      wix.sim.resetCalls();
+      await tokenInfo(wix.sim, 'y');
 
-      expect(live).toBe(sim.calls);
+      expect(live).toBe(wix.sim.calls);
       expect(live).toEqual({ total: 1, byPath: { '/oauth2/token-info': 1 }, byGrant: {} });
     });
 
     it('lists every code and token it issued in issuedSecrets', async () => {
-      const instanceId = sim.install(APP.appId);
-      const code = sim.issueCode(APP.appId, instanceId);
-      const legacy = await exchangeCode(sim, code);
-      const minted = await clientCredentials(sim, instanceId);
+      const instanceId = wix.sim.install(APP.appId);
+      const code = wix.sim.issueCode(APP.appId, instanceId);
+      const legacy = await exchangeCode(wix.sim, code);
+      const minted = await clientCredentials(wix.sim, instanceId);
 
-      const secrets = sim.issuedSecrets();
+      const secrets = wix.sim.issuedSecrets();
 
       expect(secrets).toEqual(
         expect.arrayContaining([code, legacy.json.access_token, legacy.json.refresh_token, minted.json.access_token]),
@@ -767,7 +401,7 @@ describe('Wix simulator', () => {
       const redirectUrl = 'https://app.example.com/oauth/callback?entry=market&lang=en';
       const query = new URLSearchParams({ token: 'install-token', appId: APP.appId, redirectUrl, state: 'csrf-123' });
 
-      const answer = await get(sim, `/installer/install?${query.toString()}`);
+      const answer = await get(wix.sim, `/installer/install?${query.toString()}`);
       const location = new URL(answer.headers.get('location') ?? '');
       const instanceId = location.searchParams.get('instanceId') ?? '';
       const code = location.searchParams.get('code') ?? '';
@@ -778,21 +412,21 @@ describe('Wix simulator', () => {
       expect(location.searchParams.get('lang')).toBe('en');
       expect(location.searchParams.get('state')).toBe('csrf-123');
       expect(instanceId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      expect(sim.isInstalled(APP.appId, instanceId)).toBe(true);
-      expect((await exchangeCode(sim, code)).status).toBe(200);
+      expect(wix.sim.isInstalled(APP.appId, instanceId)).toBe(true);
+      expect((await exchangeCode(wix.sim, code)).status).toBe(200);
     });
 
     it('uses the instanceId the test passes and leaves state out when none was sent', async () => {
       const instanceId = '44444444-4444-4444-8444-444444444444';
       const query = new URLSearchParams({ appId: APP.appId, redirectUrl: 'http://localhost:3000/cb', instanceId });
 
-      const answer = await get(sim, `/app-oauth-installation/consent?${query.toString()}`);
+      const answer = await get(wix.sim, `/app-oauth-installation/consent?${query.toString()}`);
       const location = new URL(answer.headers.get('location') ?? '');
 
       expect(answer.status).toBe(302);
       expect(location.searchParams.get('instanceId')).toBe(instanceId);
       expect(location.searchParams.has('state')).toBe(false);
-      expect(sim.isInstalled(APP.appId, instanceId)).toBe(true);
+      expect(wix.sim.isInstalled(APP.appId, instanceId)).toBe(true);
     });
 
     it.each([
@@ -802,19 +436,19 @@ describe('Wix simulator', () => {
       ['a javascript: redirectUrl', { appId: APP.appId, redirectUrl: 'javascript:alert(1)' }],
       ['a relative redirectUrl', { appId: APP.appId, redirectUrl: '/cb' }],
     ])('answers 400 with an HTML page for %s', async (_name, params) => {
-      const answer = await get(sim, `/installer/install?${new URLSearchParams(params).toString()}`);
+      const answer = await get(wix.sim, `/installer/install?${new URLSearchParams(params).toString()}`);
 
       expect(answer.status).toBe(400);
       expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(sim.issued.codes).toBe(0);
+      expect(wix.sim.issued.codes).toBe(0);
     });
 
     it('with consentPage, asks first: GET shows an Allow form carrying the query, escaped, and issues nothing', async () => {
-      await restart({ consentPage: true });
+      await wix.restart({ consentPage: true });
       const redirectUrl = 'https://app.example.com/oauth/callback';
       const query = new URLSearchParams({ token: 'install-token', appId: APP.appId, redirectUrl, state: 'a"<b>&c' });
 
-      const answer = await get(sim, `/installer/install?${query.toString()}`);
+      const answer = await get(wix.sim, `/installer/install?${query.toString()}`);
 
       expect(answer.status).toBe(200);
       expect(answer.headers.get('content-type')).toMatch(/^text\/html/);
@@ -822,14 +456,14 @@ describe('Wix simulator', () => {
       expect(answer.text).toContain('<button type="submit" name="decision" value="allow">Allow</button>');
       expect(answer.text).toContain('<input type="hidden" name="state" value="a&#34;&#60;b&#62;&#38;c">');
       expect(answer.text).toContain(`<input type="hidden" name="appId" value="${APP.appId}">`);
-      expect(sim.issued.codes).toBe(0);
+      expect(wix.sim.issued.codes).toBe(0);
     });
 
     it('with consentPage, the Allow form posted back issues a code and redirects to the callback with the state', async () => {
-      await restart({ consentPage: true });
+      await wix.restart({ consentPage: true });
       const form = new URLSearchParams({ token: 'install-token', appId: APP.appId, redirectUrl: 'https://app.example.com/cb', state: 'csrf-1', decision: 'allow' });
 
-      const response = await fetch(`${sim.url}/installer/install?${form.toString()}`, {
+      const response = await fetch(`${wix.sim.url}/installer/install?${form.toString()}`, {
         method: 'POST',
         redirect: 'manual',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -840,55 +474,55 @@ describe('Wix simulator', () => {
       expect(response.status).toBe(302);
       expect(`${location.origin}${location.pathname}`).toBe('https://app.example.com/cb');
       expect(location.searchParams.get('state')).toBe('csrf-1');
-      expect((await exchangeCode(sim, location.searchParams.get('code') ?? '')).status).toBe(200);
+      expect((await exchangeCode(wix.sim, location.searchParams.get('code') ?? '')).status).toBe(200);
     });
 
     it('with consentPage, refuses a posted form without a known appId, and other methods', async () => {
-      await restart({ consentPage: true });
+      await wix.restart({ consentPage: true });
 
-      const refused = await fetch(`${sim.url}/installer/install`, { method: 'POST', body: new URLSearchParams({ redirectUrl: 'https://app.example.com/cb' }) });
-      const put = await get(sim, '/installer/install', 'PUT');
+      const refused = await fetch(`${wix.sim.url}/installer/install`, { method: 'POST', body: new URLSearchParams({ redirectUrl: 'https://app.example.com/cb' }) });
+      const put = await get(wix.sim, '/installer/install', 'PUT');
 
       expect(refused.status).toBe(400);
       expect(put.status).toBe(405);
-      expect(sim.issued.codes).toBe(0);
+      expect(wix.sim.issued.codes).toBe(0);
     });
 
     it('without consentPage, refuses a POST to the installer', async () => {
-      expect((await get(sim, '/installer/install', 'POST')).status).toBe(405);
+      expect((await get(wix.sim, '/installer/install', 'POST')).status).toBe(405);
     });
 
     it('records the access tokens close-window receives, in order', async () => {
-      const first = await get(sim, '/installer/close-window?access_token=first');
-      await get(sim, '/installer/close-window?access_token=second');
+      const first = await get(wix.sim, '/installer/close-window?access_token=first');
+      await get(wix.sim, '/installer/close-window?access_token=second');
 
       expect(first.status).toBe(200);
       expect(first.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(sim.closedWindows).toEqual(['first', 'second']);
+      expect(wix.sim.closedWindows).toEqual(['first', 'second']);
     });
 
     it('answers 400 to close-window without an access_token', async () => {
-      const answer = await get(sim, '/installer/close-window');
+      const answer = await get(wix.sim, '/installer/close-window');
 
       expect(answer.status).toBe(400);
-      expect(sim.closedWindows).toEqual([]);
+      expect(wix.sim.closedWindows).toEqual([]);
     });
   });
 
   describe('lifecycle', () => {
     it('serves on 127.0.0.1 and can be stopped twice', async () => {
-      expect(sim.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(wix.sim.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
-      await sim.stop();
-      await sim.stop();
+      await wix.sim.stop();
+      await wix.sim.stop();
 
-      await expect(fetch(`${sim.url}/oauth2/token-info`)).rejects.toThrow();
+      await expect(fetch(`${wix.sim.url}/oauth2/token-info`)).rejects.toThrow();
     });
 
     it('throws for an unknown app in install, issueCode and setAppSecret', () => {
-      expect(() => sim.install('nope')).toThrow('unknown app');
-      expect(() => sim.issueCode('nope', 'i')).toThrow('unknown app');
-      expect(() => sim.setAppSecret('nope', 's')).toThrow('unknown app');
+      expect(() => wix.sim.install('nope')).toThrow('unknown app');
+      expect(() => wix.sim.issueCode('nope', 'i')).toThrow('unknown app');
+      expect(() => wix.sim.setAppSecret('nope', 's')).toThrow('unknown app');
     });
   });
 });
@@ -930,12 +564,3 @@ describe('wix-simulator CLI', () => {
     }
   });
 });
-
-function isJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}

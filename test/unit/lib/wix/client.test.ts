@@ -11,7 +11,7 @@ import {
   type RetryEvent,
   type WixClientOptions,
 } from '../../../../lib/wix';
-import { startWixSimulator, type WixSimulator, type WixSimulatorOptions } from '../../../../infra/local/wix-simulator';
+import { startWixSimulator, type WixSimulator, type WixSimulatorOptions, wixFaults } from '../../../../infra/local/wix-simulator';
 import { createFakeClock, type FakeClock } from '../../../support/fake-clock';
 
 const app = { appId: '2a1b3c4d-0000-4000-8000-00000000a001', appSecret: 'app-secret-value-0001' };
@@ -191,14 +191,14 @@ describe('createWixClient response validation', () => {
   beforeEach(() => setUp());
 
   it.each([
-    ['html', 'the body is HTML'],
-    ['not-json', 'the body is not JSON'],
-    ['empty-body', 'the body is empty'],
-    ['missing-access-token', 'access_token is missing'],
-    ['mistyped-access-token', 'access_token is not a string'],
-    ['expires-in-invalid', 'expires_in is not a positive number'],
-  ] as const)('rejects a 200 with %s as WixMalformedResponseError', async (kind, reason) => {
-    sim.injectFault({ kind, path: '/oauth2/token' });
+    ['html', wixFaults.html, 'the body is HTML'],
+    ['not-json', wixFaults.notJson, 'the body is not JSON'],
+    ['empty-body', wixFaults.emptyBody, 'the body is empty'],
+    ['missing-access-token', wixFaults.missingAccessToken, 'access_token is missing'],
+    ['mistyped-access-token', wixFaults.mistypedAccessToken, 'access_token is not a string'],
+    ['expires-in-invalid', wixFaults.expiresInInvalid, 'expires_in is not a positive number'],
+  ] as const)('rejects a 200 with %s as WixMalformedResponseError', async (_name, fault, reason) => {
+    sim.intercept(fault({ path: '/oauth2/token' }));
 
     const error = await caught(client({ maxAttempts: 1 }).createAccessToken(app, instanceId));
 
@@ -210,7 +210,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('rejects a legacy answer without a refresh token', async () => {
-    sim.injectFault({ kind: 'status', status: 200, path: '/oauth/access', body: JSON.stringify({ access_token: 'OauthNG.JWS.x' }), contentType: 'application/json' });
+    sim.intercept(wixFaults.status(200, { path: '/oauth/access', body: JSON.stringify({ access_token: 'OauthNG.JWS.x' }), contentType: 'application/json' }));
 
     const error = await caught(client().exchangeCode(app, sim.issueCode(app.appId, instanceId)));
 
@@ -219,7 +219,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('reads expires_in sent as a numeric string', async () => {
-    sim.injectFault({ kind: 'expires-in-string', path: '/oauth2/token' });
+    sim.intercept(wixFaults.expiresInString({ path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -227,7 +227,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('assumes five minutes when expires_in is absent', async () => {
-    sim.injectFault({ kind: 'expires-in-missing', path: '/oauth2/token' });
+    sim.intercept(wixFaults.expiresInMissing({ path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -235,7 +235,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('uses expires_in on a legacy answer when Wix sends it', async () => {
-    sim.injectFault({ kind: 'status', status: 200, path: '/oauth/access', contentType: 'application/json', body: JSON.stringify({ access_token: 'OauthNG.JWS.a', refresh_token: 'r-1', expires_in: 600 }) });
+    sim.intercept(wixFaults.status(200, { path: '/oauth/access', contentType: 'application/json', body: JSON.stringify({ access_token: 'OauthNG.JWS.a', refresh_token: 'r-1', expires_in: 600 }) }));
 
     const tokens = await client().exchangeCode(app, sim.issueCode(app.appId, instanceId));
 
@@ -243,7 +243,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('tolerates unknown extra fields', async () => {
-    sim.injectFault({ kind: 'extra-fields', path: '/oauth2/token' });
+    sim.intercept(wixFaults.extraFields({ path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -251,7 +251,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('retries an unusable success body for client credentials', async () => {
-    sim.injectFault({ kind: 'html', path: '/oauth2/token' });
+    sim.intercept(wixFaults.html({ path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -260,7 +260,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('does not retry an unusable success body for a code exchange, since the code is spent', async () => {
-    sim.injectFault({ kind: 'not-json', path: '/oauth/access' });
+    sim.intercept(wixFaults.notJson({ path: '/oauth/access' }));
 
     const error = await caught(client().exchangeCode(app, sim.issueCode(app.appId, instanceId)));
 
@@ -269,7 +269,7 @@ describe('createWixClient response validation', () => {
   });
 
   it('rejects token info whose active flag is neither boolean nor "true"/"false"', async () => {
-    sim.injectFault({ kind: 'status', status: 200, path: '/oauth2/token-info', contentType: 'application/json', body: '{"active":"maybe"}' });
+    sim.intercept(wixFaults.status(200, { path: '/oauth2/token-info', contentType: 'application/json', body: '{"active":"maybe"}' }));
 
     const error = await caught(client({ maxAttempts: 1 }).getTokenInfo('OauthNG.JWS.any'));
 
@@ -290,7 +290,7 @@ describe('createWixClient error classes', () => {
     ['wix', 400, 'INVALID_REQUEST', WixBadRequestError],
   ] as const)('maps a %s body with %i %s', async (errorShape, status, errorCode, errorClass) => {
     await setUp({ errorShape });
-    sim.injectFault({ kind: 'status', status, error: errorCode, errorDescription: 'refused', path: '/oauth2/token' });
+    sim.intercept(wixFaults.status(status, { error: errorCode, errorDescription: 'refused', path: '/oauth2/token' }));
 
     const error = await caught(client().createAccessToken(app, instanceId));
 
@@ -307,7 +307,7 @@ describe('createWixClient error classes', () => {
     [409, WixBadRequestError],
   ] as const)('maps a bare %i without an error code by its status', async (status, errorClass) => {
     await setUp();
-    sim.injectFault({ kind: 'status', status, body: '', path: '/oauth/access' });
+    sim.intercept(wixFaults.status(status, { body: '', path: '/oauth/access' }));
 
     const error = await caught(client().refreshAccessToken(app, 'refresh-token-value'));
 
@@ -317,13 +317,13 @@ describe('createWixClient error classes', () => {
 
   it('maps a Wix validationError body to WixBadRequestError', async () => {
     await setUp();
-    sim.injectFault({
-      kind: 'status',
-      status: 400,
-      path: '/oauth2/token',
-      contentType: 'application/json',
-      body: JSON.stringify({ message: 'bad field', details: { validationError: { fieldViolations: [{ field: 'instance_id', description: 'must be a GUID' }] } } }),
-    });
+    sim.intercept(
+      wixFaults.status(400, {
+        path: '/oauth2/token',
+        contentType: 'application/json',
+        body: JSON.stringify({ message: 'bad field', details: { validationError: { fieldViolations: [{ field: 'instance_id', description: 'must be a GUID' }] } } }),
+      }),
+    );
 
     const error = await caught(client().createAccessToken(app, instanceId));
 
@@ -333,7 +333,7 @@ describe('createWixClient error classes', () => {
 
   it('maps a bare 400 from token info to WixBadRequestError, not to a dead grant', async () => {
     await setUp();
-    sim.injectFault({ kind: 'status', status: 400, body: '{}', path: '/oauth2/token-info' });
+    sim.intercept(wixFaults.status(400, { body: '{}', path: '/oauth2/token-info' }));
 
     const error = await caught(client().getTokenInfo('OauthNG.JWS.any'));
 
@@ -345,7 +345,7 @@ describe('createWixClient retries', () => {
   beforeEach(() => setUp());
 
   it.each([500, 502, 503, 504])('retries a %i and then succeeds', async (status) => {
-    sim.injectFault({ kind: 'status', status, path: '/oauth2/token', times: 2 });
+    sim.intercept(wixFaults.status(status, { path: '/oauth2/token', times: 2 }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -355,7 +355,7 @@ describe('createWixClient retries', () => {
   });
 
   it('gives up after maxAttempts with WixUnavailableError carrying the attempt count', async () => {
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', times: 10 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', times: 10 }));
 
     const error = await caught(client({ maxAttempts: 4 }).createAccessToken(app, instanceId));
 
@@ -366,7 +366,7 @@ describe('createWixClient retries', () => {
   });
 
   it('backs off with full jitter, doubling the cap each retry up to maxDelayMs', async () => {
-    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', times: 10 });
+    sim.intercept(wixFaults.status(500, { path: '/oauth2/token', times: 10 }));
     const draws = [0.99, 0.5, 0.25, 0.999, 0.999];
 
     await caught(client({ maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 300, random: () => draws.shift() ?? 0 }).createAccessToken(app, instanceId));
@@ -376,7 +376,7 @@ describe('createWixClient retries', () => {
   });
 
   it('honours Retry-After in seconds on a 429', async () => {
-    sim.injectFault({ kind: 'rate-limit', retryAfter: 2, path: '/oauth2/token' });
+    sim.intercept(wixFaults.rateLimit({ retryAfter: 2, path: '/oauth2/token' }));
 
     await client().createAccessToken(app, instanceId);
 
@@ -385,7 +385,7 @@ describe('createWixClient retries', () => {
   });
 
   it('honours Retry-After given as an HTTP date', async () => {
-    sim.injectFault({ kind: 'rate-limit', retryAfter: new Date(clock.now() + 3000).toUTCString(), path: '/oauth2/token' });
+    sim.intercept(wixFaults.rateLimit({ retryAfter: new Date(clock.now() + 3000).toUTCString(), path: '/oauth2/token' }));
 
     await client().createAccessToken(app, instanceId);
 
@@ -393,7 +393,7 @@ describe('createWixClient retries', () => {
   });
 
   it('ends the call at once when Retry-After is longer than it may wait', async () => {
-    sim.injectFault({ kind: 'rate-limit', retryAfter: 60, path: '/oauth2/token' });
+    sim.intercept(wixFaults.rateLimit({ retryAfter: 60, path: '/oauth2/token' }));
 
     const error = await caught(client({ maxRetryAfterMs: 10_000 }).createAccessToken(app, instanceId));
 
@@ -403,7 +403,7 @@ describe('createWixClient retries', () => {
   });
 
   it('retries a connection reset', async () => {
-    sim.injectFault({ kind: 'reset', path: '/oauth2/token' });
+    sim.intercept(wixFaults.reset({ path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -425,7 +425,7 @@ describe('createWixClient retries', () => {
   });
 
   it('times out an attempt that gets no answer', async () => {
-    sim.injectFault({ kind: 'hang', path: '/oauth2/token', times: 2 });
+    sim.intercept(wixFaults.hang({ path: '/oauth2/token', times: 2 }));
 
     const error = await caught(client({ attemptTimeoutMs: 50, maxAttempts: 2 }).createAccessToken(app, instanceId));
 
@@ -434,7 +434,7 @@ describe('createWixClient retries', () => {
   });
 
   it('stops retrying when the next backoff would pass the deadline', async () => {
-    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', times: 10 });
+    sim.intercept(wixFaults.status(500, { path: '/oauth2/token', times: 10 }));
     const deadline = clock.now() + 250;
 
     const error = await caught(
@@ -455,7 +455,7 @@ describe('createWixClient retries', () => {
   });
 
   it('caps one attempt by the time left before the deadline', async () => {
-    sim.injectFault({ kind: 'hang', path: '/oauth2/token' });
+    sim.intercept(wixFaults.hang({ path: '/oauth2/token' }));
     const started = Date.now();
 
     const error = await caught(
@@ -466,18 +466,8 @@ describe('createWixClient retries', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('stops when the caller aborts', async () => {
-    sim.injectFault({ kind: 'hang', path: '/oauth2/token' });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 30);
-
-    const error = await caught(client({ attemptTimeoutMs: 5000 }).createAccessToken(app, instanceId, { signal: controller.signal }));
-
-    expect(error.code).toBe('WIX_ABORTED');
-  });
-
   it('ends the call at once when Retry-After would pass the deadline', async () => {
-    sim.injectFault({ kind: 'rate-limit', retryAfter: 3, path: '/oauth2/token' });
+    sim.intercept(wixFaults.rateLimit({ retryAfter: 3, path: '/oauth2/token' }));
 
     const error = await caught(client().createAccessToken(app, instanceId, { deadline: clock.now() + 2000 }));
 
@@ -488,7 +478,7 @@ describe('createWixClient retries', () => {
   });
 
   it('does not start a retry that would have less than minAttemptMs before the deadline', async () => {
-    sim.injectFault({ kind: 'status', status: 500, path: '/oauth2/token', times: 5 });
+    sim.intercept(wixFaults.status(500, { path: '/oauth2/token', times: 5 }));
 
     // the backoff is 99 ms, which would leave 1 ms for the retry: the 500 is the answer, not a timeout
     const error = await caught(client({ random: () => 0.99, baseDelayMs: 100, minAttemptMs: 100 }).createAccessToken(app, instanceId, { deadline: clock.now() + 100 }));
@@ -499,8 +489,8 @@ describe('createWixClient retries', () => {
     expect(sim.calls.byPath['/oauth2/token']).toBe(1);
   });
 
-  it('reports no retry when the caller aborts an attempt', async () => {
-    sim.injectFault({ kind: 'hang', path: '/oauth2/token' });
+  it('stops when the caller aborts an attempt, and reports no retry', async () => {
+    sim.intercept(wixFaults.hang({ path: '/oauth2/token' }));
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 30);
 
@@ -513,7 +503,7 @@ describe('createWixClient retries', () => {
   });
 
   it('makes no further attempt when the caller aborts during the backoff', async () => {
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth2/token', times: 5 });
+    sim.intercept(wixFaults.status(503, { path: '/oauth2/token', times: 5 }));
     const controller = new AbortController();
     const abortingClock = { now: clock.now, sleep: (ms: number, signal?: AbortSignal) => (controller.abort(), clock.sleep(ms, signal)) };
 
@@ -537,7 +527,7 @@ describe('createWixClient retries', () => {
   });
 
   it('retries a 408 as transient', async () => {
-    sim.injectFault({ kind: 'status', status: 408, body: '', path: '/oauth2/token' });
+    sim.intercept(wixFaults.status(408, { body: '', path: '/oauth2/token' }));
 
     const token = await client().createAccessToken(app, instanceId);
 
@@ -582,7 +572,7 @@ describe('createWixClient secrecy', () => {
   }
 
   it('keeps the response body off enumerable properties', async () => {
-    sim.injectFault({ kind: 'status', status: 400, path: '/oauth2/token', error: 'invalid_grant', errorDescription: 'nope' });
+    sim.intercept(wixFaults.status(400, { path: '/oauth2/token', error: 'invalid_grant', errorDescription: 'nope' }));
 
     const error = await caught(client().createAccessToken(app, instanceId));
 
@@ -593,7 +583,7 @@ describe('createWixClient secrecy', () => {
 
   it('keeps a secret that Wix echoes in its error code out of the message, the error field and every rendering', async () => {
     const { refreshToken } = await client().exchangeCode(app, sim.issueCode(app.appId, instanceId));
-    sim.injectFault({ kind: 'status', status: 400, path: '/oauth/access', error: `invalid_${refreshToken}` });
+    sim.intercept(wixFaults.status(400, { path: '/oauth/access', error: `invalid_${refreshToken}` }));
 
     const error = await caught(client().refreshAccessToken(app, refreshToken));
 
@@ -609,16 +599,16 @@ describe('createWixClient secrecy', () => {
     const logged = client({ onRetry: (event) => logLines.push(JSON.stringify(event)) });
     const failures: unknown[] = [];
 
-    sim.injectFault({ kind: 'status', status: 400, path: '/oauth/access', error: 'invalid_grant', errorDescription: `code ${code} for secret ${app.appSecret} is bad` });
+    sim.intercept(wixFaults.status(400, { path: '/oauth/access', error: 'invalid_grant', errorDescription: `code ${code} for secret ${app.appSecret} is bad` }));
     failures.push(await caught(logged.exchangeCode(app, code)));
-    sim.injectFault({ kind: 'status', status: 503, path: '/oauth/access', times: 1, body: `upstream saw ${refreshToken}` });
-    sim.injectFault({ kind: 'status', status: 401, path: '/oauth/access', error: 'invalid_client', errorDescription: `refresh ${refreshToken} rejected` });
+    sim.intercept(wixFaults.status(503, { path: '/oauth/access', times: 1, body: `upstream saw ${refreshToken}` }));
+    sim.intercept(wixFaults.status(401, { path: '/oauth/access', error: 'invalid_client', errorDescription: `refresh ${refreshToken} rejected` }));
     failures.push(await caught(logged.refreshAccessToken(app, refreshToken)));
-    sim.injectFault({ kind: 'status', status: 200, path: '/oauth2/token', contentType: 'application/json', body: `{"access_token": 5, "echo": "${app.appSecret}"}` });
+    sim.intercept(wixFaults.status(200, { path: '/oauth2/token', contentType: 'application/json', body: `{"access_token": 5, "echo": "${app.appSecret}"}` }));
     failures.push(await caught(client({ maxAttempts: 1 }).createAccessToken(app, instanceId)));
-    sim.injectFault({ kind: 'status', status: 400, path: '/oauth2/token-info', error: 'invalid_request', errorDescription: `token ${accessToken}` });
+    sim.intercept(wixFaults.status(400, { path: '/oauth2/token-info', error: 'invalid_request', errorDescription: `token ${accessToken}` }));
     failures.push(await caught(logged.getTokenInfo(accessToken)));
-    sim.injectFault({ kind: 'hang', path: '/oauth2/token' });
+    sim.intercept(wixFaults.hang({ path: '/oauth2/token' }));
     failures.push(await caught(client({ attemptTimeoutMs: 30, maxAttempts: 1 }).createAccessToken(app, instanceId)));
 
     expect(failures).toHaveLength(5);
