@@ -14,7 +14,7 @@ import { createWixClient } from '../../lib/wix';
 export function httpEvent(
   method: string,
   path: string,
-  options: { query?: string | Record<string, string>; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string> } = {},
+  options: { query?: string | Record<string, string>; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string>; cookies?: string[] } = {},
 ): APIGatewayProxyEventV2 {
   const rawQueryString =
     options.query === undefined ? '' : typeof options.query === 'string' ? options.query : new URLSearchParams(options.query).toString();
@@ -27,6 +27,7 @@ export function httpEvent(
     rawPath: path,
     rawQueryString,
     headers: { host: 'localhost:3000', ...options.headers },
+    ...(options.cookies === undefined ? {} : { cookies: options.cookies }),
     ...(rawQueryString === '' ? {} : { queryStringParameters }),
     requestContext: {
       accountId: 'offlineContext_accountId',
@@ -49,11 +50,11 @@ export function httpEvent(
  * A GET event built from a URL's path and query (e.g. a Location header). The code and state it
  * carries are recorded for the log audit.
  */
-export function eventFromUrl(url: string): APIGatewayProxyEventV2 {
+export function eventFromUrl(url: string, options: { cookies?: string[] } = {}): APIGatewayProxyEventV2 {
   const parsed = new URL(url);
   recordIssued(IssuedKind.AuthorizationCode, parsed.searchParams.get('code'));
   recordIssued(IssuedKind.InstallState, parsed.searchParams.get('state'));
-  return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, '') });
+  return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, ''), ...options });
 }
 
 /** A Lambda context with `ms` left and a request id. */
