@@ -209,14 +209,26 @@ describe('the install in a browser (Chromium), through the local stack', () => {
   it('a leaked callback URL opened in another browser is refused and spends nothing; the site owner\u2019s browser then completes it', async () => {
     const page = await desktop.newPage();
     let leaked: string | undefined;
-    await page.route('**/oauth/callback?**', async (route) => {
-      leaked = route.request().url();
-      await route.abort();
-    });
     await page.goto(`${stack.urls.public}/install?token=${randomUUID()}`);
+    // Playwright does not route a redirect's next hop: take the callback URL off the installer's
+    // answer to Allow, and keep the browser from following it (as if it leaked on the way).
+    const installer = new URL(stack.urls.wixInstaller).origin;
+    await page.route(
+      (url) => url.origin === installer,
+      async (route) => {
+        const response = await route.fetch({ maxRedirects: 0 });
+        const location = response.headers()['location'];
+        if (location !== undefined && new URL(location, installer).pathname === '/oauth/callback') {
+          leaked = new URL(location, installer).href;
+          await route.abort();
+        } else {
+          await route.fulfill({ response });
+        }
+      },
+    );
     await page.getByRole('button', { name: 'Allow' }).click();
     await eventually(() => leaked !== undefined, 'the intercepted callback');
-    await page.unroute('**/oauth/callback?**');
+    await page.unrouteAll();
     const issuedBefore = simulator.issuedSecrets().length;
 
     const other = await phone.newPage();
