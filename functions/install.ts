@@ -2,6 +2,7 @@ import { loadConfig } from '../lib/config';
 import { failureResponse, httpStack, queryReader, redirect, referenceIdOf, RouteNotFoundError, routeOf, type HttpHandler } from '../lib/http';
 import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
 import { completeInstall, startInstall, type InstallDeps } from '../lib/tokens/install';
+import { cookiesOf } from '../lib/tokens/install-binding';
 
 export interface InstallHandlerDeps extends InstallDeps {
   logger: ServiceLogger;
@@ -19,13 +20,15 @@ export function createInstallHandler(deps: InstallHandlerDeps): HttpHandler {
     try {
       const query = queryReader(event);
       if (route === 'GET /install') {
-        const started = await startInstall(deps, { appId: query('appId'), token: query('token') });
-        deps.logger.info('install started', { referenceId, appId: started.appId, fromWix: started.fromWix });
-        return redirect(started.location);
+        const fetchMetadata = { dest: event.headers?.['sec-fetch-dest'], mode: event.headers?.['sec-fetch-mode'] };
+        const started = await startInstall(deps, { appId: query('appId'), token: query('token'), fetchMetadata });
+        deps.logger.info('install started', { referenceId, appId: started.appId, fromWix: started.fromWix, bound: started.bound });
+        const answer = redirect(started.location);
+        return started.cookie === undefined ? answer : { ...answer, cookies: [started.cookie] };
       }
       if (route === 'GET /oauth/callback') {
         const deadline = deps.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
-        const request = { code: query('code'), state: query('state'), instanceId: query('instanceId') };
+        const request = { code: query('code'), state: query('state'), instanceId: query('instanceId'), cookies: cookiesOf(event) };
         const done = await completeInstall(deps, request, { deadline });
         deps.logger.info('install completed', { referenceId, appId: done.appId, instanceId: done.instanceId, version: done.version });
         return redirect(done.location);

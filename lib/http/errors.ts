@@ -52,6 +52,8 @@ const STATE_MESSAGES: Record<InstallStateFailure, string> = {
   invalid: 'The installation request could not be verified. Please start the installation again from Wix.',
   expired: 'The installation request has expired. Please start the installation again from Wix.',
   used: 'This installation request was already used. If the app is not installed yet, start the installation again from Wix.',
+  other_browser:
+    'This installation was started in another browser, or this browser did not keep its cookie. Please start the installation again from Wix in this browser.',
 };
 
 /**

@@ -7,7 +7,8 @@ import { AppSecretMalformedError, SecretsUnavailableError, withAppCredentials, t
 import { StoreUnavailableError, type InstallStateStore, type InstanceKey, type TokenStore } from '../store';
 import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
 import { InvalidRequestError } from './errors';
-import { InstallStateError, InstallStateFailure, issueInstallState, verifyInstallState, type VerifiedState } from './install-state';
+import { carriesBrowserTag, installCookie, installCookiePolicy, installCookieName, isTopLevelNavigation, type FetchMetadata, type InstallCookiePolicy } from './install-binding';
+import { InstallStateError, InstallStateFailure, issueBoundInstallState, issueInstallState, verifyInstallState, type VerifiedState } from './install-state';
 import { resolveAppId } from './mint-request';
 import { legacyHealthDueAt } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
@@ -35,6 +36,8 @@ export interface InstallDeps {
   installerUrl: string;
   /** PUBLIC_URL, no trailing slash: the Redirect URL is `${publicUrl}${CALLBACK_PATH}`. */
   publicUrl: string;
+  /** The browser cookie's name and attributes; by PUBLIC_URL's scheme when not given. */
+  cookiePolicy?: InstallCookiePolicy;
   secrets: AppSecretsProvider;
   store: Pick<TokenStore, 'storeInstallTokens'>;
   /** Where install states are consumed (single use). */
@@ -61,6 +64,8 @@ export interface InstallStartRequest {
   appId?: string;
   /** Wix's install token; absent when the install starts from our own site. */
   token?: string;
+  /** Sec-Fetch-Dest / Sec-Fetch-Mode: a top-level navigation gets a state bound to its browser. */
+  fetchMetadata?: FetchMetadata;
 }
 
 /** Where GET /install sends the browser, and what is safe to log about it. */
@@ -70,6 +75,10 @@ export interface InstallStarted {
   location: string;
   /** Whether Wix started the install (an install token came along) rather than our own site. */
   fromWix: boolean;
+  /** Whether the state is bound to this browser (a top-level navigation). */
+  bound: boolean;
+  /** The Set-Cookie of a bound state (carries its browser tag: never log it). */
+  cookie?: string;
 }
 
 /**
@@ -84,13 +93,32 @@ export async function startInstall(deps: InstallDeps, request: InstallStartReque
   const token = request.token === '' ? undefined : request.token;
   if (token !== undefined && token.length > MAX_OPAQUE_LENGTH) throw new InvalidRequestError('token', 'is too long');
 
-  const state = await issueInstallState(deps, appId, deps.randomBytes ?? randomBytes);
+  const random = deps.randomBytes ?? randomBytes;
+  const bound = isTopLevelNavigation(request.fetchMetadata ?? {});
+  let state: string;
+  let cookie: string | undefined;
+  if (bound) {
+    const issued = await issueBoundInstallState(deps, appId, random);
+    state = issued.state;
+    cookie = installCookie(cookiePolicyOf(deps), stateIdOf(state), issued.browserTag);
+  } else {
+    state = await issueInstallState(deps, appId, random);
+  }
   const target = new URL(`${deps.installerUrl}/installer/install`);
   if (token !== undefined) target.searchParams.set('token', token);
   target.searchParams.set('appId', appId);
   target.searchParams.set('redirectUrl', `${deps.publicUrl}${CALLBACK_PATH}`);
   target.searchParams.set('state', state);
-  return { appId, location: target.href, fromWix: token !== undefined };
+  return { appId, location: target.href, fromWix: token !== undefined, bound, ...(cookie === undefined ? {} : { cookie }) };
+}
+
+function cookiePolicyOf(deps: Pick<InstallDeps, 'cookiePolicy' | 'publicUrl'>): InstallCookiePolicy {
+  return deps.cookiePolicy ?? installCookiePolicy(deps.publicUrl);
+}
+
+/** Everything but the MAC: what {@link VerifiedState.id} is. */
+function stateIdOf(state: string): string {
+  return state.slice(0, state.lastIndexOf('.'));
 }
 
 /** GET /oauth/callback as it arrives: every field is optional and unchecked. */
@@ -98,6 +126,8 @@ export interface InstallCallbackRequest {
   code?: string;
   state?: string;
   instanceId?: string;
+  /** The request's cookies (`name=value`): a bound state's callback must bring its own. */
+  cookies?: readonly string[];
 }
 
 export interface InstallCompleted extends InstanceKey {
@@ -113,6 +143,8 @@ export interface InstallCompleted extends InstanceKey {
  *
  * ```
  * state ok? ──no──▶ InstallStateError (nothing consumed)
+ *   │
+ * bound state and not this browser's cookie? ──▶ InstallStateError(other_browser): nothing spent
  *   │
  * consume state ──already used──▶ InstallStateError(used): a reload never reaches Wix or the store
  *   │
@@ -154,6 +186,11 @@ export async function completeInstall(
   const instanceId = request.instanceId.toLowerCase();
 
   const state = await verifyInstallState(deps, request.state);
+  if (state.bound && !carriesBrowserTag(request.cookies ?? [], installCookieName(cookiePolicyOf(deps), state.id), state.browserTag ?? '')) {
+    // Checked before the consume: a leaked callback URL opened elsewhere spends nothing, and the
+    // site owner's own browser can still complete it.
+    throw new InstallStateError(InstallStateFailure.OtherBrowser);
+  }
   const key: InstanceKey = { appId: state.appId, instanceId };
   // This callback's own mark on the state: a retried consume whose answer was lost finds it.
   const consumer = (deps.randomBytes ?? randomBytes)(16).toString('hex');

@@ -90,6 +90,31 @@ async function freshState(): Promise<string> {
   return state;
 }
 
+interface SeenRequest {
+  url: string;
+  /** Every header Chromium sent, Sec-Fetch-* and Cookie included. */
+  headers: Record<string, string>;
+  setCookie?: string;
+}
+
+/** The first GET /install and GET /oauth/callback a page (or its frames) makes, with the headers sent and the cookie set. */
+function watchInstallRequests(page: Page): { install: Promise<SeenRequest>; callback: Promise<SeenRequest> } {
+  const first = (path: string) =>
+    new Promise<SeenRequest>((resolve) => {
+      const onResponse = (response: import('playwright-core').Response) => {
+        if (new URL(response.url()).pathname !== path) return;
+        page.off('response', onResponse);
+        void (async () => {
+          const headers = await response.request().allHeaders();
+          const setCookie = (await response.headerValue('set-cookie')) ?? undefined;
+          resolve({ url: response.url(), headers, ...(setCookie === undefined ? {} : { setCookie }) });
+        })();
+      };
+      page.on('response', onResponse);
+    });
+  return { install: first('/install'), callback: first('/oauth/callback') };
+}
+
 function callbackUrl(params: Record<string, string>): string {
   return `${stack.urls.public}/oauth/callback?${new URLSearchParams(params).toString()}`;
 }
@@ -146,6 +171,7 @@ describe('the install in a browser (Chromium), through the local stack', () => {
       }
     });
 
+    const seen = watchInstallRequests(page);
     await page.goto(`${stack.urls.public}/install?token=${randomUUID()}`);
     const consent = new URL(page.url());
     await page.screenshot({ path: join(ARTIFACTS, 'consent.png') });
@@ -169,6 +195,54 @@ describe('the install in a browser (Chromium), through the local stack', () => {
     const minted = await createTokenClient({ functionName: stack.functionNames.mint, lambda }).getAccessToken(instanceId);
     expect(simulator.issuedSecrets()).toContain(minted.accessToken);
     completedCallback = callback.url;
+    // Chromium said it was a top-level navigation, got the state's cookie, and sent it back after
+    // the round trip through the installer (another port): the state was bound and held.
+    const started = await seen.install;
+    expect(started.headers['sec-fetch-dest']).toBe('document');
+    expect(started.headers['sec-fetch-mode']).toBe('navigate');
+    expect(started.setCookie).toMatch(/^wts-install-[A-Za-z0-9_-]{16}=/);
+    expect(new URL(callback.url).searchParams.get('state')).toMatch(/^v2\.[^.]+\.[^.]+\.\d+\.b\./);
+    expect((await seen.callback).headers['cookie']).toContain((started.setCookie ?? '').split(';')[0]);
+    await page.close();
+  }, 60_000);
+
+  it('a leaked callback URL opened in another browser is refused and spends nothing; the site owner\u2019s browser then completes it', async () => {
+    const page = await desktop.newPage();
+    let leaked: string | undefined;
+    await page.goto(`${stack.urls.public}/install?token=${randomUUID()}`);
+    // Playwright does not route a redirect's next hop: take the callback URL off the installer's
+    // answer to Allow, and keep the browser from following it (as if it leaked on the way).
+    const installer = new URL(stack.urls.wixInstaller).origin;
+    await page.route(
+      (url) => url.origin === installer,
+      async (route) => {
+        const response = await route.fetch({ maxRedirects: 0 });
+        const location = response.headers()['location'];
+        if (location !== undefined && new URL(location, installer).pathname === '/oauth/callback') {
+          leaked = new URL(location, installer).href;
+          await route.abort();
+        } else {
+          await route.fulfill({ response });
+        }
+      },
+    );
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await eventually(() => leaked !== undefined, 'the intercepted callback');
+    await page.unrouteAll();
+    const issuedBefore = simulator.issuedSecrets().length;
+
+    const other = await phone.newPage();
+    const refused = await other.goto(leaked as string);
+    const refusedText = await other.locator('.message').textContent();
+    await other.close();
+    const issuedAfterRefusal = simulator.issuedSecrets().length;
+    await page.goto(leaked as string);
+    await page.waitForURL((url) => url.pathname === WixSimulatorPaths.closeWindow);
+
+    expect(refused?.status()).toBe(403);
+    expect(refusedText).toMatch(/started in another browser/);
+    expect(issuedAfterRefusal).toBe(issuedBefore);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Installation complete');
     await page.close();
   }, 60_000);
 
@@ -177,6 +251,7 @@ describe('the install in a browser (Chromium), through the local stack', () => {
     const appUrl = `${stack.urls.public}/install?token=${randomUUID()}`;
     const closedBefore = simulator.closedWindows.length;
 
+    const seen = watchInstallRequests(page);
     await page.goto(`${framerUrl}/embed?src=${encodeURIComponent(appUrl)}`);
     const frame = page.frameLocator('iframe[name="install"]');
     await frame.getByRole('button', { name: 'Allow' }).click();
@@ -192,6 +267,11 @@ describe('the install in a browser (Chromium), through the local stack', () => {
     expect(simulator.closedWindows.slice(closedBefore)).toEqual([closeWindow.searchParams.get('access_token')]);
     expect(simulator.issuedSecrets()).toContain(closeWindow.searchParams.get('access_token'));
     await expect(installFrame.locator('h1').textContent()).resolves.toBe('Installation complete');
+    // Chromium said it was framed: the state is unbound, no cookie was set, and none was needed.
+    const started = await seen.install;
+    expect(started.headers['sec-fetch-dest']).toBe('iframe');
+    expect(started.setCookie).toBeUndefined();
+    expect(new URL((await seen.callback).url).searchParams.get('state')).toMatch(/^v2\.[^.]+\.[^.]+\.\d+\.u\./);
     await page.close();
   }, 60_000);
 
@@ -264,6 +344,8 @@ describe('the install in a browser (Chromium), through the local stack', () => {
 
     it('reused state (the completed install\u2019s callback opened again): 403', async () => {
       expect(completedCallback).toBeDefined();
+      // The same browser (its cookies): a reload, not another browser.
+      await phone.addCookies(await desktop.cookies());
 
       await openErrorPage('reused-state', completedCallback as string, { status: 403, title: 'Installation refused', message: /already used/ });
     }, 30_000);

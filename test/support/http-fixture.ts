@@ -30,7 +30,7 @@ export function requestContext(method: string, path: string, userAgent = 'jest')
 export function httpEvent(
   method: string,
   path: string,
-  options: { query?: string | Record<string, string>; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string> } = {},
+  options: { query?: string | Record<string, string>; body?: string; isBase64Encoded?: boolean; headers?: Record<string, string>; cookies?: string[] } = {},
 ): APIGatewayProxyEventV2 {
   const rawQueryString =
     options.query === undefined ? '' : typeof options.query === 'string' ? options.query : new URLSearchParams(options.query).toString();
@@ -43,6 +43,7 @@ export function httpEvent(
     rawPath: path,
     rawQueryString,
     headers: { host: 'localhost:3000', ...options.headers },
+    ...(options.cookies === undefined ? {} : { cookies: options.cookies }),
     ...(rawQueryString === '' ? {} : { queryStringParameters }),
     requestContext: requestContext(method, path),
     ...(options.body === undefined ? {} : { body: options.body }),
@@ -54,11 +55,11 @@ export function httpEvent(
  * A GET event built from a URL's path and query (e.g. a Location header). The code and state it
  * carries are recorded for the log audit.
  */
-export function eventFromUrl(url: string): APIGatewayProxyEventV2 {
+export function eventFromUrl(url: string, options: { cookies?: string[] } = {}): APIGatewayProxyEventV2 {
   const parsed = new URL(url);
   recordIssued(IssuedKind.AuthorizationCode, parsed.searchParams.get('code'));
   recordIssued(IssuedKind.InstallState, parsed.searchParams.get('state'));
-  return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, '') });
+  return httpEvent('GET', parsed.pathname, { query: parsed.search.replace(/^\?/, ''), ...options });
 }
 
 /** A Lambda context with `ms` left and a request id. */

@@ -13,6 +13,7 @@ import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { captureLogger, type CapturedLogger } from '../../support/mint-fixture';
+import { IssuedKind, recordIssued } from '../../../infra/local/issued-values';
 
 const PUBLIC_URL = 'http://localhost:3000';
 
@@ -44,9 +45,13 @@ function container(overrides: Partial<InstallHandlerDeps> & { documentClient?: P
 }
 
 /** GET /install (as Wix calls the App URL), then the simulator's installer: returns our callback URL. */
-async function consent(options: { token?: string; instanceId?: string } = {}): Promise<{ installer: URL; callback: URL }> {
+async function consent(
+  options: { token?: string; instanceId?: string; headers?: Record<string, string> } = {},
+): Promise<{ installer: URL; callback: URL; cookies: string[] }> {
   const { call } = container();
-  const started = await call(httpEvent('GET', '/install', { query: options.token === undefined ? '' : { token: options.token } }));
+  const started = await call(
+    httpEvent('GET', '/install', { query: options.token === undefined ? '' : { token: options.token }, ...(options.headers ? { headers: options.headers } : {}) }),
+  );
   expect(started.statusCode).toBe(302);
   const installer = new URL(started.headers['Location'] as string);
   // The simulator picks the site from this (a simulator-only parameter); the real installer asks the user.
@@ -54,7 +59,18 @@ async function consent(options: { token?: string; instanceId?: string } = {}): P
   if (options.instanceId !== undefined) target.searchParams.set('instanceId', options.instanceId);
   const response = await fetch(target, { redirect: 'manual' });
   expect(response.status).toBe(302);
-  return { installer, callback: new URL(response.headers.get('location') as string) };
+  return { installer, callback: new URL(response.headers.get('location') as string), cookies: started.cookies ?? [] };
+}
+
+/** Fetch metadata as Chromium sends it for a top-level navigation and for a framed load. */
+const TOP_LEVEL = { 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'cross-site' };
+const FRAMED = { 'sec-fetch-dest': 'iframe', 'sec-fetch-mode': 'navigate', 'sec-fetch-site': 'cross-site' };
+
+/** The `name=value` a browser sends back for a Set-Cookie. */
+function sentBack(setCookie: string): string {
+  const pair = setCookie.split(';')[0] as string;
+  recordIssued(IssuedKind.InstallState, pair.slice(pair.indexOf('=') + 1));
+  return pair;
 }
 
 function withParam(url: URL, name: string, value: string | null): URL {
@@ -424,5 +440,80 @@ describe('install failures', () => {
     for (const secret of secrets) {
       for (const text of [...shown, ...logger.lines]) expect(text).not.toContain(secret);
     }
+  });
+});
+
+describe('the state bound to the browser that started the install', () => {
+  it('sets one short-lived HttpOnly SameSite=Lax cookie on a top-level navigation, carrying neither the state nor its nonce', async () => {
+    const { cookies, callback } = await consent({ headers: TOP_LEVEL });
+    const state = callback.searchParams.get('state') as string;
+
+    expect(cookies).toHaveLength(1);
+    const cookie = cookies[0] as string;
+    // Plain http here (PUBLIC_URL http://localhost:3000): no __Host- prefix, no Secure.
+    expect(cookie).toMatch(/^wts-install-[A-Za-z0-9_-]{16}=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax$/);
+    expect(state).toMatch(/^v2\.[^.]+\.[^.]+\.\d+\.b\./);
+    const value = (sentBack(cookie).split('=')[1] as string);
+    expect(state).not.toContain(value);
+    expect(value).not.toContain(state.split('.')[2] as string);
+  });
+
+  it('refuses the callback of a bound state with no cookie (a leaked callback URL opened elsewhere), spending nothing; the right cookie then completes it', async () => {
+    const { call, store } = container();
+    const { callback, cookies } = await consent({ headers: TOP_LEVEL });
+    const instanceId = callback.searchParams.get('instanceId') as string;
+    const exchangesBefore = sim.issuedSecrets().length;
+
+    const refused = await call(eventFromUrl(callback.href));
+
+    expectErrorPage(refused, 403, /started in another browser/);
+    expect(sim.issuedSecrets()).toHaveLength(exchangesBefore);
+    expect(await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true })).toBeUndefined();
+    expect(logger.lines.some((line) => line.includes('INSTALL_STATE_OTHER_BROWSER'))).toBe(true);
+
+    const done = await call(eventFromUrl(callback.href, { cookies: [sentBack(cookies[0] as string)] }));
+
+    expect(done.statusCode).toBe(302);
+    expect(await store.getInstance({ appId: app.appId, instanceId }, { consistentRead: true })).toMatchObject({ status: InstanceStatus.Active });
+  });
+
+  it("refuses another browser's cookie (of another install), and a forged value under the right name", async () => {
+    const { call } = container();
+    const mine = await consent({ headers: TOP_LEVEL });
+    const theirs = await consent({ headers: TOP_LEVEL });
+    const [name] = sentBack(mine.cookies[0] as string).split('=') as [string];
+
+    const other = await call(eventFromUrl(mine.callback.href, { cookies: [sentBack(theirs.cookies[0] as string)] }));
+    const forged = await call(eventFromUrl(mine.callback.href, { cookies: [`${name}=${'A'.repeat(43)}`] }));
+    const header = await call(eventFromUrl(mine.callback.href));
+
+    expectErrorPage(other, 403, /started in another browser/);
+    expectErrorPage(forged, 403, /started in another browser/);
+    expectErrorPage(header, 403, /started in another browser/);
+    const done = await call(httpEvent('GET', mine.callback.pathname, { query: mine.callback.search.slice(1), headers: { cookie: `x=1; ${sentBack(mine.cookies[0] as string)}` } }));
+    expect(done.statusCode).toBe(302);
+  });
+
+  it.each([
+    ['a framed load', FRAMED],
+    ['a browser without fetch metadata', {}],
+    ['a navigation whose mode is not navigate', { 'sec-fetch-dest': 'document', 'sec-fetch-mode': 'no-cors' }],
+  ])('issues an unbound state with no cookie to %s, whose callback completes without one', async (_name, headers) => {
+    const { callback, cookies } = await consent({ headers });
+
+    const done = await container().call(eventFromUrl(callback.href));
+
+    expect(cookies).toEqual([]);
+    expect(callback.searchParams.get('state')).toMatch(/^v2\.[^.]+\.[^.]+\.\d+\.u\./);
+    expect(done.statusCode).toBe(302);
+  });
+
+  it('names the cookie __Host- and marks it Secure when PUBLIC_URL is https', async () => {
+    const { call } = container({ publicUrl: 'https://tokens.example.com' });
+
+    const started = await call(httpEvent('GET', '/install', { headers: TOP_LEVEL }));
+
+    expect(started.cookies?.[0]).toMatch(/^__Host-wts-install-[A-Za-z0-9_-]{16}=[A-Za-z0-9_-]{43}; Max-Age=600; Path=\/; HttpOnly; SameSite=Lax; Secure$/);
+    recordIssued(IssuedKind.InstallState, (started.cookies?.[0] as string).split(';')[0]?.split('=')[1]);
   });
 });

@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { SecretsUnavailableError } from '../../../../lib/secrets';
@@ -6,6 +6,7 @@ import {
   INSTALL_STATE_TTL_MS,
   installStateKey,
   InstallStateError,
+  issueBoundInstallState,
   issueInstallState,
   verifyInstallState,
   type InstallStateDeps,
@@ -41,8 +42,8 @@ describe('install state', () => {
 
     const verified = await verifyInstallState(deps({}, T0 + 1000), state);
 
-    expect(state).toMatch(/^v1\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}$/);
-    expect(verified).toEqual({ appId: app.appId, id: state.slice(0, state.lastIndexOf('.')), issuedAt: T0, expiresAt: T0 + INSTALL_STATE_TTL_MS });
+    expect(state).toMatch(/^v2\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{22}\.\d+\.u\.[A-Za-z0-9_-]{43}$/);
+    expect(verified).toEqual({ appId: app.appId, id: state.slice(0, state.lastIndexOf('.')), issuedAt: T0, expiresAt: T0 + INSTALL_STATE_TTL_MS, bound: false });
   });
 
   it('issues a different state every time (a random nonce)', async () => {
@@ -178,5 +179,53 @@ describe('install state', () => {
 
     expect(error.message).not.toContain(state.split('.')[2]);
     expect(JSON.stringify(error)).not.toContain(state.split('.')[2]);
+  });
+});
+
+describe('install state bound to a browser', () => {
+  it('marks a bound state under its MAC and gives back the tag its cookie carries, the same on verify', async () => {
+    const { state, browserTag } = await issueBoundInstallState(deps(), app.appId);
+
+    const verified = await verifyInstallState(deps({}, T0 + 1000), state);
+
+    expect(state).toMatch(/^v2\.[0-9a-f-]{36}\.[A-Za-z0-9_-]{22}\.\d+\.b\.[A-Za-z0-9_-]{43}$/);
+    expect(verified.bound).toBe(true);
+    expect(verified.browserTag).toBe(browserTag);
+    expect(browserTag).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('does not give the tag away: it is neither the nonce nor its plain SHA-256', async () => {
+    const { state, browserTag } = await issueBoundInstallState(deps(), app.appId);
+    const nonce = state.split('.')[2] as string;
+
+    expect(state).not.toContain(browserTag);
+    expect(browserTag).not.toBe(createHash('sha256').update(nonce).digest('base64url'));
+    expect(browserTag).not.toBe(createHash('sha256').update(Buffer.from(nonce, 'base64url')).digest('base64url'));
+  });
+
+  it('refuses a bound state relabelled unbound (the binding is under the MAC)', async () => {
+    const { state } = await issueBoundInstallState(deps(), app.appId);
+
+    const error = await refusal(verifyInstallState(deps(), state.replace('.b.', '.u.')));
+
+    expect(error.reason).toBe('invalid');
+  });
+
+  it('keys the tag with the secret that signed the state, so a rotation keeps installs in flight', async () => {
+    const { state, browserTag } = await issueBoundInstallState(deps(), app.appId);
+    const rotated = demoAppSecret(app.appId);
+
+    const verified = await verifyInstallState(deps({ secrets: memorySecrets([{ ...app, appSecret: rotated.appSecret }], { previous: { [app.appId]: app.appSecret } }) }), state);
+
+    expect(verified.browserTag).toBe(browserTag);
+  });
+
+  it('still accepts a v1 state (issued before v2) as unbound', async () => {
+    const v1 = sign(`v1.${app.appId}.${'A'.repeat(22)}.${T0}`, app.appSecret);
+
+    const verified = await verifyInstallState(deps(), v1);
+
+    expect(verified).toMatchObject({ appId: app.appId, bound: false });
+    expect(verified.browserTag).toBeUndefined();
   });
 });

@@ -126,7 +126,7 @@ describe('startInstall', () => {
     expect(url.searchParams.get('token')).toBe('wix-install-token');
     expect(url.searchParams.get('appId')).toBe(app.appId);
     expect(url.searchParams.get('redirectUrl')).toBe('https://tokens.example/oauth/callback');
-    expect(url.searchParams.get('state')).toMatch(new RegExp(`^v1\\.${app.appId}\\.`));
+    expect(url.searchParams.get('state')).toMatch(new RegExp(`^v2\\.${app.appId}\\.`));
   });
 
   it('leaves the token out when the install starts from our own site', async () => {
@@ -150,7 +150,7 @@ describe('startInstall', () => {
     expect(error).toBeInstanceOf(InvalidRequestError);
     expect(error.message).toBe('appId is required: this deployment serves several apps');
     expect(appId).toBe(second.appId);
-    expect(new URL(location).searchParams.get('state')).toMatch(new RegExp(`^v1\\.${second.appId}\\.`));
+    expect(new URL(location).searchParams.get('state')).toMatch(new RegExp(`^v2\\.${second.appId}\\.`));
   });
 
   it.each([
