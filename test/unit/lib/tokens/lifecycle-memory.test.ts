@@ -62,6 +62,23 @@ describe('receiveWebhook on the memory store', () => {
     });
   });
 
+  it('issue 17: a record a mint created carries an event-time floor: an AppRemoved older than its creation does not remove it', async () => {
+    const w = createMemoryWorld({ apps: [app] });
+    const { deps, sign } = setup(w);
+    const key = w.newKey();
+    const lease = await w.store.acquireLease(key, { owner: 'mint-1', createIfMissing: true });
+    const createdAt = w.clock.now();
+
+    const old = await receiveWebhook(deps, sign('AppRemoved', key, createdAt - 200 * 86_400_000));
+    const record = await w.store.getInstance(key);
+    const newer = await receiveWebhook(deps, sign('AppRemoved', key, createdAt + 1000));
+
+    expect(lease.outcome).not.toBe('uninstalled');
+    expect(old.outcome).toBe('stale');
+    expect(record).toMatchObject({ status: InstanceStatus.Active, lastEventAt: createdAt });
+    expect(newer.outcome).toBe('applied');
+  });
+
   it('answers a redelivered AppInstalled as a duplicate and changes nothing', async () => {
     const w = createMemoryWorld({ apps: [app] });
     const { deps, sign } = setup(w);
