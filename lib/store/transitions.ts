@@ -31,7 +31,7 @@ import { GrantKind, InstanceStatus } from './types';
  * | appRemoved          | event newer, or equal to a non-removal                    | +1      | removed          |
  * | acquireLease        | not a tombstone; lease free, ours, expired by more than   | -       | set              |
  * |                     | the clock skew, or watched out by the caller; a record it |         |                  |
- * |                     | creates gets lastEventAt = now (the event-time floor)     |         |                  |
+ * |                     | creates gets lastEventAt = now - skew (event-time floor)  |         |                  |
  * | leasedTokenWrite    | version unchanged, lease ours and live; leaving the due   | +1      | removed          |
  * |                     | index only if no use was recorded since the read          |         |                  |
  * | rotatedTokenWrite   | version unchanged; never removes a live holder's lease    | +1      | removed if ours  |
@@ -369,11 +369,11 @@ export function acquireLease(input: AcquireLeaseInput): Transition<'not_found' |
   };
   if (input.createIfMissing) {
     // The event-time floor (issue 17): lastEventAt starts at the creation time, so no webhook
-    // older than the record applies to it (a replayed AppRemoved cannot remove it). This compares
-    // our clock with Wix's iat; both are within seconds of true time, and an event that really
-    // came before the record was created was sent before the mint that created it.
+    // older than the record applies to it (a replayed AppRemoved cannot remove it). It compares
+    // our clock with Wix's iat, so the floor is set the clock skew earlier: a removal Wix sent
+    // just before (or as) a mint created the record still applies.
     Object.assign(set, {
-      lastEventAt: { ifMissing: input.at },
+      lastEventAt: { ifMissing: input.at - input.skewMs },
       appId: { ifMissing: input.appId },
       instanceId: { ifMissing: input.instanceId },
       status: { ifMissing: InstanceStatus.Active },

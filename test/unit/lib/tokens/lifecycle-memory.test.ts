@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
-import { GrantKind, InstanceStatus, type InstanceKey } from '../../../../lib/store';
+import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from '../../../../lib/store';
 import { getAccessToken, type CacheEntry } from '../../../../lib/tokens/get-access-token';
 import { InvokeErrorName } from '../../../../lib/tokens/errors';
 import { receiveWebhook, type LifecycleDeps } from '../../../../lib/tokens/lifecycle';
@@ -75,7 +75,7 @@ describe('receiveWebhook on the memory store', () => {
 
     expect(lease.acquired).toBe(true);
     expect(old.outcome).toBe('stale');
-    expect(record).toMatchObject({ status: InstanceStatus.Active, lastEventAt: createdAt });
+    expect(record).toMatchObject({ status: InstanceStatus.Active, lastEventAt: createdAt - LEASE_CLOCK_SKEW_MS });
     expect(newer.outcome).toBe('applied');
   });
 
