@@ -30,7 +30,8 @@ import { GrantKind, InstanceStatus } from './types';
  * | appInstalled        | event newer than the newest applied (ties: removal wins)  | +1      | untouched        |
  * | appRemoved          | event newer, or equal to a non-removal                    | +1      | removed          |
  * | acquireLease        | not a tombstone; lease free, ours, expired by more than   | -       | set              |
- * |                     | the clock skew, or watched out by the caller              |         |                  |
+ * |                     | the clock skew, or watched out by the caller; a record it |         |                  |
+ * |                     | creates gets lastEventAt = now - skew (event-time floor)  |         |                  |
  * | leasedTokenWrite    | version unchanged, lease ours and live; leaving the due   | +1      | removed          |
  * |                     | index only if no use was recorded since the read          |         |                  |
  * | rotatedTokenWrite   | version unchanged; never removes a live holder's lease    | +1      | removed if ours  |
@@ -367,8 +368,12 @@ export function acquireLease(input: AcquireLeaseInput): Transition<'not_found' |
     leaseMs: to(input.lengthMs),
   };
   if (input.createIfMissing) {
-    // No lastEventAt: any AppRemoved still applies to a record created this way.
+    // The event-time floor (issue 17): lastEventAt starts at the creation time, so no webhook
+    // older than the record applies to it (a replayed AppRemoved cannot remove it). It compares
+    // our clock with Wix's iat, so the floor is set the clock skew earlier: a removal Wix sent
+    // just before (or as) a mint created the record still applies.
     Object.assign(set, {
+      lastEventAt: { ifMissing: input.at - input.skewMs },
       appId: { ifMissing: input.appId },
       instanceId: { ifMissing: input.instanceId },
       status: { ifMissing: InstanceStatus.Active },

@@ -26,6 +26,8 @@ export const WebhookRefusal = {
   BadSignature: 'bad_signature',
   Expired: 'expired',
   IssuedInTheFuture: 'issued_in_the_future',
+  /** `iat` older than {@link MAX_WEBHOOK_AGE_SECONDS}: beyond Wix's last retry, so a replay. */
+  TooOld: 'too_old',
   Unsupported: 'unsupported',
 } as const;
 export type WebhookRefusal = (typeof WebhookRefusal)[keyof typeof WebhookRefusal];
@@ -64,6 +66,13 @@ export interface WebhookVerifierDeps {
 const CLOCK_TOLERANCE_SECONDS = 60;
 /** An `iat` further ahead than this could pin an instance's event order in the future: refuse it. */
 const MAX_FUTURE_IAT_MS = 5 * 60_000;
+/**
+ * The oldest `iat` accepted: 48 hours. Wix retries a failed delivery 12 times, at +1 min, +10 min,
+ * +1 h, +2 h x3, +4 h x3, +8 h x2 and +12 h (wix-oauth.md §6), so its last attempt comes about
+ * 47 h 11 min after the first; 48 h keeps every genuine retry (with margin for its own delays)
+ * while a captured webhook cannot be replayed weeks later against a record created since.
+ */
+export const MAX_WEBHOOK_AGE_SECONDS = 48 * 60 * 60;
 
 /**
  * Builds a verifier that keeps each imported public key for the container's life (keyed by the
@@ -75,7 +84,7 @@ const MAX_FUTURE_IAT_MS = 5 * 60_000;
  * fault and is thrown as it is, never mistaken for a refusal of the request.
  *
  * The verifier throws {@link WebhookVerificationError} for a token that does not verify,
- * {@link InvalidRequestError} for one that is not a JWT or lacks `iat`/`data`, and the secrets
+ * {@link InvalidRequestError} for one that is not a JWT or lacks `iat`/`exp`/`data`, and the secrets
  * provider's error when no served app's key verified it and some key could not be read.
  */
 export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifier {
@@ -106,7 +115,8 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
       try {
         ({ payload: claims } = await jwtVerify(jwt, key, {
           algorithms: ['RS256'],
-          requiredClaims: ['iat', 'data'],
+          // exp is required: a token without one would never expire (Wix's own carry it).
+          requiredClaims: ['iat', 'exp', 'data'],
           clockTolerance: CLOCK_TOLERANCE_SECONDS,
           currentDate: new Date(deps.now()),
         }));
@@ -119,6 +129,8 @@ export function createWebhookVerifier(deps: WebhookVerifierDeps): WebhookVerifie
       if (!((claims.iat as number) >= 0)) throw new InvalidRequestError('iat', 'is missing or invalid');
       const issuedAt = Math.floor((claims.iat as number) * 1000);
       if (issuedAt > deps.now() + MAX_FUTURE_IAT_MS) throw new WebhookVerificationError(WebhookRefusal.IssuedInTheFuture);
+      // Checked here rather than by jose's maxTokenAge, which would judge a future iat before the check above.
+      if (issuedAt < deps.now() - MAX_WEBHOOK_AGE_SECONDS * 1000) throw new WebhookVerificationError(WebhookRefusal.TooOld);
       return { appId: deps.appIds[index] as string, claims, issuedAt };
     }
     if (unreadable !== undefined) throw unreadable;
@@ -132,7 +144,7 @@ function refusal(error: unknown, errors: Jose['errors']): Error {
   if (error instanceof errors.JWTExpired) return new WebhookVerificationError(WebhookRefusal.Expired, error.code);
   if (error instanceof errors.JOSENotSupported) return new WebhookVerificationError(WebhookRefusal.Unsupported, error.code);
   if (error instanceof errors.JWTClaimValidationFailed) {
-    return new InvalidRequestError(error.claim === 'iat' || error.claim === 'data' ? error.claim : 'claims', 'is missing or invalid');
+    return new InvalidRequestError(error.claim === 'iat' || error.claim === 'exp' || error.claim === 'data' ? error.claim : 'claims', 'is missing or invalid');
   }
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return new InvalidRequestError('body', 'is not a signed JWT');
   return error instanceof Error ? error : new Error(String(error));

@@ -1,4 +1,5 @@
-import { WixErrorKind, WixOAuthError, WixUnavailableError, type WixOperation } from './errors';
+import { MAX_WIX_BODY_BYTES, readBoundedText } from './bounded-body';
+import { WixErrorKind, WixOAuthError, WixResponseTooLargeError, WixUnavailableError, type WixOperation } from './errors';
 import {
   describeFailure,
   errorFromResponse,
@@ -193,7 +194,7 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
     const timer = setTimeout(() => timeout.abort(), timeoutMs);
     const signal = callerSignal ? AbortSignal.any([timeout.signal, callerSignal]) : timeout.signal;
     let response: Response;
-    let text: string;
+    let text: string | undefined;
     try {
       response = await fetchImpl(`${baseUrl}${request.path}`, {
         method: 'POST',
@@ -201,7 +202,7 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
         body: JSON.stringify(request.body),
         signal,
       });
-      text = await response.text();
+      text = await readBoundedText(response);
     } catch (cause) {
       const [code, what] = timeout.signal.aborted
         ? ['WIX_TIMEOUT', `no answer within ${timeoutMs} ms`]
@@ -214,6 +215,12 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
       clearTimeout(timer);
     }
 
+    if (text === undefined) {
+      return new WixResponseTooLargeError(describeFailure(operation, `a body over ${MAX_WIX_BODY_BYTES} bytes (HTTP ${response.status})`, response.headers.get('x-wix-request-id') ?? undefined), {
+        operation,
+        status: response.status,
+      });
+    }
     const receivedAt = clock.now();
     const context: ResponseContext = {
       operation,

@@ -79,8 +79,15 @@ export class WixUnavailableError extends WixOAuthError {
 
 /** A success status whose body is not a valid token response (HTML, not JSON, missing or mistyped fields). */
 export class WixMalformedResponseError extends WixOAuthError {
+  constructor(message: string, details: WixErrorDetails, code = 'WIX_MALFORMED_RESPONSE') {
+    super(WixErrorKind.Transient, code, message, details);
+  }
+}
+
+/** A body longer than ./bounded-body's cap: no OAuth answer is that long, so it is an unusable one (read no further). */
+export class WixResponseTooLargeError extends WixMalformedResponseError {
   constructor(message: string, details: WixErrorDetails) {
-    super(WixErrorKind.Transient, 'WIX_MALFORMED_RESPONSE', message, details);
+    super(message, details, 'WIX_RESPONSE_TOO_LARGE');
   }
 }
 

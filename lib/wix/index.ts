@@ -7,6 +7,7 @@ export {
   WixGrantInvalidError,
   WixMalformedResponseError,
   WixOAuthError,
+  WixResponseTooLargeError,
   WixUnavailableError,
 } from './errors';
 export type { WixOperation } from './errors';

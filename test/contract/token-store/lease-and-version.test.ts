@@ -267,7 +267,8 @@ describe.each(STORE_KINDS)('%s token store: versions and leases', (kind) => {
         acquired: true,
         record: { ...key, status: 'active', grantKind: 'client_credentials', version: 0, lease: { owner: 'x' } },
       });
-      if (created.acquired) expect(created.record.lastEventAt).toBeUndefined();
+      // Issue 17: the event-time floor, its creation time less the clock skew (no older webhook applies).
+      if (created.acquired) expect(created.record.lastEventAt).toBe(created.record.createdAt - LEASE_CLOCK_SKEW_MS);
     });
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
-import { GrantKind, InstanceStatus, type InstanceKey } from '../../../../lib/store';
+import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from '../../../../lib/store';
 import { getAccessToken, type CacheEntry } from '../../../../lib/tokens/get-access-token';
 import { InvokeErrorName } from '../../../../lib/tokens/errors';
 import { receiveWebhook, type LifecycleDeps } from '../../../../lib/tokens/lifecycle';
@@ -60,6 +60,23 @@ describe('receiveWebhook on the memory store', () => {
       originInstanceId: origin,
       version: 1,
     });
+  });
+
+  it('issue 17: a record a mint created carries an event-time floor: an AppRemoved older than its creation does not remove it', async () => {
+    const w = createMemoryWorld({ apps: [app] });
+    const { deps, sign } = setup(w);
+    const key = w.newKey();
+    const lease = await w.store.acquireLease(key, { owner: 'mint-1', createIfMissing: true });
+    const createdAt = w.clock.now();
+
+    const old = await receiveWebhook(deps, sign('AppRemoved', key, createdAt - 200 * 86_400_000));
+    const record = await w.store.getInstance(key);
+    const newer = await receiveWebhook(deps, sign('AppRemoved', key, createdAt + 1000));
+
+    expect(lease.acquired).toBe(true);
+    expect(old.outcome).toBe('stale');
+    expect(record).toMatchObject({ status: InstanceStatus.Active, lastEventAt: createdAt - LEASE_CLOCK_SKEW_MS });
+    expect(newer.outcome).toBe('applied');
   });
 
   it.each([

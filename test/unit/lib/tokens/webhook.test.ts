@@ -6,7 +6,7 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { SecretsUnavailableError } from '../../../../lib/secrets';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
-import { createWebhookVerifier, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
+import { createWebhookVerifier, MAX_WEBHOOK_AGE_SECONDS, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
 import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
 
 const app = demoAppSecret(randomUUID());
@@ -146,7 +146,7 @@ describe('webhook verifier', () => {
 
   it('refuses a verified JWT without iat as a bad request', async () => {
     const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
-    const jwt = await new SignJWT({ data: JSON.stringify(installed) }).setProtectedHeader({ alg: 'RS256' }).sign(key);
+    const jwt = await new SignJWT({ data: JSON.stringify(installed) }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(NOW_S + 300).sign(key);
 
     const error = await refusal(verifier()(jwt));
 
@@ -154,12 +154,38 @@ describe('webhook verifier', () => {
     expect(error.message).toBe('iat is missing or invalid');
   });
 
+  it('issue 17: refuses a validly signed JWT without exp as a bad request naming exp', async () => {
+    const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
+    const jwt = await new SignJWT({ data: JSON.stringify(installed) }).setProtectedHeader({ alg: 'RS256' }).setIssuedAt(NOW_S - 10).sign(key);
+
+    const error = await refusal(verifier()(jwt));
+
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error.message).toBe('exp is missing or invalid');
+  });
+
+  it('issue 17: refuses an iat older than Wix retries for (48 h), even with an exp far ahead, and accepts its last retry (47 h 11 min)', async () => {
+    const replayed = await signWebhook(app, installed, { iat: NOW_S - 200 * 86_400, exp: NOW_S + 86_400 });
+    const justOver = await signWebhook(app, installed, { iat: NOW_S - MAX_WEBHOOK_AGE_SECONDS - 61, exp: NOW_S + 86_400 });
+    const lastRetry = await signWebhook(app, installed, { iat: NOW_S - (47 * 3600 + 11 * 60), exp: NOW_S + 86_400 });
+
+    const errors = [await refusal(verifier()(replayed)), await refusal(verifier()(justOver))];
+    const verified = await verifier()(lastRetry);
+
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(WebhookVerificationError);
+      expect(error.reason).toBe('too_old');
+    }
+    expect(MAX_WEBHOOK_AGE_SECONDS).toBe(48 * 3600);
+    expect(verified.issuedAt).toBe((NOW_S - (47 * 3600 + 11 * 60)) * 1000);
+  });
+
   it.each([
     ['a second before 1970', -1],
     ['a large negative number (beyond what DynamoDB stores: a 500 before)', -1e200],
   ])('issue 8: refuses a validly signed JWT whose iat is %s as a bad request, before anything is stored', async (_name, iat) => {
     const key = await importPKCS8(app.webhookPrivateKey, 'RS256');
-    const jwt = await new SignJWT({ data: JSON.stringify(installed), iat }).setProtectedHeader({ alg: 'RS256' }).sign(key);
+    const jwt = await new SignJWT({ data: JSON.stringify(installed), iat, exp: NOW_S + 300 }).setProtectedHeader({ alg: 'RS256' }).sign(key);
 
     const error = await refusal(verifier()(jwt));
 
