@@ -8,22 +8,27 @@
  *     NODE_OPTIONS and all, Refs and Fn::Join replaced by plausible literals), plus what the Lambda
  *     runtime itself sets (region, credentials, AWS_EXECUTION_ENV, ...);
  * against a reference built the best known way: an esbuild bundle of @aws-sdk/client-dynamodb alone
- * that imports DynamoDBClient and constructs it at load (minified, mainFields module-first,
- * platform node, target node22, format cjs).
+ * that constructs DynamoDBClient at load and whose handler sends one GetItem (minified, mainFields
+ * module-first, platform node, target node22, format cjs).
  *
  * Each bundle is loaded in fresh Node processes, RUNS of them taken round-robin over the bundles and
  * the two Node binaries so drift hits every figure alike; each process measures
  *   require   loading the bundle (`require()` of the handler file), all a function does at load;
- *   init      require, then the first invoke with an event refused before any network call (the
- *             wiring a function does once per container: config, logger, SDK clients, handler).
- *             The reference constructs its client at require, so its init is its require.
+ *   init      require, then the first invoke (FIRST_INVOKES): for mint and status a request as
+ *             production sends it, whose work is one GetItem, answered by a loopback stand-in
+ *             for DynamoDB (FAKE_DYNAMODB, through AWS_ENDPOINT_URL_DYNAMODB) so the SDK's whole
+ *             first-call path runs (credentials, endpoint, signing, connection, parsing), as the
+ *             reference's GetItem does; for refresh, install and webhooks, whose realistic
+ *             requests need more than a bare DynamoDB client has an equivalent for, a request
+ *             refused before any network call, compared with the reference's require (the
+ *             wiring a function does once per container, against a client built at load).
  * on the machine's Node (the one running npm) and on the real Node 22 binary of the `node`
  * devDependency (Lambda's nodejs22.x). Ratios are to the reference on the same Node in this run;
  * the target is <= 1.1 for every function, both figures, both Nodes.
  *
  * Run: npm run bench:bundles   (RUNS=n to change the number of runs, default 21)
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,13 +49,88 @@ const MACHINE_NODE = process.env['npm_node_execpath'] ?? process.execPath;
 /** The real Node 22 binary the `node@22` devDependency installs (Lambda's nodejs22.x). */
 const NODE_22 = lambdaNodeBinary();
 
-/** An event each function refuses before any network call, after building its runtime. */
-const REFUSED_EVENTS: Record<string, unknown> = {
-  mint: {},
-  refresh: {},
-  install: { version: '2.0', routeKey: 'GET /bench', rawPath: '/bench', headers: {}, requestContext: { http: { method: 'GET', path: '/bench' } } },
-  webhooks: { version: '2.0', routeKey: 'GET /bench', rawPath: '/bench', headers: {}, requestContext: { http: { method: 'GET', path: '/bench' } } },
+const APP_ID = '00000000-0000-4000-8000-000000000000';
+const INSTANCE_ID = '11111111-1111-4111-8111-111111111111';
+const HTTP_GET = (path: string, query: string) => ({
+  version: '2.0',
+  routeKey: `GET ${path}`,
+  rawPath: path,
+  rawQueryString: query,
+  queryStringParameters: Object.fromEntries(new URLSearchParams(query)),
+  headers: { host: 'bench.execute-api.us-east-1.amazonaws.com' },
+  requestContext: { requestId: 'bench', http: { method: 'GET', path } },
+  isBase64Encoded: false,
+});
+
+/**
+ * Each function's first invoke, what it should come to, and whether it makes the one DynamoDB
+ * call the reference's first invoke makes (a GetItem, answered by FAKE_DYNAMODB).
+ *
+ * mint and status read an instance's item, as in production. refresh, install and webhooks have
+ * no such request: a sweep queries every shard of the due index (16 Queries), a direct refresh
+ * takes a lease before it reads, and install and webhooks start with a read of the app's secret
+ * from Secrets Manager (and webhooks with jose), none of which a bare DynamoDB client has an
+ * equivalent for. Their first invoke is refused before any network call (a direct refresh
+ * without an instance id; a callback without code or state, 400; a GET of /webhooks, 404: even a
+ * body that is not a JWT reads the secrets first), so it is their wiring (config, runtime,
+ * HTTP stack, verifier) on top of their require, and it is compared with the reference's require
+ * (its client built at load), not with its GetItem.
+ */
+const FIRST_INVOKES: Record<string, { event: unknown; answer: string; readsDynamo: boolean }> = {
+  mint: { event: { appId: APP_ID, instanceId: INSTANCE_ID }, answer: 'rejected InstanceUninstalled', readsDynamo: true },
+  refresh: { event: {}, answer: 'rejected InvalidRequest', readsDynamo: false },
+  status: { event: { appId: APP_ID, instanceId: INSTANCE_ID }, answer: 'resolved', readsDynamo: true },
+  install: { event: HTTP_GET('/oauth/callback', ''), answer: 'resolved 400', readsDynamo: false },
+  webhooks: { event: HTTP_GET('/webhooks', ''), answer: 'resolved 404', readsDynamo: false },
 };
+
+/**
+ * What the stand-in's GetItem finds: an uninstalled instance, as lib/store/item writes it. mint
+ * refuses it (InstanceUninstalled) and status describes it, both after that one read; an instance
+ * the table lacks would send mint to a lease write and a client-credentials grant instead.
+ */
+const UNINSTALLED_ITEM = {
+  pk: { S: `${APP_ID}#${INSTANCE_ID}` },
+  appId: { S: APP_ID },
+  instanceId: { S: INSTANCE_ID },
+  status: { S: 'uninstalled' },
+  grantKind: { S: 'client_credentials' },
+  version: { N: '3' },
+  createdAt: { N: '1767225600000' },
+  updatedAt: { N: '1767312000000' },
+  lastEventAt: { N: '1767312000000' },
+};
+
+/**
+ * A loopback stand-in for DynamoDB, in its own process (the measured processes are spawned
+ * synchronously): GetItem finds UNINSTALLED_ITEM, Query and Scan an empty page, writes succeed.
+ */
+const FAKE_DYNAMODB = `
+  const { createServer } = require('node:http');
+  const item = ${JSON.stringify(UNINSTALLED_ITEM)};
+  const answers = { GetItem: { Item: item }, Query: { Items: [], Count: 0, ScannedCount: 0 }, Scan: { Items: [], Count: 0, ScannedCount: 0 } };
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      const target = String(request.headers['x-amz-target'] ?? '').split('.').pop();
+      const body = JSON.stringify(answers[target] ?? {});
+      response.writeHead(200, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(body), 'x-amzn-requestid': 'bench' });
+      response.end(body);
+    });
+  });
+  server.keepAliveTimeout = 1;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+`;
+
+/** Starts the stand-in; resolves to its endpoint URL and a stop function. */
+async function startFakeDynamo(): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(MACHINE_NODE, ['-e', FAKE_DYNAMODB], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+  });
+  return { url: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
 
 /** Plausible literals for the pseudo parameters and resources a template's values refer to. */
 const LITERALS: Record<string, string> = {
@@ -68,6 +148,10 @@ interface Bundle {
   /** The process environment the function runs with. */
   env: Record<string, string>;
   event: unknown;
+  /** What the first invoke should come to: `resolved <statusCode>` or `rejected <error name>`. */
+  answer: string;
+  /** Whether the first invoke makes one DynamoDB call (compared with the reference's GetItem) or none (with its require). */
+  readsDynamo: boolean;
   jsBytes: number;
   zipBytes: number;
   /** Per Node binary, one entry per run. */
@@ -163,22 +247,31 @@ function packagedFunctions(output: string, dir: string): Bundle[] {
       name,
       file,
       env: { ...lambdaRuntimeEnv(functionName, properties.MemorySize ?? 128, taskRoot), ...variables },
-      event: REFUSED_EVENTS[name] ?? {},
+      event: FIRST_INVOKES[name]?.event ?? {},
+      answer: FIRST_INVOKES[name]?.answer ?? 'resolved',
+      readsDynamo: FIRST_INVOKES[name]?.readsDynamo ?? false,
       jsBytes: statSync(file).size,
       zipBytes: statSync(join(output, zipName)).size,
       requireMs: {},
       initMs: {},
     });
   }
-  return bundles.sort((a, b) => Object.keys(REFUSED_EVENTS).indexOf(a.name) - Object.keys(REFUSED_EVENTS).indexOf(b.name));
+  return bundles.sort((a, b) => Object.keys(FIRST_INVOKES).indexOf(a.name) - Object.keys(FIRST_INVOKES).indexOf(b.name));
 }
 
-/** The reference: the DynamoDB client alone, constructed at load, bundled the best known way. */
+/**
+ * The reference: the DynamoDB client alone, constructed at load, bundled the best known way, with
+ * a handler that makes one GetItem (what mint's and status's first invoke send).
+ */
 async function referenceBundle(dir: string): Promise<Bundle> {
   const file = join(dir, 'reference', 'index.js');
   await build({
     stdin: {
-      contents: "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nexport const client = new DynamoDBClient({});\n",
+      contents: [
+        "import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';",
+        'const client = new DynamoDBClient({});',
+        "export const handler = () => client.send(new GetItemCommand({ TableName: 'bench', Key: { pk: { S: 'INSTANCE#bench' }, sk: { S: 'TOKEN' } }, ConsistentRead: true }));",
+      ].join('\n'),
       resolveDir: ROOT,
       loader: 'ts',
       sourcefile: 'reference.ts',
@@ -193,31 +286,35 @@ async function referenceBundle(dir: string): Promise<Bundle> {
     logLevel: 'error',
   });
   const env = { ...lambdaRuntimeEnv('reference', 512, dirname(file)) };
-  return { name: 'reference', file, env, event: null, jsBytes: statSync(file).size, zipBytes: Number.NaN, requireMs: {}, initMs: {} };
+  return { name: 'reference', file, env, event: {}, answer: 'resolved', readsDynamo: true, jsBytes: statSync(file).size, zipBytes: Number.NaN, requireMs: {}, initMs: {} };
 }
 
-/** One fresh process on `node`: milliseconds to require the bundle, and to require it and answer the refused event. */
-function coldStart(node: string, bundle: Bundle): { requireMs: number; initMs: number } {
+/** One fresh process on `node`: milliseconds to require the bundle, and to require it and answer its first invoke. */
+function coldStart(node: string, bundle: Bundle, endpoint: string): { requireMs: number; initMs: number } {
   const script = `
     const { writeSync } = require('node:fs');
     const start = process.hrtime.bigint();
     const mod = require(${JSON.stringify(bundle.file)});
     const required = process.hrtime.bigint();
-    const report = () => {
+    const report = (answer) => {
       const ms = (t) => Number(t - start) / 1e6;
-      writeSync(3, JSON.stringify({ requireMs: ms(required), initMs: ms(process.hrtime.bigint()) }));
+      writeSync(3, JSON.stringify({ requireMs: ms(required), initMs: ms(process.hrtime.bigint()), answer }));
     };
     const event = ${JSON.stringify(bundle.event)};
-    if (event === null) report();
-    else {
-      const context = { awsRequestId: 'bench', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 10000 };
-      Promise.resolve().then(() => mod.handler(event, context)).then(report, report);
-    }
+    const context = { awsRequestId: 'bench', functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, getRemainingTimeInMillis: () => 10000 };
+    Promise.resolve()
+      .then(() => mod.handler(event, context))
+      .then(
+        (value) => report(typeof value?.statusCode === 'number' ? 'resolved ' + value.statusCode : 'resolved'),
+        (error) => report('rejected ' + (error?.name ?? typeof error)),
+      );
   `;
-  const result = spawnSync(node, ['-e', script], { cwd: dirname(bundle.file), env: bundle.env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const result = spawnSync(node, ['-e', script], { cwd: dirname(bundle.file), env: { ...bundle.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint }, stdio: ['ignore', 'ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   const out = result.output[3];
   if (result.status !== 0 || !out) throw new Error(`${bundle.name} on ${node} failed (exit ${result.status}):\n${result.stderr}`);
-  return JSON.parse(out) as { requireMs: number; initMs: number };
+  const measured = JSON.parse(out) as { requireMs: number; initMs: number; answer: string };
+  if (measured.answer !== bundle.answer) throw new Error(`${bundle.name} on ${node}: the first invoke came to "${measured.answer}", not "${bundle.answer}"\n${result.stderr}`);
+  return measured;
 }
 
 function versionOf(node: string): string {
@@ -228,19 +325,19 @@ async function main(): Promise<void> {
   const nodes = [...new Set([MACHINE_NODE, NODE_22])];
   const versions = Object.fromEntries(nodes.map((node) => [node, versionOf(node)]));
   const dir = mkdtempSync(join(tmpdir(), 'bench-bundles-'));
+  const dynamo = await startFakeDynamo();
   try {
     const output = packageService();
     const reference = await referenceBundle(dir);
     const bundles = [reference, ...packagedFunctions(output, dir)];
 
-    for (const node of nodes) for (const bundle of bundles) coldStart(node, bundle); // warm the file cache, not measured
+    for (const node of nodes) for (const bundle of bundles) coldStart(node, bundle, dynamo.url); // warm the file cache, not measured
     for (let run = 0; run < RUNS; run++) {
       for (const node of nodes) {
         for (const bundle of bundles) {
-          const { requireMs, initMs } = coldStart(node, bundle);
+          const { requireMs, initMs } = coldStart(node, bundle, dynamo.url);
           (bundle.requireMs[node] ??= []).push(requireMs);
-          // The reference builds everything it builds at require.
-          (bundle.initMs[node] ??= []).push(bundle === reference ? requireMs : initMs);
+          (bundle.initMs[node] ??= []).push(initMs);
         }
       }
     }
@@ -259,29 +356,32 @@ async function main(): Promise<void> {
       const refRequire = median(reference.requireMs[node]);
       const refInit = median(reference.initMs[node]);
       console.log(`\n${version} (${node}), median of ${RUNS}`);
-      console.log(`${'bundle'.padEnd(12)}${'KiB'.padStart(8)}${'zip KiB'.padStart(9)}${'require ms'.padStart(12)}${'ratio'.padStart(7)}${'init ms'.padStart(10)}${'ratio'.padStart(7)}`);
+      console.log(`${'bundle'.padEnd(12)}${'KiB'.padStart(8)}${'zip KiB'.padStart(9)}${'require ms'.padStart(12)}${'ratio'.padStart(7)}${'+ invoke'.padStart(10)}${'ratio'.padStart(7)}  first call`);
       figures[`${key}_version`] = version;
       figures[`${key}_reference_require_ms_p50`] = refRequire;
+      figures[`${key}_reference_init_ms_p50`] = refInit;
       for (const bundle of bundles) {
         const requireMs = median(bundle.requireMs[node]);
         const initMs = median(bundle.initMs[node]);
         const requireRatio = requireMs / refRequire;
-        const initRatio = initMs / refInit;
+        const initRatio = initMs / (bundle.readsDynamo ? refInit : refRequire);
         console.log(
           `${bundle.name.padEnd(12)}${(bundle.jsBytes / 1024).toFixed(0).padStart(8)}${(Number.isNaN(bundle.zipBytes) ? '-' : (bundle.zipBytes / 1024).toFixed(0)).padStart(9)}` +
-            `${requireMs.toFixed(1).padStart(12)}${requireRatio.toFixed(2).padStart(7)}${initMs.toFixed(1).padStart(10)}${initRatio.toFixed(2).padStart(7)}`,
+            `${requireMs.toFixed(1).padStart(12)}${requireRatio.toFixed(2).padStart(7)}${initMs.toFixed(1).padStart(10)}${initRatio.toFixed(2).padStart(7)}${(bundle.readsDynamo ? '  GetItem' : '  none').padEnd(9)}`,
         );
         if (bundle === reference) continue;
         figures[`${key}_${bundle.name}_require_ms_p50`] = requireMs;
         figures[`${key}_${bundle.name}_require_ratio`] = requireRatio;
         figures[`${key}_${bundle.name}_init_ms_p50`] = initMs;
         figures[`${key}_${bundle.name}_init_ratio`] = initRatio;
+        figures[`${key}_${bundle.name}_first_call`] = bundle.readsDynamo ? 'GetItem' : 'none';
         if (requireRatio > TARGET_RATIO || initRatio > TARGET_RATIO) over.push(`${bundle.name} on ${version}`);
       }
     }
     report('bundles', figures);
     console.log(over.length === 0 ? `\nevery function within ${TARGET_RATIO}x the reference, on every Node` : `\nover ${TARGET_RATIO}x the reference: ${over.join(', ')}`);
   } finally {
+    dynamo.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

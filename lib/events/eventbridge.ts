@@ -11,9 +11,9 @@ export const EVENT_SOURCE = 'wix-token-service';
  * cost every cold start for them.
  */
 export function eventBridgePublisher(options: { busName: string; client?: Pick<EventBridgeClient, 'send'> }): EventPublisher {
-  let sdk: Promise<{ client: Pick<EventBridgeClient, 'send'>; PutEventsCommand: typeof import('@aws-sdk/client-eventbridge').PutEventsCommand }> | undefined;
+  let sdk: Promise<{ client: Pick<EventBridgeClient, 'send'>; PutEventsCommand: typeof import('./eventbridge-sdk').PutEventsCommand }> | undefined;
   const load = () =>
-    (sdk ??= import('@aws-sdk/client-eventbridge').then((module) => ({
+    (sdk ??= import('./eventbridge-sdk').then((module) => ({
       client: options.client ?? new module.EventBridgeClient({ maxAttempts: 2 }),
       PutEventsCommand: module.PutEventsCommand,
     })));
