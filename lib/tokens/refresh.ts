@@ -1,7 +1,6 @@
 import { tokenWriteEvents, type EventSink } from '../events';
-import { DecryptionError } from '../crypto';
-import { ServiceError } from '../errors';
-import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
+import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
   ConflictReason,
   GrantKind,
@@ -74,6 +73,9 @@ const ROTATED_MAX_CONFLICTS = 5;
 
 /** A rotated refresh token that could not be stored (failure class `rotated_token_lost`); `cause` is why. */
 export class RotatedTokenLostError extends ServiceError {
+  /** The store's failure, as far as a caller is concerned; refresh counts it apart (its code). */
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
   constructor(cause: unknown) {
     super('ROTATED_TOKEN_LOST', 'A refresh token Wix rotated could not be stored', { cause });
   }
@@ -365,18 +367,28 @@ const WIX_FAILURES: Record<WixErrorKind, FailureClass> = {
   [WixErrorKind.BadRequest]: FailureClass.BadRequest,
 };
 
-/** The failed outcome of an error thrown outside a Wix call; unexpected errors are rethrown. */
-function failureOf(error: unknown): RefreshOutcome {
-  const failed = (failure: FailureClass, code: string): RefreshOutcome => ({ status: 'failed', failure, code, needsReauth: false });
-  if (error instanceof WixOAuthError) return failed(WIX_FAILURES[error.kind], error.code);
-  if (error instanceof StoreUnavailableError) return failed(FailureClass.Store, error.code);
-  if (error instanceof TokenConflictError) return failed(FailureClass.Conflict, error.code);
-  if (error instanceof DecryptionError) return failed(FailureClass.Decryption, error.code);
-  if (error instanceof RotatedTokenLostError) return failed(FailureClass.RotatedTokenLost, error.code);
-  if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError || error instanceof UnknownAppError) {
-    return failed(FailureClass.Secrets, error.code);
-  }
-  throw error;
+/** The failure class of a dependency's error, by the dependency; a few codes are counted apart. */
+const FAILURE_OF_DEPENDENCY: Readonly<Record<Exclude<Dependency, 'wix'>, FailureClass>> = {
+  [Dependency.Store]: FailureClass.Store,
+  [Dependency.Secrets]: FailureClass.Secrets,
+  [Dependency.Crypto]: FailureClass.Decryption,
+};
+const FAILURE_OF_CODE: Readonly<Record<string, FailureClass>> = {
+  TOKEN_CONFLICT: FailureClass.Conflict,
+  ROTATED_TOKEN_LOST: FailureClass.RotatedTokenLost,
+};
+
+/**
+ * The failed outcome of an error thrown outside a Wix call: any categorized error of a dependency
+ * is one, so a new one never aborts a sweep. An `internal` error (a bug) is rethrown.
+ */
+export function failureOf(error: unknown): RefreshOutcome {
+  if (!(error instanceof ServiceError) || error.category === ErrorCategory.Internal) throw error;
+  const failed = (failure: FailureClass): RefreshOutcome => ({ status: 'failed', failure, code: error.code, needsReauth: false });
+  if (error instanceof WixOAuthError) return failed(WIX_FAILURES[error.kind]);
+  const failure = FAILURE_OF_CODE[error.code] ?? (error.dependency === undefined || error.dependency === Dependency.Wix ? undefined : FAILURE_OF_DEPENDENCY[error.dependency]);
+  if (failure === undefined) throw error;
+  return failed(failure);
 }
 
 /** The two ids of an instance key and nothing else (a caller's object may carry more, a token say). */
