@@ -33,8 +33,14 @@ const INVOKE_ERROR_OF: Readonly<Record<ErrorCategory, ((error: ServiceError) => 
   [ErrorCategory.Internal]: undefined,
 };
 
+/** A ServiceUnavailable that says more than which code, by the code. */
+const UNAVAILABLE_REASONS: Readonly<Record<string, string>> = {
+  WIX_CREDENTIALS_REJECTED: "Wix refused the app's credentials",
+  WIX_BAD_REQUEST: 'Wix refused the token request as malformed',
+};
+
 function unavailable(error: ServiceError): InvokeError {
-  return new ServiceUnavailableError(`a dependency is unavailable (${error.code})`, { cause: error });
+  return new ServiceUnavailableError(UNAVAILABLE_REASONS[error.code] ?? `a dependency is unavailable (${error.code})`, { cause: error });
 }
 
 /** What mint throws for an error: a documented invoke error as it is, or the one its category says. */

@@ -373,22 +373,31 @@ const FAILURE_OF_DEPENDENCY: Readonly<Record<Exclude<Dependency, 'wix'>, Failure
   [Dependency.Secrets]: FailureClass.Secrets,
   [Dependency.Crypto]: FailureClass.Decryption,
 };
+/** A Wix error that is no failed call (none reaches refresh today), by what it means. */
+const FAILURE_OF_WIX_CATEGORY: Readonly<Record<Exclude<ErrorCategory, 'internal'>, FailureClass>> = {
+  [ErrorCategory.Refused]: FailureClass.BadRequest,
+  [ErrorCategory.Gone]: FailureClass.GrantInvalid,
+  [ErrorCategory.Rejected]: FailureClass.GrantInvalid,
+  [ErrorCategory.Conflict]: FailureClass.Conflict,
+  [ErrorCategory.Unavailable]: FailureClass.Transient,
+  [ErrorCategory.Misconfigured]: FailureClass.CredentialsRejected,
+};
 const FAILURE_OF_CODE: Readonly<Record<string, FailureClass>> = {
   TOKEN_CONFLICT: FailureClass.Conflict,
   ROTATED_TOKEN_LOST: FailureClass.RotatedTokenLost,
 };
 
 /**
- * The failed outcome of an error thrown outside a Wix call: any categorized error of a dependency
- * is one, so a new one never aborts a sweep. An `internal` error (a bug) is rethrown.
+ * The failed outcome of an error thrown outside a Wix call: any error of a dependency that is
+ * not `internal` is one, so a new one never aborts a sweep. Anything else (a bug, or a refusal
+ * of no dependency's) is rethrown.
  */
 export function failureOf(error: unknown): RefreshOutcome {
-  if (!(error instanceof ServiceError) || error.category === ErrorCategory.Internal) throw error;
+  if (!(error instanceof ServiceError) || error.category === ErrorCategory.Internal || error.dependency === undefined) throw error;
   const failed = (failure: FailureClass): RefreshOutcome => ({ status: 'failed', failure, code: error.code, needsReauth: false });
   if (error instanceof WixOAuthError) return failed(WIX_FAILURES[error.kind]);
-  const failure = FAILURE_OF_CODE[error.code] ?? (error.dependency === undefined || error.dependency === Dependency.Wix ? undefined : FAILURE_OF_DEPENDENCY[error.dependency]);
-  if (failure === undefined) throw error;
-  return failed(failure);
+  if (FAILURE_OF_CODE[error.code] !== undefined) return failed(FAILURE_OF_CODE[error.code] as FailureClass);
+  return failed(error.dependency === Dependency.Wix ? FAILURE_OF_WIX_CATEGORY[error.category] : FAILURE_OF_DEPENDENCY[error.dependency]);
 }
 
 /** The two ids of an instance key and nothing else (a caller's object may carry more, a token say). */
