@@ -1,7 +1,7 @@
 import { Dependency, ErrorCategory, ServiceError } from '../errors';
-// The names are the contract the client rebuilds errors from: one table, the client's. Its errors
-// module imports nothing (not the package's index, which pulls in the Lambda SDK).
-import { InvokeErrorName } from '../../packages/client/src/errors';
+// The names are the contract the client rebuilds errors from: one table, the client's. Only that
+// file of the client's (not its index, which pulls in the Lambda SDK, nor its error classes).
+import { InvokeErrorName } from '../../packages/client/src/invoke-error-name';
 
 export { InvokeErrorName };
 

@@ -1,17 +1,11 @@
 /**
  * The errors this client throws. The invoke errors mirror, by `name`, the ones the token service's
- * `mint` throws: {@link InvokeErrorName} is the one table of those names, which the service's
- * lib/tokens/errors imports from this file (so this file imports nothing). No message ever
- * carries a token.
+ * `mint` throws: {@link InvokeErrorName} (./invoke-error-name) is the one table of those names,
+ * which the service's lib/tokens/errors imports too. No message ever carries a token.
  */
-export const InvokeErrorName = {
-  InvalidRequest: 'InvalidRequest',
-  InstanceUninstalled: 'InstanceUninstalled',
-  WixRejected: 'WixRejected',
-  WixUnavailable: 'WixUnavailable',
-  ServiceUnavailable: 'ServiceUnavailable',
-} as const;
-export type InvokeErrorName = (typeof InvokeErrorName)[keyof typeof InvokeErrorName];
+import { InvokeErrorName } from './invoke-error-name';
+
+export { InvokeErrorName };
 
 /** The base of every error this client throws; `code` is stable. */
 export class TokenClientError extends Error {
