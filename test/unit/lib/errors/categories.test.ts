@@ -6,7 +6,7 @@ import { describeError, httpFailureOf } from '../../../../lib/http';
 import { InvokeErrorName } from '../../../../lib/tokens/errors';
 import { toInvokeError } from '../../../../lib/tokens/invoke-errors';
 import { toContractError } from '../../../../lib/tokens/invoke-guard';
-import { failureOf } from '../../../../lib/tokens/refresh';
+import { failureOf } from '../../../../lib/tokens/refresh-failure';
 import { FailureClass } from '../../../../lib/tokens/refresh-summary';
 import { WixErrorKind, WixOAuthError, type WixOperation } from '../../../../lib/wix';
 
