@@ -14,6 +14,7 @@ import { mapStackTrace } from '../../../infra/package/stack-trace';
 import { unzip } from '../../../infra/package/unzip';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
 import { CFN_LINT_CONFIG, cfnLint, describeFinding } from '../../support/cfn-lint';
+import { evaluateTemplate, type EvaluatedTemplate } from '../../support/cloudformation-eval';
 import {
   awsServiceSpec,
   renderIntrinsic,
@@ -36,6 +37,8 @@ import { copyService, type ServiceCopy } from '../../support/service-copy';
 const STAGE = 'test';
 const SERVICE = 'wix-token-service';
 const FUNCTIONS = ['mint', 'refresh', 'install', 'webhooks', 'status'] as const;
+/** Two roles for the allowedMintCallers option (one with a path). */
+const ALLOWED_CALLERS = ['arn:aws:iam::123456789012:role/app-orders', 'arn:aws:iam::123456789012:role/service-role/app-billing'];
 type FunctionName = (typeof FUNCTIONS)[number];
 
 const TABLE = '${TokensTable.Arn}';
@@ -96,7 +99,7 @@ interface Statement {
 
 let service: ServiceCopy;
 let template: CloudFormationTemplate;
-let state: { service: { functions: Record<string, { events?: Array<Record<string, unknown>> }> } };
+let state: { service: { functions: Record<string, { events?: Array<Record<string, unknown>>; versionFunction?: boolean }> } };
 let spec: SpecDatabase;
 
 function logicalPrefix(fn: FunctionName): string {
@@ -159,25 +162,41 @@ function dimensionsOf(metric: { Dimensions?: Array<{ Name: string; Value: unknow
   return Object.fromEntries((metric.Dimensions ?? []).map((dimension) => [dimension.Name, renderIntrinsic(dimension.Value)]));
 }
 
-beforeAll(async () => {
-  service = await copyService('package');
+interface Packaged {
+  service: ServiceCopy;
+  template: CloudFormationTemplate;
+  state: typeof state;
+}
+
+/** `serverless package` of a private copy of the service, with serverless params given as `--param`. */
+async function packageService(label: string, params: Record<string, string> = {}): Promise<Packaged> {
+  const copy = await copyService(label);
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   // The template must not depend on the shell it was packaged from.
   for (const name of ['WIX_API_URL', 'WIX_INSTALLER_URL', 'PUBLIC_URL', 'WIX_APP_IDS', 'APP_SECRET_PREFIX']) delete env[name];
+  const paramArgs = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
   try {
-    await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', STAGE], {
-      cwd: service.dir,
+    await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', STAGE, ...paramArgs], {
+      cwd: copy.dir,
       env,
       timeout: 170_000,
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (error) {
+    await copy.remove();
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`serverless package failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });
   }
-  const output = join(service.dir, '.serverless');
-  template = JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate;
-  state = JSON.parse(readFileSync(join(output, 'serverless-state.json'), 'utf8')) as typeof state;
+  const output = join(copy.dir, '.serverless');
+  return {
+    service: copy,
+    template: JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate,
+    state: JSON.parse(readFileSync(join(output, 'serverless-state.json'), 'utf8')) as typeof state,
+  };
+}
+
+beforeAll(async () => {
+  ({ service, template, state } = await packageService('package'));
   spec = await awsServiceSpec();
 }, 180_000);
 
@@ -442,6 +461,241 @@ describe('the operations dashboard', () => {
     }
     expect(text).toContain(`${SERVICE}-${STAGE}-tokens`);
   });
+});
+
+describe('capacity (issue 17): HTTP API stage throttling and reserved concurrency, from parameters', () => {
+  it('throttles the HTTP API stage from the httpApiThrottling* parameters: 50 requests a second, bursts of 100, by default', () => {
+    const stages = resourcesOfType('AWS::ApiGatewayV2::Stage');
+    const evaluated = evaluateTemplate(template);
+
+    expect(stages).toHaveLength(1);
+    const [, stage] = stages[0] as [string, TemplateResource];
+    expect(stage.Properties?.['DefaultRouteSettings']).toEqual({
+      DetailedMetricsEnabled: false,
+      ThrottlingRateLimit: { Ref: 'HttpApiThrottlingRateLimit' },
+      ThrottlingBurstLimit: { Ref: 'HttpApiThrottlingBurstLimit' },
+    });
+    expect(evaluated.resolve(stage.Properties?.['DefaultRouteSettings'])).toEqual({ DetailedMetricsEnabled: false, ThrottlingRateLimit: '50', ThrottlingBurstLimit: '100' });
+    for (const name of ['HttpApiThrottlingRateLimit', 'HttpApiThrottlingBurstLimit']) expect(template.Parameters?.[name]).toMatchObject({ Type: 'Number', MinValue: 1 });
+  });
+
+  it('reserves concurrency for mint and caps refresh, install and webhooks, each from its parameter; status is left unreserved', () => {
+    const evaluated = evaluateTemplate(template);
+    const reserved = Object.fromEntries(FUNCTIONS.map((fn) => [fn, evaluated.resolve(lambdaOf(fn).Properties?.['ReservedConcurrentExecutions'])]));
+
+    expect(reserved).toEqual({ mint: '20', refresh: '2', install: '10', webhooks: '10', status: undefined });
+    for (const fn of FUNCTIONS) {
+      const name = logicalPrefix(fn);
+      expect(lambdaOf(fn).Properties?.['ReservedConcurrentExecutions']).toEqual({
+        'Fn::If': [`Reserve${name}Concurrency`, { Ref: `${name}ReservedConcurrency` }, { Ref: 'AWS::NoValue' }],
+      });
+      expect(template.Conditions?.[`Reserve${name}Concurrency`]).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: `${name}ReservedConcurrency` }, 'none'] }] });
+    }
+    // Lambda keeps 100 of the account's concurrency unreserved; the usual account limit is 1,000.
+    const total = Object.values(reserved).reduce((sum: number, value) => sum + (value === undefined ? 0 : Number(value)), 0);
+    expect(total + 100).toBeLessThanOrEqual(1000);
+  });
+
+  it('takes none or a whole number of executions for a reservation, and nothing else', () => {
+    for (const fn of FUNCTIONS) {
+      const pattern = new RegExp((template.Parameters?.[`${logicalPrefix(fn)}ReservedConcurrency`] as { AllowedPattern: string }).AllowedPattern);
+
+      for (const accepted of ['none', '0', '20', '1000']) expect(pattern.test(accepted)).toBe(true);
+      for (const refused of ['', 'None', '-1', '1.5', ' 20', '20 ', 'off', '123456']) expect(pattern.test(refused)).toBe(false);
+    }
+  });
+});
+
+describe('who may mint (issue 17), by default', () => {
+  it('restricts nothing and records nothing: no resource policy on mint, no trail, no audit bucket, no SCP output', () => {
+    const evaluated = evaluateTemplate(template);
+
+    expect(template.Parameters?.['AllowedMintCallers']).toMatchObject({ Type: 'String', Default: '' });
+    expect(template.Parameters?.['MintAuditTrailEnabled']).toMatchObject({ Type: 'String', Default: 'off', AllowedValues: ['on', 'off'] });
+    expect(evaluated.condition('RestrictMintCallers')).toBe(false);
+    expect(evaluated.condition('AuditMintInvokes')).toBe(false);
+    for (const id of ['MintInvokeGuard', 'MintAuditBucket', 'MintAuditBucketPolicy', 'MintAuditTrail']) {
+      expect(resource(id).Condition).toMatch(/^(RestrictMintCallers|AuditMintInvokes)$/);
+      expect(evaluated.created(id)).toBeUndefined();
+    }
+    expect(evaluated.createdOfType('AWS::Lambda::ResourcePolicy')).toEqual([]);
+    expect(evaluated.createdOfType('AWS::CloudTrail::Trail')).toEqual([]);
+    expect(template.Outputs?.['MintInvokeGuardScp']).toMatchObject({ Condition: 'RestrictMintCallers' });
+    expect(template.Outputs?.['MintAuditTrailArn']).toMatchObject({ Condition: 'AuditMintInvokes' });
+  });
+
+  it('publishes no version of mint, since a version has a resource policy of its own that the guard would not cover', () => {
+    expect(state.service.functions['mint']).toMatchObject({ versionFunction: false });
+    expect(resourcesOfType('AWS::Lambda::Version').map(([id]) => id).filter((id) => id.startsWith('MintLambdaVersion'))).toEqual([]);
+    // The other functions keep serverless's default, so the check above is not vacuous.
+    expect(resourcesOfType('AWS::Lambda::Version').length).toBeGreaterThan(0);
+  });
+
+  it('takes only IAM role or user ARNs, comma-separated without spaces, as allowed mint callers', () => {
+    const pattern = new RegExp((template.Parameters?.['AllowedMintCallers'] as { AllowedPattern: string }).AllowedPattern);
+
+    for (const accepted of ['', ALLOWED_CALLERS[0], ALLOWED_CALLERS.join(','), 'arn:aws:iam::123456789012:user/ops', 'arn:aws-us-gov:iam::123456789012:role/app']) {
+      expect(pattern.test(accepted as string)).toBe(true);
+    }
+    for (const refused of [
+      `${ALLOWED_CALLERS[0]}, ${ALLOWED_CALLERS[1]}`,
+      `${ALLOWED_CALLERS[0]},`,
+      ',',
+      'arn:aws:iam::123456789012:role/*',
+      'arn:aws:sts::123456789012:assumed-role/app-orders/session',
+      'arn:aws:iam::123456789012:root',
+      'arn:aws:iam::12345678901:role/app',
+      '*',
+    ]) {
+      expect(pattern.test(refused)).toBe(false);
+    }
+  });
+});
+
+describe('with every option set (packaged with --param)', () => {
+  const PARAMS = {
+    allowedMintCallers: ALLOWED_CALLERS.join(','),
+    mintAuditTrail: 'on',
+    mintReservedConcurrency: 'none',
+    installReservedConcurrency: '3',
+    httpApiThrottlingRateLimit: '7',
+    httpApiThrottlingBurstLimit: '9',
+  };
+  const MINT = '${MintLambdaFunction.Arn}';
+  let options: Packaged;
+  let evaluated: EvaluatedTemplate;
+  const optionResource = (logicalId: string): TemplateResource => {
+    const found = evaluated.created(logicalId);
+    if (found === undefined) throw new Error(`${logicalId} would not be created`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    options = await packageService('package-options', PARAMS);
+    evaluated = evaluateTemplate(options.template);
+  }, 180_000);
+
+  afterAll(async () => {
+    await options?.service.remove();
+  });
+
+  it('makes each serverless param the default of its CloudFormation parameter', () => {
+    expect(Object.fromEntries(Object.entries(options.template.Parameters ?? {}).map(([name, parameter]) => [name, (parameter as { Default: unknown }).Default]))).toMatchObject({
+      AllowedMintCallers: PARAMS.allowedMintCallers,
+      MintAuditTrailEnabled: 'on',
+      MintReservedConcurrency: 'none',
+      InstallReservedConcurrency: '3',
+      WebhooksReservedConcurrency: '10',
+      HttpApiThrottlingRateLimit: '7',
+      HttpApiThrottlingBurstLimit: '9',
+    });
+  });
+
+  it('throttles and reserves from the params given: the stage at 7 a second and bursts of 9, install at 3, mint unreserved with none', () => {
+    const [, stage] = Object.entries(options.template.Resources).find(([, candidate]) => candidate.Type === 'AWS::ApiGatewayV2::Stage') as [string, TemplateResource];
+    const reservation = (fn: FunctionName) => evaluated.resolve(options.template.Resources[`${logicalPrefix(fn)}LambdaFunction`]?.Properties?.['ReservedConcurrentExecutions']);
+
+    expect(evaluated.resolve(stage.Properties?.['DefaultRouteSettings'])).toMatchObject({ ThrottlingRateLimit: '7', ThrottlingBurstLimit: '9' });
+    expect(reservation('install')).toBe('3');
+    expect(reservation('mint')).toBeUndefined();
+    expect(reservation('webhooks')).toBe('10');
+  });
+
+  it('with allowedMintCallers, denies invoking mint, by its ARN or a qualified one, to every principal but the listed roles', () => {
+    expect(evaluated.createdOfType('AWS::Lambda::ResourcePolicy')).toEqual(['MintInvokeGuard']);
+    expect(evaluated.resolve(optionResource('MintInvokeGuard').Properties)).toEqual({
+      ResourceArn: MINT,
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'OnlyListedCallersMayInvokeMint',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'lambda:InvokeFunction',
+            Resource: [MINT, `${MINT}:*`],
+            Condition: { ArnNotLike: { 'aws:PrincipalArn': ALLOWED_CALLERS } },
+          },
+        ],
+      },
+    });
+    // PutResourcePolicy replaces the whole policy: nothing else may hold statements on mint.
+    const permissionsOnMint = Object.values(options.template.Resources).filter(
+      (candidate) => candidate.Type === 'AWS::Lambda::Permission' && renderIntrinsic(candidate.Properties?.['FunctionName']).includes('MintLambdaFunction'),
+    );
+    expect(permissionsOnMint).toEqual([]);
+  });
+
+  it('outputs the same Deny as a service control policy, as JSON, for the management account to attach', () => {
+    const output = options.template.Outputs?.['MintInvokeGuardScp'] as { Condition: string; Value: unknown };
+
+    expect(evaluated.condition(output.Condition)).toBe(true);
+    expect(JSON.parse(evaluated.resolve(output.Value) as string)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OnlyListedCallersMayInvokeMint',
+          Effect: 'Deny',
+          Action: 'lambda:InvokeFunction',
+          Resource: [MINT, `${MINT}:*`],
+          Condition: { ArnNotLike: { 'aws:PrincipalArn': ALLOWED_CALLERS } },
+        },
+      ],
+    });
+  });
+
+  it('with mintAuditTrail on, records the data events of mint and nothing else, in a bucket of its own that only that trail may write', () => {
+    const trailName = `${SERVICE}-${STAGE}-mint-invokes`;
+    const trailArn = `arn:\${AWS::Partition}:cloudtrail:\${AWS::Region}:\${AWS::AccountId}:trail/${trailName}`;
+    const trail = optionResource('MintAuditTrail');
+    const bucket = optionResource('MintAuditBucket');
+    const statements = (evaluated.resolve(optionResource('MintAuditBucketPolicy').Properties) as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement;
+
+    expect(evaluated.createdOfType('AWS::CloudTrail::Trail')).toEqual(['MintAuditTrail']);
+    expect([trail.DependsOn].flat()).toEqual(['MintAuditBucketPolicy']);
+    expect(evaluated.resolve(trail.Properties)).toEqual({
+      TrailName: trailName,
+      S3BucketName: '${MintAuditBucket}',
+      IsLogging: true,
+      IsMultiRegionTrail: false,
+      IncludeGlobalServiceEvents: false,
+      EnableLogFileValidation: true,
+      AdvancedEventSelectors: [
+        {
+          Name: `Invokes of ${SERVICE}-${STAGE}-mint`,
+          FieldSelectors: [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::Lambda::Function'] },
+            { Field: 'resources.ARN', StartsWith: [MINT] },
+          ],
+        },
+      ],
+    });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(evaluated.resolve(bucket.Properties)).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [{ Status: 'Enabled', ExpirationInDays: '365' }] },
+    });
+    const allows = statements.filter((statement) => statement.Effect === 'Allow');
+    expect(allows.map((statement) => statement.Action).sort()).toEqual(['s3:GetBucketAcl', 's3:PutObject']);
+    for (const statement of allows) {
+      expect(statement['Principal']).toEqual({ Service: 'cloudtrail.amazonaws.com' });
+      expect(statement['Condition']).toMatchObject({ StringEquals: { 'aws:SourceArn': trailArn } });
+    }
+    expect(allows.find((statement) => statement.Action === 's3:PutObject')?.Resource).toBe('${MintAuditBucket.Arn}/AWSLogs/${AWS::AccountId}/*');
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+  });
+
+  it('uses only resource types, properties and attributes CloudFormation knows, with every required property', () => {
+    expect(validateTemplate(spec, options.template)).toEqual([]);
+  });
+
+  it('passes cfn-lint with no error and no warning, but for the rules .cfnlintrc ignores', async () => {
+    const findings = await cfnLint(join(options.service.dir, '.serverless', 'cloudformation-template-update-stack.json'));
+
+    expect(findings.map(describeFinding)).toEqual([]);
+  }, 120_000);
 });
 
 /** Runs a packaged handler in a fresh Node process, as Lambda would: its answer or error, and what it wrote. */
