@@ -16,7 +16,11 @@ export interface DynamoDbLocal {
 export interface StartDynamoDbLocalOptions {
   /** Defaults to a free loopback port. */
   port?: number;
-  /** How long to wait for it to answer ListTables. */
+  /**
+   * How long to wait for it to answer ListTables. 90 s by default: a JVM starting while several
+   * others do on a busy two-core machine took over 30 s in CI; the wait only lasts that long when
+   * something is wrong.
+   */
   readyTimeoutMs?: number;
 }
 
@@ -90,7 +94,7 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
   };
 
   try {
-    await Promise.race([waitUntilAnswering(endpoint, options.readyTimeoutMs ?? 30_000, child), spawnError]);
+    await Promise.race([waitUntilAnswering(endpoint, options.readyTimeoutMs ?? 90_000, child), spawnError]);
   } catch (error) {
     await stop();
     if (error instanceof JavaUnavailableError) throw error;
