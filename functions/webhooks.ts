@@ -40,6 +40,7 @@ export function createWebhooksHandler(deps: WebhooksHandlerDeps): HttpHandler {
 }
 
 export const handler = lazyHandler(() => {
-  const runtime = createRuntime(loadConfig(), 'webhooks');
+  // No token cipher: recording a lifecycle event never opens a token (lib/store stateFromItem).
+  const runtime = createRuntime(loadConfig(), 'webhooks', { tokenCipher: 'none' });
   return createWebhooksHandler({ ...runtime, appIds: runtime.config.appIds, now: Date.now });
 });

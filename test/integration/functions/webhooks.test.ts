@@ -120,6 +120,51 @@ describe('webhooks: lifecycle events', () => {
     expect(item?.ttl?.N).toBeDefined();
   });
 
+  it('issue 17: records AppInstalled and AppRemoved on an instance holding tokens without the token cipher, reading only the webhook key of the secret', async () => {
+    const key: InstanceKey = { appId: app.appId, instanceId: randomUUID() };
+    const refreshToken = `refresh-${randomUUID()}`;
+    const installedAt = Date.now() - 60_000;
+    await store.storeInstallTokens(key, { refreshToken, accessToken: `OauthNG.JWS.${randomUUID()}`, accessTokenExpiresAt: Date.now() + 300_000, installedAt, refreshDueAt: Date.now() });
+    // What the deployed function runs with (createRuntime's tokenCipher: 'none'), and a secret whose
+    // every field but the webhook key is a tripwire.
+    const cipherAsked: string[] = [];
+    const fieldsRead = new Set<string>();
+    const memory = memorySecrets([app]);
+    const secrets = {
+      get: async (appId: string) => {
+        const credentials = await memory.get(appId);
+        return new Proxy(credentials, {
+          get(target, field, receiver) {
+            if (typeof field === 'string') fieldsRead.add(field);
+            return Reflect.get(target, field, receiver) as unknown;
+          },
+        });
+      },
+    };
+    const cipherless = createDynamoTokenStore({
+      documentClient: table.documentClient,
+      tableName: table.tableName,
+      cipherFor: async (appId) => {
+        cipherAsked.push(appId);
+        throw new Error('no token key ring in the webhooks function');
+      },
+    });
+    handler = createWebhooksHandler({ appIds: [app.appId], secrets, store: cipherless, now: Date.now, logger });
+
+    const installed = await deliver(await signWebhook(app, lifecycle('AppInstalled', key.instanceId), { iat: nowS() - 30 }));
+    const removed = await deliver(await signWebhook(app, lifecycle('AppRemoved', key.instanceId), { iat: nowS() - 10 }));
+
+    expect([installed.statusCode, installed.json]).toEqual([200, { outcome: 'applied' }]);
+    expect([removed.statusCode, removed.json]).toEqual([200, { outcome: 'applied' }]);
+    expect(cipherAsked).toEqual([]);
+    expect(fieldsRead.has('webhookPublicKey')).toBe(true);
+    expect(fieldsRead.has('tokenKeys')).toBe(false);
+    expect(fieldsRead.has('appSecret')).toBe(false);
+    const after = await record(key.instanceId);
+    expect(after).toMatchObject({ status: InstanceStatus.Uninstalled, version: 3 });
+    expect(after?.refreshToken).toBeUndefined();
+  });
+
   it('keeps an instance removed when an older AppInstalled arrives after the AppRemoved', async () => {
     const instanceId = randomUUID();
     const t = nowS() - 120;
