@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { lambdaNodeBinary } from '../../../infra/local/lambda-node';
 import { PROJECT_ROOT } from '../../../infra/local/stack';
 import { mapStackTrace } from '../../../infra/package/stack-trace';
 import { unzip } from '../../../infra/package/unzip';
+import { instancePk, statePk } from '../../../lib/store/item';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
 import { CFN_LINT_CONFIG, cfnLint, describeFinding } from '../../support/cfn-lint';
 import {
@@ -43,6 +45,10 @@ const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
 const STATUS_INDEX = '${TokensTable.Arn}/index/status-index';
 const EVENT_BUS = 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default';
 const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
+/** install's PutItem and DeleteItem hold only on install-state items (lib/store/item.ts statePk). */
+const INSTALL_STATE_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['state#*'] } };
+/** A resource as {@link permissionsOf} renders it when its statement has a condition. */
+const when = (target: string, condition: unknown) => `${target} when ${JSON.stringify(condition)}`;
 const ownLogs = (fn: FunctionName) => {
   const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
   return { 'logs:CreateLogStream': [group], 'logs:PutLogEvents': [group] };
@@ -68,8 +74,8 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     ...ownLogs('install'),
     'dynamodb:GetItem': [TABLE],
     'dynamodb:UpdateItem': [TABLE],
-    'dynamodb:PutItem': [TABLE],
-    'dynamodb:DeleteItem': [TABLE],
+    'dynamodb:PutItem': [when(TABLE, INSTALL_STATE_KEYS)],
+    'dynamodb:DeleteItem': [when(TABLE, INSTALL_STATE_KEYS)],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
     'events:PutEvents': [EVENT_BUS],
   },
@@ -134,12 +140,15 @@ function asList<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Action to rendered resources, over every statement of the role. */
+/** Action to rendered resources, over every statement of the role; a condition is rendered with its resource ({@link when}). */
 function permissionsOf(role: TemplateResource): Record<string, string[]> {
   const permissions: Record<string, string[]> = {};
   for (const statement of statementsOf(role)) {
+    const targets = asList(statement.Resource)
+      .map(renderIntrinsic)
+      .map((target) => (statement['Condition'] === undefined ? target : when(target, statement['Condition'])));
     for (const action of asList(statement.Action)) {
-      permissions[action] = [...(permissions[action] ?? []), ...asList(statement.Resource).map(renderIntrinsic)].sort();
+      permissions[action] = [...(permissions[action] ?? []), ...targets].sort();
     }
   }
   return permissions;
@@ -299,6 +308,27 @@ describe('least privilege', () => {
       Object.fromEntries(Object.entries(EXPECTED_PERMISSIONS[fn]).map(([action, resources]) => [action, [...resources].sort()])),
     );
     expect(role.Properties?.['ManagedPolicyArns']).toBeUndefined();
+  });
+
+  it('issue 17: lets install put and delete only install-state items (dynamodb:LeadingKeys), the keys lib/store gives them', () => {
+    const writers = statementsOf(resource(roleIdOf('install'))).filter((statement) =>
+      asList(statement.Action).some((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem'),
+    );
+
+    expect(writers).toHaveLength(1);
+    expect(asList(writers[0]!.Action).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    expect(writers[0]!['Condition']).toEqual(INSTALL_STATE_KEYS);
+    const [pattern] = INSTALL_STATE_KEYS['ForAllValues:StringLike']['dynamodb:LeadingKeys'];
+    // IAM's StringLike as a regular expression (test/unit/infra/iam-leading-keys.test.ts checks the same translation).
+    const escaped = pattern!.replace(/[.+^$()|[\]\\{}]/g, '\\$&');
+    const glob = new RegExp('^' + escaped.replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    expect(statePk(randomUUID())).toMatch(glob);
+    expect(instancePk({ appId: randomUUID(), instanceId: randomUUID() })).not.toMatch(glob);
+    // No other role may put or delete an item at all.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'install')) {
+      const actions = statementsOf(resource(roleIdOf(fn))).flatMap((statement) => asList(statement.Action));
+      expect(actions.filter((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem')).toEqual([]);
+    }
   });
 
   it.each(FUNCTIONS)('lets %s write only to the log group of its own name', (fn) => {
