@@ -131,9 +131,34 @@ function roleIdOf(fn: FunctionName): string {
   return getAtt[0];
 }
 
-function statementsOf(role: TemplateResource): Statement[] {
-  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+/**
+ * The statements of a role as CloudFormation would create them with these parameter values (the
+ * template's defaults unless overridden): each `Fn::If` resolved, an `AWS::NoValue` left out.
+ */
+function statementsOf(role: TemplateResource, parameters: Record<string, string> = {}): Statement[] {
+  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: unknown[] } }>;
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => resolveIf(statement, parameters)).filter((statement): statement is Statement => statement !== NO_VALUE));
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** One level of `{"Fn::If": [condition, then, else]}`, the way the roles use it. */
+function resolveIf(value: unknown, parameters: Record<string, string>): unknown {
+  const branches = (value as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+  if (branches === undefined) return value;
+  const chosen = conditionHolds(branches[0], parameters) ? branches[1] : branches[2];
+  return (chosen as { Ref?: string }).Ref === 'AWS::NoValue' ? NO_VALUE : chosen;
+}
+
+/** A condition of the template of the form `Fn::Equals: [{Ref: parameter}, 'literal']`. */
+function conditionHolds(name: string, parameters: Record<string, string>): boolean {
+  const condition = template.Conditions?.[name] as { 'Fn::Equals'?: [{ Ref: string }, string] } | undefined;
+  const equals = condition?.['Fn::Equals'];
+  if (equals === undefined || typeof equals[0]?.Ref !== 'string' || typeof equals[1] !== 'string') throw new Error(`condition ${name} is not Fn::Equals [Ref, literal]`);
+  const parameter = equals[0].Ref;
+  const value = parameters[parameter] ?? (template.Parameters?.[parameter] as { Default?: string } | undefined)?.Default;
+  if (value === undefined) throw new Error(`parameter ${parameter} has no value`);
+  return value === equals[1];
 }
 
 function asList<T>(value: T | T[]): T[] {
@@ -141,9 +166,9 @@ function asList<T>(value: T | T[]): T[] {
 }
 
 /** Action to rendered resources, over every statement of the role; a condition is rendered with its resource ({@link when}). */
-function permissionsOf(role: TemplateResource): Record<string, string[]> {
+function permissionsOf(role: TemplateResource, parameters: Record<string, string> = {}): Record<string, string[]> {
   const permissions: Record<string, string[]> = {};
-  for (const statement of statementsOf(role)) {
+  for (const statement of statementsOf(role, parameters)) {
     const targets = asList(statement.Resource)
       .map(renderIntrinsic)
       .map((target) => (statement['Condition'] === undefined ? target : when(target, statement['Condition'])));
@@ -328,6 +353,26 @@ describe('least privilege', () => {
     for (const fn of FUNCTIONS.filter((other) => other !== 'install')) {
       const actions = statementsOf(resource(roleIdOf(fn))).flatMap((statement) => asList(statement.Action));
       expect(actions.filter((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem')).toEqual([]);
+    }
+  });
+
+  it('issue 17: lets webhooks read the app secrets only while its webhook keys come from them, from the same setting as its WIX_WEBHOOK_PUBLIC_KEYS', () => {
+    const role = resource(roleIdOf('webhooks'));
+    const environment = (lambdaOf('webhooks').Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const parameter = template.Parameters?.['WebhookPublicKeys'] as { Type: string; Default: string };
+
+    // Packaged with webhookPublicKeys empty (the default): the keys are read from the secrets.
+    expect(environment['WIX_WEBHOOK_PUBLIC_KEYS']).toBe('');
+    expect(parameter).toMatchObject({ Type: 'String', Default: '' });
+    expect(permissionsOf(role)['secretsmanager:GetSecretValue']).toEqual([APP_SECRETS]);
+    // Configured: no Secrets Manager action at all, and nothing else changes.
+    const configured = permissionsOf(role, { WebhookPublicKeys: `${randomUUID()}=MIIBIjANBg` });
+    expect(configured['secretsmanager:GetSecretValue']).toBeUndefined();
+    const { 'secretsmanager:GetSecretValue': _secrets, ...others } = EXPECTED_PERMISSIONS.webhooks;
+    expect(configured).toEqual(Object.fromEntries(Object.entries(others).map(([action, resources]) => [action, [...resources].sort()])));
+    // The other functions' grants do not depend on it.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'webhooks')) {
+      expect(permissionsOf(resource(roleIdOf(fn)), { WebhookPublicKeys: 'x' })).toEqual(permissionsOf(resource(roleIdOf(fn))));
     }
   });
 
