@@ -6,6 +6,7 @@ import { SignJWT } from 'jose';
 
 import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import { startSecretsManagerStandIn } from '../../../infra/local/secrets-manager-stand-in';
 import type { HttpResult } from '../../../lib/http';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey, type TokenStore } from '../../../lib/store';
@@ -348,6 +349,74 @@ describe('webhooks: refused deliveries', () => {
         expect(text).not.toContain(payload);
         expect(text).not.toContain(signature);
       }
+    }
+  });
+});
+
+describe('webhooks as deployed (the exported handler, issue 17)', () => {
+  const PREFIX = 'wts-webhooks-test/apps/';
+  /** The PEM body, as README says to set webhookPublicKeys. */
+  const keyBody = (pem: string) => pem.split('\n').filter((line) => line !== '' && !line.startsWith('-----')).join('');
+
+  /** A fresh copy of functions/webhooks (its lazy handler built anew) run with `env` added to the process's. */
+  async function deployed(env: Record<string, string>) {
+    const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    let exported: typeof import('../../../functions/webhooks') | undefined;
+    jest.isolateModules(() => {
+      exported = jest.requireActual<typeof import('../../../functions/webhooks')>('../../../functions/webhooks');
+    });
+    return {
+      async deliver(jwt: string) {
+        const answer = await exported!.handler(httpEvent('POST', '/webhooks', { body: jwt, headers: { 'content-type': 'text/plain' } }), httpContext(3000));
+        return { statusCode: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
+      },
+      restore() {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      },
+    };
+  }
+
+  it('with webhookPublicKeys set, verifies and records without one Secrets Manager call; without it, reads the secret', async () => {
+    const sm = await startSecretsManagerStandIn({ secrets: [{ name: `${PREFIX}${app.appId}`, value: app.secretString }] });
+    const base = {
+      WIX_APP_IDS: app.appId,
+      TOKENS_TABLE: table.tableName,
+      APP_SECRET_PREFIX: PREFIX,
+      LIFECYCLE_EVENTS: 'off',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
+    };
+    const configured = await deployed({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: `${app.appId}=${keyBody(app.webhookPublicKey)}` });
+    try {
+      const instanceId = randomUUID();
+      const installed = await configured.deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: nowS() - 20 }));
+      const removed = await configured.deliver(await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: nowS() - 10 }));
+      const forged = await configured.deliver(await signWebhook(demoAppSecret(app.appId), lifecycle('AppRemoved', randomUUID())));
+
+      expect([installed, removed]).toEqual([
+        { statusCode: 200, json: { outcome: 'applied' } },
+        { statusCode: 200, json: { outcome: 'applied' } },
+      ]);
+      expect(forged.statusCode).toBe(401);
+      expect((await record(instanceId))?.status).toBe(InstanceStatus.Uninstalled);
+      expect(sm.calls['GetSecretValue'] ?? 0).toBe(0);
+    } finally {
+      configured.restore();
+    }
+
+    // The control: the same handler without the setting reads the app's secret for the key.
+    const fromSecret = await deployed({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: '' });
+    try {
+      const answer = await fromSecret.deliver(await signWebhook(app, lifecycle('AppInstalled', randomUUID())));
+
+      expect(answer).toEqual({ statusCode: 200, json: { outcome: 'applied' } });
+      expect(sm.calls['GetSecretValue']).toBeGreaterThan(0);
+    } finally {
+      fromSecret.restore();
+      await sm.stop();
     }
   });
 });
