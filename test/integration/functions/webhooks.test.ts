@@ -8,7 +8,8 @@ import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startSecretsManagerStandIn } from '../../../infra/local/secrets-manager-stand-in';
 import type { HttpResult } from '../../../lib/http';
-import { cipherSource } from '../../../lib/runtime';
+import { loadConfig } from '../../../lib/config';
+import { cipherSource, createRuntime, NoTokenCipherError } from '../../../lib/runtime';
 import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey, type TokenStore } from '../../../lib/store';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { httpContext, httpEvent, memorySecrets, signWebhook, unsignedJwt, type WebhookEvent } from '../../support/http-fixture';
@@ -420,5 +421,22 @@ describe('webhooks as deployed (the exported handler, issue 17)', () => {
       fromSecret.restore();
       await sm.stop();
     }
+  });
+
+  it('runs on a store built without the token cipher: lifecycle writes work, any token read fails typed', async () => {
+    const runtime = createRuntime(
+      loadConfig({ WIX_APP_IDS: app.appId, TOKENS_TABLE: table.tableName, APP_SECRET_PREFIX: PREFIX }),
+      'webhooks',
+      { tokenCipher: 'none' },
+    );
+    const key: InstanceKey = { appId: app.appId, instanceId: randomUUID() };
+    await store.storeInstallTokens(key, { refreshToken: `refresh-${randomUUID()}`, accessToken: `OauthNG.JWS.${randomUUID()}`, accessTokenExpiresAt: Date.now() + 300_000, installedAt: Date.now() - 60_000, refreshDueAt: Date.now() });
+
+    const installed = await runtime.store.recordAppInstalled(key, { eventAt: Date.now() - 30_000 });
+    const read = runtime.store.getInstance(key, { consistentRead: true });
+
+    expect(installed).toMatchObject({ outcome: 'applied', record: { status: InstanceStatus.Active, holdsTokens: true } });
+    await expect(read).rejects.toBeInstanceOf(NoTokenCipherError);
+    await expect(read).rejects.toMatchObject({ code: 'NO_TOKEN_CIPHER' });
   });
 });
