@@ -106,7 +106,11 @@ function event(type: LifecycleEventType, record: Pick<InstanceRecord, 'appId' | 
 }
 
 /** After an install callback stored its tokens, or an AppInstalled / AppRemoved applied (or met its own earlier write). */
-export function lifecycleEvents(cause: 'install callback' | 'AppInstalled' | 'AppRemoved', after: InstanceRecord, at: number): LifecycleEvent[] {
+export function lifecycleEvents(
+  cause: 'install callback' | 'AppInstalled' | 'AppRemoved',
+  after: Pick<InstanceRecord, 'appId' | 'instanceId' | 'version'>,
+  at: number,
+): LifecycleEvent[] {
   const type = cause === 'AppRemoved' ? LifecycleEventType.InstanceUninstalled : LifecycleEventType.InstanceInstalled;
   return [event(type, after, at, cause)];
 }

@@ -4,7 +4,7 @@ import { ENVELOPE_VERSION, envelopeKeyId, type TokenField } from '../crypto';
 import { ServiceError } from '../errors';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
-import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, lastErrorOf, recordFromItem, ttlSeconds, type InstanceItem } from './item';
+import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, lastErrorOf, recordFromItem, stateFromItem, ttlSeconds, type InstanceItem } from './item';
 import * as rules from './transitions';
 import { Refusal, type DuePlacement, type Transition } from './transitions';
 import { InstanceStatus } from './types';
@@ -370,6 +370,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       return (await run(key, rules.touchLastUsed({ usedAt, due: { shard: dueShardOf(key, shards), dueAt: usedAt } }))).ok;
     },
 
+    // The lifecycle writes answer the record without its tokens (stateFromItem): no cipher, no decrypt.
     async recordAppInstalled(key, event) {
       const at = now();
       const transition = rules.appInstalled({
@@ -381,14 +382,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const result = await run(key, transition);
       const item = result.item as InstanceItem;
       if (result.ok || result.refusal === Refusal.Duplicate) await scheduleIfIdle(key, item, at);
-      return { outcome: result.ok ? 'applied' : result.refusal, record: await toRecord(item) };
+      return { outcome: result.ok ? 'applied' : result.refusal, record: stateFromItem(item) };
     },
 
     async recordAppRemoved(key, event) {
       const at = now();
       const result = await run(key, rules.appRemoved({ ...key, at, eventAt: event.eventAt, purgeAtSeconds: ttlSeconds(at + tombstoneTtlMs) }));
-      if (result.ok) return { outcome: 'applied', record: await toRecord(result.item) };
-      return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
+      return { outcome: result.ok ? 'applied' : result.refusal, record: stateFromItem(result.item as InstanceItem) };
     },
 
     async scanKeyIds(query): Promise<KeyIdPage> {

@@ -233,12 +233,20 @@ export interface AppRemovedEvent {
 }
 
 /**
+ * An instance record without its tokens: what a lifecycle write answers. Built from the stored
+ * item without the app's cipher, so recording a webhook never decrypts a token (and needs no key
+ * ring). `holdsTokens` says whether the item has token envelopes, without opening them.
+ */
+export type InstanceState = Omit<InstanceRecord, 'refreshToken' | 'accessToken'> & { holdsTokens: boolean };
+
+/**
  * What a lifecycle webhook did. Webhooks are duplicated and reordered, so `duplicate` and
  * `stale` are normal answers (reply 200), not errors.
  */
 export interface LifecycleResult {
   outcome: 'applied' | 'duplicate' | 'stale';
-  record: InstanceRecord;
+  /** The record as the write left it (or as it stood, when refused), tokens left sealed and out. */
+  record: InstanceState;
 }
 
 /** One instance the sweep should look at. */
@@ -423,10 +431,16 @@ export interface TokenStore {
    */
   touchLastUsed(key: InstanceKey, at: number): Promise<boolean>;
 
-  /** Applies AppInstalled: an active instance, grant kind kept (legacy) or client_credentials. */
+  /**
+   * Applies AppInstalled: an active instance, grant kind kept (legacy) or client_credentials.
+   * Never calls `cipherFor`: the answer carries no token.
+   */
   recordAppInstalled(key: InstanceKey, event: AppInstalledEvent): Promise<LifecycleResult>;
 
-  /** Applies AppRemoved: a tombstone, tokens removed, out of the due index, purged after a while. */
+  /**
+   * Applies AppRemoved: a tombstone, tokens removed, out of the due index, purged after a while.
+   * Never calls `cipherFor`: the answer carries no token.
+   */
   recordAppRemoved(key: InstanceKey, event: AppRemovedEvent): Promise<LifecycleResult>;
 
   /**

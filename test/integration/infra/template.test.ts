@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { lambdaNodeBinary } from '../../../infra/local/lambda-node';
 import { PROJECT_ROOT } from '../../../infra/local/stack';
 import { mapStackTrace } from '../../../infra/package/stack-trace';
 import { unzip } from '../../../infra/package/unzip';
+import { instancePk, statePk } from '../../../lib/store/item';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
 import { CFN_LINT_CONFIG, cfnLint, describeFinding } from '../../support/cfn-lint';
 import { evaluateTemplate, type EvaluatedTemplate } from '../../support/cloudformation-eval';
@@ -46,6 +48,10 @@ const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
 const STATUS_INDEX = '${TokensTable.Arn}/index/status-index';
 const EVENT_BUS = 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default';
 const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
+/** install's PutItem and DeleteItem hold only on install-state items (lib/store/item.ts statePk). */
+const INSTALL_STATE_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['state#*'] } };
+/** A resource as {@link permissionsOf} renders it when its statement has a condition. */
+const when = (target: string, condition: unknown) => `${target} when ${JSON.stringify(condition)}`;
 const ownLogs = (fn: FunctionName) => {
   const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
   return { 'logs:CreateLogStream': [group], 'logs:PutLogEvents': [group] };
@@ -71,8 +77,8 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     ...ownLogs('install'),
     'dynamodb:GetItem': [TABLE],
     'dynamodb:UpdateItem': [TABLE],
-    'dynamodb:PutItem': [TABLE],
-    'dynamodb:DeleteItem': [TABLE],
+    'dynamodb:PutItem': [when(TABLE, INSTALL_STATE_KEYS)],
+    'dynamodb:DeleteItem': [when(TABLE, INSTALL_STATE_KEYS)],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
     'events:PutEvents': [EVENT_BUS],
   },
@@ -128,21 +134,49 @@ function roleIdOf(fn: FunctionName): string {
   return getAtt[0];
 }
 
-function statementsOf(role: TemplateResource): Statement[] {
-  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+/**
+ * The statements of a role as CloudFormation would create them with these parameter values (the
+ * template's defaults unless overridden): each `Fn::If` resolved, an `AWS::NoValue` left out.
+ */
+function statementsOf(role: TemplateResource, parameters: Record<string, string> = {}): Statement[] {
+  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: unknown[] } }>;
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => resolveIf(statement, parameters)).filter((statement): statement is Statement => statement !== NO_VALUE));
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** One level of `{"Fn::If": [condition, then, else]}`, the way the roles use it. */
+function resolveIf(value: unknown, parameters: Record<string, string>): unknown {
+  const branches = (value as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+  if (branches === undefined) return value;
+  const chosen = conditionHolds(branches[0], parameters) ? branches[1] : branches[2];
+  return (chosen as { Ref?: string }).Ref === 'AWS::NoValue' ? NO_VALUE : chosen;
+}
+
+/** A condition of the template of the form `Fn::Equals: [{Ref: parameter}, 'literal']`. */
+function conditionHolds(name: string, parameters: Record<string, string>): boolean {
+  const condition = template.Conditions?.[name] as { 'Fn::Equals'?: [{ Ref: string }, string] } | undefined;
+  const equals = condition?.['Fn::Equals'];
+  if (equals === undefined || typeof equals[0]?.Ref !== 'string' || typeof equals[1] !== 'string') throw new Error(`condition ${name} is not Fn::Equals [Ref, literal]`);
+  const parameter = equals[0].Ref;
+  const value = parameters[parameter] ?? (template.Parameters?.[parameter] as { Default?: string } | undefined)?.Default;
+  if (value === undefined) throw new Error(`parameter ${parameter} has no value`);
+  return value === equals[1];
 }
 
 function asList<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Action to rendered resources, over every statement of the role. */
-function permissionsOf(role: TemplateResource): Record<string, string[]> {
+/** Action to rendered resources, over every statement of the role; a condition is rendered with its resource ({@link when}). */
+function permissionsOf(role: TemplateResource, parameters: Record<string, string> = {}): Record<string, string[]> {
   const permissions: Record<string, string[]> = {};
-  for (const statement of statementsOf(role)) {
+  for (const statement of statementsOf(role, parameters)) {
+    const targets = asList(statement.Resource)
+      .map(renderIntrinsic)
+      .map((target) => (statement['Condition'] === undefined ? target : when(target, statement['Condition'])));
     for (const action of asList(statement.Action)) {
-      permissions[action] = [...(permissions[action] ?? []), ...asList(statement.Resource).map(renderIntrinsic)].sort();
+      permissions[action] = [...(permissions[action] ?? []), ...targets].sort();
     }
   }
   return permissions;
@@ -318,6 +352,47 @@ describe('least privilege', () => {
       Object.fromEntries(Object.entries(EXPECTED_PERMISSIONS[fn]).map(([action, resources]) => [action, [...resources].sort()])),
     );
     expect(role.Properties?.['ManagedPolicyArns']).toBeUndefined();
+  });
+
+  it('issue 17: lets install put and delete only install-state items (dynamodb:LeadingKeys), the keys lib/store gives them', () => {
+    const writers = statementsOf(resource(roleIdOf('install'))).filter((statement) =>
+      asList(statement.Action).some((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem'),
+    );
+
+    expect(writers).toHaveLength(1);
+    expect(asList(writers[0]!.Action).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    expect(writers[0]!['Condition']).toEqual(INSTALL_STATE_KEYS);
+    const [pattern] = INSTALL_STATE_KEYS['ForAllValues:StringLike']['dynamodb:LeadingKeys'];
+    // IAM's StringLike as a regular expression (test/unit/infra/iam-leading-keys.test.ts checks the same translation).
+    const escaped = pattern!.replace(/[.+^$()|[\]\\{}]/g, '\\$&');
+    const glob = new RegExp('^' + escaped.replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    expect(statePk(randomUUID())).toMatch(glob);
+    expect(instancePk({ appId: randomUUID(), instanceId: randomUUID() })).not.toMatch(glob);
+    // No other role may put or delete an item at all.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'install')) {
+      const actions = statementsOf(resource(roleIdOf(fn))).flatMap((statement) => asList(statement.Action));
+      expect(actions.filter((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem')).toEqual([]);
+    }
+  });
+
+  it('issue 17: lets webhooks read the app secrets only while its webhook keys come from them, from the same setting as its WIX_WEBHOOK_PUBLIC_KEYS', () => {
+    const role = resource(roleIdOf('webhooks'));
+    const environment = (lambdaOf('webhooks').Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const parameter = template.Parameters?.['WebhookPublicKeys'] as { Type: string; Default: string };
+
+    // Packaged with webhookPublicKeys empty (the default): the keys are read from the secrets.
+    expect(environment['WIX_WEBHOOK_PUBLIC_KEYS']).toBe('');
+    expect(parameter).toMatchObject({ Type: 'String', Default: '' });
+    expect(permissionsOf(role)['secretsmanager:GetSecretValue']).toEqual([APP_SECRETS]);
+    // Configured: no Secrets Manager action at all, and nothing else changes.
+    const configured = permissionsOf(role, { WebhookPublicKeys: `${randomUUID()}=MIIBIjANBg` });
+    expect(configured['secretsmanager:GetSecretValue']).toBeUndefined();
+    const { 'secretsmanager:GetSecretValue': _secrets, ...others } = EXPECTED_PERMISSIONS.webhooks;
+    expect(configured).toEqual(Object.fromEntries(Object.entries(others).map(([action, resources]) => [action, [...resources].sort()])));
+    // The other functions' grants do not depend on it.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'webhooks')) {
+      expect(permissionsOf(resource(roleIdOf(fn)), { WebhookPublicKeys: 'x' })).toEqual(permissionsOf(resource(roleIdOf(fn))));
+    }
   });
 
   it.each(FUNCTIONS)('lets %s write only to the log group of its own name', (fn) => {
