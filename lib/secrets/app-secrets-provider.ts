@@ -1,5 +1,6 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
+import type { ServiceLogger } from '../runtime/logger';
 import { parseAppSecret, type AppCredentials } from './app-secret';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from './errors';
 
@@ -42,11 +43,6 @@ export interface AppSecretsProvider {
   invalidate(appId: string): void;
 }
 
-/** The narrow logger the provider needs; attributes never carry a secret. */
-export interface SecretsLogger {
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
-
 /** What {@link createAppSecretsProvider} needs. */
 export interface AppSecretsProviderDeps {
   client: Pick<SecretsManagerClient, 'send'>;
@@ -61,7 +57,8 @@ export interface AppSecretsProviderDeps {
   failureBackoffMs?: number;
   /** The minimum time between two `recheck` fetches of one app. Default 10 seconds. */
   recheckIntervalMs?: number;
-  logger?: SecretsLogger;
+  /** Attributes never carry a secret. */
+  logger?: Pick<ServiceLogger, 'warn'>;
 }
 
 const DEFAULT_TTL_MS = 5 * 60_000;

@@ -1,5 +1,6 @@
 import { lifecycleEvents, type EventSink } from '../events';
 import { isGuid } from '../ids';
+import type { ServiceLogger } from '../runtime/logger';
 import type { InstanceKey, LifecycleResult, TokenStore } from '../store';
 import { InvalidRequestError } from './errors';
 import { parseEventPayload, unpackEnvelope, type WebhookVerifier } from './webhook';
@@ -17,15 +18,11 @@ export type LifecycleEventType = (typeof LifecycleEventType)[keyof typeof Lifecy
 /** What became of a webhook; every one of these is answered 200. */
 export type WebhookOutcome = 'applied' | 'duplicate' | 'stale' | 'ignored';
 
-/** The logging the use case needs; attributes never carry the JWT or its claims. */
-export interface LifecycleLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-}
-
 export interface LifecycleDeps {
   verify: WebhookVerifier;
   store: Pick<TokenStore, 'recordAppInstalled' | 'recordAppRemoved'>;
-  logger: LifecycleLogger;
+  /** Attributes never carry the JWT or its claims. */
+  logger: Pick<ServiceLogger, 'info'>;
   /** Lifecycle events (InstanceInstalled, InstanceUninstalled), sent once the event applied; none by default. */
   events?: EventSink;
   now?: () => number;

@@ -1,6 +1,7 @@
 import { tokenWriteEvents, type EventSink } from '../events';
 import { DecryptionError } from '../crypto';
 import { ServiceError } from '../errors';
+import type { ServiceLogger } from '../runtime/logger';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
   ConflictReason,
@@ -22,13 +23,6 @@ import { isHot, leasedCallDeadline, nextRefreshDueAt } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
 import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
 
-/** The narrow logger refreshes need; attributes never carry a token. */
-export interface RefreshLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
-
 /**
  * The store calls refresh makes; keep it narrow, infra/iam.yml grants refresh exactly the DynamoDB
  * actions these need (UpdateItem on the table, Query on the due index).
@@ -46,7 +40,8 @@ export interface RefreshDeps {
   random: () => number;
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
-  logger: RefreshLogger;
+  /** Attributes never carry a token. */
+  logger: ServiceLogger;
   /** Lifecycle events (InstanceRecovered, InstanceNeedsReauth, TokenRefreshFailing); none by default. */
   events?: EventSink;
   /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 1.5 s (`LEASE_WRITE_MARGIN_MS`). */
