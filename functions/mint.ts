@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, type ServiceLogger } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, systemClock, type ServiceLogger } from '../lib/runtime';
 import { createElevation, type Elevation } from '../lib/tokens/elevation';
 import { getAccessToken, type MintDeps } from '../lib/tokens/get-access-token';
 import { toContractError } from '../lib/tokens/invoke-guard';
@@ -79,7 +79,7 @@ function count(deps: Pick<MintHandlerDeps, 'metrics'>, dimension: string, value:
 
 export const handler = lazyHandler(() => {
   const runtime = createRuntime(loadConfig(), 'mint');
-  const now = Date.now;
+  const now = systemClock.now;
   return createMintHandler({
     ...runtime,
     appIds: runtime.config.appIds,

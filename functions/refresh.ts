@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, type ServiceLogger } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, systemClock, type ServiceLogger } from '../lib/runtime';
 import { DEFAULT_LEASE_TTL_MS, type TokenStore } from '../lib/store';
 import { toContractError } from '../lib/tokens/invoke-guard';
 import { refreshNow, type RefreshDeps } from '../lib/tokens/refresh';
@@ -90,7 +90,7 @@ export const handler = lazyHandler(() => {
     metrics: createEmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh' }),
     concurrency: SWEEP_CONCURRENCY,
     census: runtime.store,
-    now: Date.now,
+    now: systemClock.now,
     random: Math.random,
     newLeaseOwner: randomUUID,
   });

@@ -1,6 +1,6 @@
 import { loadConfig } from '../lib/config';
 import { failureResponse, httpStack, jsonResponse, rawBodyOf, referenceIdOf, RouteNotFoundError, routeOf, type HttpHandler } from '../lib/http';
-import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
+import { createRuntime, lazyHandler, systemClock, type Clock, type ServiceLogger } from '../lib/runtime';
 import type { AppSecretsProvider } from '../lib/secrets';
 import { receiveWebhook, type LifecycleDeps } from '../lib/tokens/lifecycle';
 import { createWebhookVerifier } from '../lib/tokens/webhook';
@@ -9,7 +9,7 @@ export interface WebhooksHandlerDeps {
   appIds: readonly string[];
   secrets: Pick<AppSecretsProvider, 'get'>;
   store: LifecycleDeps['store'];
-  now: () => number;
+  now: Clock['now'];
   logger: ServiceLogger;
   events?: LifecycleDeps['events'];
 }
@@ -41,5 +41,5 @@ export function createWebhooksHandler(deps: WebhooksHandlerDeps): HttpHandler {
 
 export const handler = lazyHandler(() => {
   const runtime = createRuntime(loadConfig(), 'webhooks');
-  return createWebhooksHandler({ ...runtime, appIds: runtime.config.appIds, now: Date.now });
+  return createWebhooksHandler({ ...runtime, appIds: runtime.config.appIds, now: systemClock.now });
 });

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 import { generateKey } from '../../lib/crypto';
+import { systemClock } from '../../lib/runtime/clock';
 import { createTable } from '../../lib/store/table-definition';
 import { demoAppSecret } from './demo-app';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local';
@@ -401,7 +402,7 @@ async function groupGone(pid: number, timeoutMs: number): Promise<boolean> {
       throw error;
     }
     if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await systemClock.sleep(50);
   }
 }
 

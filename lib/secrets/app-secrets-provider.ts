@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import type { ServiceLogger } from '../runtime/logger';
@@ -48,7 +49,7 @@ export interface AppSecretsProviderDeps {
   client: Pick<SecretsManagerClient, 'send'>;
   /** The secret name or ARN that holds an app's credentials; undefined for an app this deployment does not serve. */
   secretIdFor: (appId: string) => string | undefined;
-  now?: () => number;
+  now?: Clock['now'];
   /** How long a fetched value is fresh. Default 5 minutes. */
   ttlMs?: number;
   /** How old a cached value may grow while refreshes fail before get() throws. Default 1 hour. */
@@ -94,7 +95,7 @@ interface CacheEntry {
  * ```
  */
 export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecretsProvider {
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock.now;
   const ttlMs = deps.ttlMs ?? DEFAULT_TTL_MS;
   const maxStaleMs = deps.maxStaleMs ?? DEFAULT_MAX_STALE_MS;
   const failureBackoffMs = deps.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS;

@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { createLru } from '../../packages/client/src/lru';
 import { isGuid } from '../ids';
 import type { ServiceLogger } from '../runtime/logger';
@@ -33,7 +34,7 @@ export interface ElevationDeps {
   wix: Pick<WixClient, 'getTokenInfo'>;
   /** The apps this deployment serves (lower-case GUIDs). */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
   logger: Pick<ServiceLogger, 'info'>;
   /** Answers kept at most; the least recently used go first. Default 5000. */
   capacity?: number;

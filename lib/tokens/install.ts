@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { lifecycleEvents, type EventSink } from '../events';
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -38,8 +39,8 @@ export interface InstallDeps {
   /** Where install states are consumed (single use). */
   states: InstallStateStore;
   wix: Pick<WixClient, 'exchangeCode' | 'getTokenInfo'>;
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
+  now: Clock['now'];
+  sleep: Clock['sleep'];
   /** Attributes never carry a code, token or state. */
   logger: Pick<ServiceLogger, 'info' | 'warn'>;
   /** Source of the state's nonce; crypto.randomBytes by default. */

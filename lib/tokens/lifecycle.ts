@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { lifecycleEvents, type EventSink } from '../events';
 import { isGuid } from '../ids';
 import type { ServiceLogger } from '../runtime/logger';
@@ -25,7 +26,7 @@ export interface LifecycleDeps {
   logger: Pick<ServiceLogger, 'info'>;
   /** Lifecycle events (InstanceInstalled, InstanceUninstalled), sent once the event applied; none by default. */
   events?: EventSink;
-  now?: () => number;
+  now?: Clock['now'];
 }
 
 export interface WebhookReceipt {
@@ -74,7 +75,7 @@ export async function receiveWebhook(deps: LifecycleDeps, body: string): Promise
   } else {
     result = await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
   }
-  if (result.outcome === 'applied') await deps.events?.emit(lifecycleEvents(envelope.eventType, result.record, (deps.now ?? Date.now)()));
+  if (result.outcome === 'applied') await deps.events?.emit(lifecycleEvents(envelope.eventType, result.record, (deps.now ?? systemClock.now)()));
   return { outcome: result.outcome, eventType: envelope.eventType, ...key };
 }
 

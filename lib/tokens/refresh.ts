@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { tokenWriteEvents, type EventSink } from '../events';
 import { DecryptionError } from '../crypto';
 import { ServiceError } from '../errors';
@@ -36,7 +37,7 @@ export interface RefreshDeps {
   store: RefreshStore;
   wix: Pick<WixClient, 'refreshAccessToken' | 'createAccessToken'>;
   secrets: AppSecretsProvider;
-  now: () => number;
+  now: Clock['now'];
   random: () => number;
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
@@ -49,7 +50,7 @@ export interface RefreshDeps {
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
   minCallMs?: number;
   /** Waits between retries of a rotated refresh token's write; setTimeout by default. */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: Clock['sleep'];
 }
 
 export interface RefreshOneOptions {

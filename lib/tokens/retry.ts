@@ -1,10 +1,8 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { StoreUnavailableError } from '../store';
 
-/** What {@link retryWhileUnavailable} needs: a clock and a way to wait on it. */
-export interface RetryClock {
-  now: () => number;
-  sleep?: (ms: number) => Promise<void>;
-}
+/** What {@link retryWhileUnavailable} needs: a clock, and a way to wait on it ({@link systemClock}'s by default). */
+type RetryClock = Pick<Clock, 'now'> & Partial<Pick<Clock, 'sleep'>>;
 
 export interface RetryOptions {
   /** Epoch ms: no attempt starts after it, and each attempt is given only what is left of it. */
@@ -20,8 +18,6 @@ const DEFAULT_MAX_MS = 400;
 /** An attempt with less than this left cannot get an answer from DynamoDB: don't start it. */
 const MIN_ATTEMPT_MS = 20;
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Runs a store call again while the store is unavailable (throttled, timed out, its answer lost),
  * with jitter-free exponential waits, until `deadline`. Each attempt gets `{ timeoutMs }` (what is
@@ -31,7 +27,7 @@ const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(reso
  * @throws the last StoreUnavailableError once the deadline leaves no room; anything else at once
  */
 export async function retryWhileUnavailable<T>(clock: RetryClock, run: (attempt: { timeoutMs: number }) => Promise<T>, options: RetryOptions): Promise<T> {
-  const sleep = clock.sleep ?? realSleep;
+  const sleep = clock.sleep ?? systemClock.sleep;
   const base = options.baseMs ?? DEFAULT_BASE_MS;
   const max = options.maxMs ?? DEFAULT_MAX_MS;
   for (let attempt = 1; ; attempt++) {

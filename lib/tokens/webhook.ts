@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
@@ -59,7 +60,7 @@ export interface WebhookVerifierDeps {
   secrets: Pick<AppSecretsProvider, 'get'>;
   /** The apps this deployment serves; their keys are tried in this order. */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
 }
 
 /** Leeway for `exp` (and how far `iat` may lie ahead): clocks differ a little. */
