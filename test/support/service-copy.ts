@@ -4,8 +4,8 @@ import { join } from 'node:path';
 
 import { PROJECT_ROOT } from '../../infra/local/stack';
 
-/** What `serverless` reads to package or run the service. */
-const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'functions', 'lib', 'infra'];
+/** What `serverless` reads to package or run the service (lib's one LRU is the client package's source). */
+const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'functions', 'lib', 'infra', 'packages/client/src'];
 
 /** A private copy of the service, for one serverless run. */
 export interface ServiceCopy {
