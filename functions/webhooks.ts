@@ -1,6 +1,6 @@
 import { loadConfig } from '../lib/config';
 import { failureResponse, httpStack, jsonResponse, rawBodyOf, referenceIdOf, RouteNotFoundError, routeOf, type HttpHandler } from '../lib/http';
-import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
+import { createRuntime, lazyHandler, systemClock, type Clock, type ServiceLogger } from '../lib/runtime';
 import { receiveWebhook, type LifecycleDeps } from '../lib/tokens/lifecycle';
 import { configuredWebhookKeys, createWebhookVerifier, type WebhookKeySource } from '../lib/tokens/webhook';
 
@@ -9,7 +9,7 @@ export interface WebhooksHandlerDeps {
   /** Where each app's webhook public key comes from: its secret, or WIX_WEBHOOK_PUBLIC_KEYS. */
   secrets: WebhookKeySource;
   store: LifecycleDeps['store'];
-  now: () => number;
+  now: Clock['now'];
   logger: ServiceLogger;
   events?: LifecycleDeps['events'];
 }
@@ -45,5 +45,5 @@ export const handler = lazyHandler(() => {
   const { webhookPublicKeys } = runtime.config;
   // With WIX_WEBHOOK_PUBLIC_KEYS set, no app secret is read (and infra/iam.yml grants none).
   const secrets = webhookPublicKeys === undefined ? runtime.secrets : configuredWebhookKeys(webhookPublicKeys);
-  return createWebhooksHandler({ ...runtime, secrets, appIds: runtime.config.appIds, now: Date.now });
+  return createWebhooksHandler({ ...runtime, secrets, appIds: runtime.config.appIds, now: systemClock.now });
 });

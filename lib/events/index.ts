@@ -1,3 +1,4 @@
+import type { ServiceLogger } from '../runtime/logger';
 import type { InstanceRecord } from '../store';
 import { InstanceStatus } from '../store';
 
@@ -62,7 +63,7 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 400;
 
 export function createEventSink(deps: {
   publisher: EventPublisher;
-  logger: { warn(message: string, attributes?: Record<string, unknown>): void };
+  logger: Pick<ServiceLogger, 'warn'>;
   failingAfter?: number;
   timeoutMs?: number;
 }): EventSink {

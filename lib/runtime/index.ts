@@ -12,6 +12,7 @@ import { createDynamoInstallStateStore, createDynamoTokenStore, type InstallStat
 import { createWixClient, type WixClient } from '../wix';
 import { createJsonLogger, type ServiceLogger } from './logger';
 
+export { systemClock, type Clock } from './clock';
 export { createJsonLogger, LogLevel, type JsonLoggerOptions, type ServiceLogger } from './logger';
 export { createEmfMetrics, METRICS_NAMESPACE, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
 

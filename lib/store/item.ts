@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
-import type { GrantKind, InstanceKey, InstanceRecord, InstanceState, InstanceStatus, LastError, TokenCipher } from './types';
+import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, LastError } from './instance';
+import type { InstanceState, TokenCipher } from './types';
 
 /**
  * The stored shape of an instance record. Tokens are AES-256-GCM envelopes (lib/crypto) bound to

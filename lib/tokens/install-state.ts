@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { ServiceError } from '../errors';
@@ -99,7 +100,7 @@ export interface InstallStateDeps {
   secrets: Pick<AppSecretsProvider, 'get' | 'getPrevious'>;
   /** The apps this deployment serves (lower case). */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
 }
 
 /**

@@ -1,21 +1,15 @@
 import { ServiceError } from '../errors';
+import type { ServiceLogger } from '../runtime/logger';
 import { InvokeError, InvokeErrorName, ServiceUnavailableError } from './errors';
 
 /** Refusals that mean something is down rather than that the request was wrong. */
 const OUTAGES = new Set<string>([InvokeErrorName.WixUnavailable, InvokeErrorName.ServiceUnavailable]);
 
-/** The logging an invoke guard needs. */
-export interface GuardLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
-
 /**
  * What a directly invoked function throws: a documented error as it is, anything else logged and
  * replaced by a generic ServiceUnavailable, so an invoker never sees an internal message.
  */
-export function toContractError(error: unknown, logger: GuardLogger, attributes: Record<string, unknown>): Error {
+export function toContractError(error: unknown, logger: ServiceLogger, attributes: Record<string, unknown>): Error {
   if (error instanceof InvokeError) {
     const cause = error.cause instanceof ServiceError ? error.cause.code : undefined;
     const line = { ...attributes, errorType: error.name, code: error.code, reason: error.message, ...(cause ? { cause } : {}) };

@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
@@ -78,7 +79,7 @@ export interface WebhookVerifierDeps {
   secrets: WebhookKeySource;
   /** The apps this deployment serves; their keys are tried in this order. */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
 }
 
 /** Leeway for `exp` (and how far `iat` may lie ahead): clocks differ a little. */
