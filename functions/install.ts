@@ -1,6 +1,6 @@
 import { loadConfig } from '../lib/config';
 import { failureResponse, httpStack, queryReader, redirect, referenceIdOf, RouteNotFoundError, routeOf, type HttpHandler } from '../lib/http';
-import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
+import { createRuntime, lazyHandler, systemClock, type ServiceLogger } from '../lib/runtime';
 import { completeInstall, startInstall, type InstallDeps } from '../lib/tokens/install';
 import { cookiesOf } from '../lib/tokens/install-binding';
 
@@ -48,7 +48,7 @@ export const handler = lazyHandler(() => {
     appIds: runtime.config.appIds,
     installerUrl: runtime.config.wixInstallerUrl,
     publicUrl: runtime.config.publicUrl,
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: systemClock.now,
+    sleep: systemClock.sleep,
   });
 });

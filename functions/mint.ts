@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, systemClock, type ServiceLogger } from '../lib/runtime';
 import { createElevation, type Elevation } from '../lib/tokens/elevation';
 import { mintAccessToken, type MintDeps } from '../lib/tokens/mint';
-import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
+import { toContractError } from '../lib/tokens/invoke-guard';
 import { parseMintRequest } from '../lib/tokens/mint-request';
 import { createRejectedTokens } from '../lib/tokens/rejected-tokens';
 import { createTokenCache } from '../lib/tokens/token-cache';
@@ -21,7 +21,7 @@ export interface MintResponse {
 
 export interface MintHandlerDeps extends MintDeps {
   appIds: readonly string[];
-  logger: MintDeps['logger'] & GuardLogger;
+  logger: ServiceLogger;
   /** Turns a Wix frontend's token (`wixAccessToken`) into its instance. */
   elevation: Elevation;
   /**
@@ -79,7 +79,7 @@ function count(deps: Pick<MintHandlerDeps, 'metrics'>, dimension: string, value:
 
 export const handler = lazyHandler(() => {
   const runtime = createRuntime(loadConfig(), 'mint');
-  const now = Date.now;
+  const now = systemClock.now;
   return createMintHandler({
     ...runtime,
     appIds: runtime.config.appIds,

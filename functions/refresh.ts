@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit } from '../lib/runtime';
+import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, systemClock, type ServiceLogger } from '../lib/runtime';
 import { DEFAULT_LEASE_TTL_MS, type TokenStore } from '../lib/store';
-import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
+import { toContractError } from '../lib/tokens/invoke-guard';
 import { refreshNow, type RefreshDeps } from '../lib/tokens/refresh';
 import { parseRefreshRequest } from '../lib/tokens/refresh-request';
 import { summaryMetrics, type RefreshSummary } from '../lib/tokens/refresh-summary';
@@ -18,7 +18,7 @@ export interface CountMetrics {
 
 export interface RefreshHandlerDeps extends RefreshDeps {
   appIds: readonly string[];
-  logger: RefreshDeps['logger'] & GuardLogger;
+  logger: ServiceLogger;
   metrics: CountMetrics;
   /** Wix calls in flight during a sweep. */
   concurrency: number;
@@ -90,7 +90,7 @@ export const handler = lazyHandler(() => {
     metrics: createEmfMetrics({ namespace: METRICS_NAMESPACE, serviceName: 'refresh' }),
     concurrency: SWEEP_CONCURRENCY,
     census: runtime.store,
-    now: Date.now,
+    now: systemClock.now,
     random: Math.random,
     newLeaseOwner: randomUUID,
   });

@@ -1,12 +1,12 @@
 import { loadConfig } from '../lib/config';
 import { answerStatus, parseStatusRequest, type InstanceStatusAnswer, type StatePageAnswer, type StatusStore } from '../lib/ops/status';
-import { createRuntime, lazyHandler } from '../lib/runtime';
-import { toContractError, type GuardLogger } from '../lib/tokens/invoke-guard';
+import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
+import { toContractError } from '../lib/tokens/invoke-guard';
 
 export interface StatusHandlerDeps {
   store: StatusStore;
   appIds: readonly string[];
-  logger: GuardLogger & { info(message: string, attributes?: Record<string, unknown>): void };
+  logger: ServiceLogger;
 }
 
 /**

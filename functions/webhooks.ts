@@ -1,15 +1,15 @@
 import { loadConfig } from '../lib/config';
 import { failureResponse, httpStack, jsonResponse, rawBodyOf, referenceIdOf, RouteNotFoundError, routeOf, type HttpHandler } from '../lib/http';
-import { createRuntime, lazyHandler, type ServiceLogger } from '../lib/runtime';
-import type { AppSecretsProvider } from '../lib/secrets';
+import { createRuntime, lazyHandler, systemClock, type Clock, type ServiceLogger } from '../lib/runtime';
 import { receiveWebhook, type LifecycleDeps } from '../lib/tokens/lifecycle';
-import { createWebhookVerifier } from '../lib/tokens/webhook';
+import { configuredWebhookKeys, createWebhookVerifier, type WebhookKeySource } from '../lib/tokens/webhook';
 
 export interface WebhooksHandlerDeps {
   appIds: readonly string[];
-  secrets: Pick<AppSecretsProvider, 'get'>;
+  /** Where each app's webhook public key comes from: its secret, or WIX_WEBHOOK_PUBLIC_KEYS. */
+  secrets: WebhookKeySource;
   store: LifecycleDeps['store'];
-  now: () => number;
+  now: Clock['now'];
   logger: ServiceLogger;
   events?: LifecycleDeps['events'];
 }
@@ -40,6 +40,10 @@ export function createWebhooksHandler(deps: WebhooksHandlerDeps): HttpHandler {
 }
 
 export const handler = lazyHandler(() => {
-  const runtime = createRuntime(loadConfig(), 'webhooks');
-  return createWebhooksHandler({ ...runtime, appIds: runtime.config.appIds, now: Date.now });
+  // No token cipher: recording a lifecycle event never opens a token (lib/store stateFromItem).
+  const runtime = createRuntime(loadConfig(), 'webhooks', { tokenCipher: 'none' });
+  const { webhookPublicKeys } = runtime.config;
+  // With WIX_WEBHOOK_PUBLIC_KEYS set, no app secret is read (and infra/iam.yml grants none).
+  const secrets = webhookPublicKeys === undefined ? runtime.secrets : configuredWebhookKeys(webhookPublicKeys);
+  return createWebhooksHandler({ ...runtime, secrets, appIds: runtime.config.appIds, now: systemClock.now });
 });

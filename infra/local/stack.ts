@@ -13,22 +13,20 @@
  * Parts start in that order from the bottom up and stop in the reverse order. If one fails to
  * start, or the start is aborted, everything started so far is stopped before the error surfaces.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 import { generateKey } from '../../lib/crypto';
 import { createTable } from '../../lib/store/table-definition';
 import { demoAppSecret } from './demo-app';
 import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION, startDynamoDbLocal } from './dynamodb-local';
+import { offlineEnv, PROJECT_ROOT, startOffline, type OfflineOutput, type Part } from './offline';
 import { startSecretsManagerStandIn, type SecretsManagerStandIn } from './secrets-manager-stand-in';
 import { startWixSimulator, type WixSimulator } from './wix-simulator';
 
 /** The serverless.yml `service`. */
 export const SERVICE = 'wix-token-service';
-/** The project root: where serverless.yml is. */
-export const PROJECT_ROOT = join(__dirname, '../..');
+/** The project root: where serverless.yml is (re-exported from ./offline, which runs serverless there). */
+export { PROJECT_ROOT };
 
 /** Where each part listens. */
 export interface LocalPorts {
@@ -62,7 +60,7 @@ export interface LocalStackOptions {
    */
   serviceDir?: string;
   /** serverless-offline's output, which after start-up is the functions' logs. */
-  onOutput?: (text: string, stream: 'stdout' | 'stderr', ready: boolean) => void;
+  onOutput?: OfflineOutput;
   /** Aborting stops what has started and rejects the start. */
   signal?: AbortSignal;
   /** How long serverless-offline may take to listen (it bundles every function first). Default 120 s. */
@@ -116,11 +114,6 @@ export interface LocalStack {
   /** Settles when serverless-offline exits, whether stop() ended it or not. */
   exited: Promise<void>;
   /** Stops every part, the last started first. Idempotent. */
-  stop(): Promise<void>;
-}
-
-interface Part {
-  name: string;
   stop(): Promise<void>;
 }
 
@@ -280,22 +273,6 @@ function portOf(url: string): number {
   return Number(new URL(url).port);
 }
 
-/** serverless-offline's environment: this process's, pointed at the local parts with dummy credentials. */
-function offlineEnv(overrides: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    ...overrides,
-  };
-  // A developer's real session or profile must not reach the local functions.
-  delete env['AWS_SESSION_TOKEN'];
-  delete env['AWS_PROFILE'];
-  return env;
-}
-
 async function stopParts(parts: Part[]): Promise<void> {
   const failures: string[] = [];
   for (const part of [...parts].reverse()) {
@@ -306,110 +283,4 @@ async function stopParts(parts: Part[]): Promise<void> {
     }
   }
   if (failures.length > 0) throw new Error(`could not stop ${failures.join('; ')}`);
-}
-
-interface OfflineOptions {
-  serviceDir: string;
-  stage: string;
-  ports: LocalPorts;
-  env: NodeJS.ProcessEnv;
-  readyTimeoutMs: number;
-  node: string;
-  onOutput: LocalStackOptions['onOutput'];
-  signal: AbortSignal | undefined;
-}
-
-/** Runs `serverless offline` and resolves once its HTTP server listens. */
-async function startOffline(parts: Part[], options: OfflineOptions): Promise<{ pid: number; exited: Promise<void> }> {
-  const bin = join(PROJECT_ROOT, 'node_modules/serverless/bin/serverless.js');
-  const args = [bin, 'offline', 'start', '--stage', options.stage, '--httpPort', String(options.ports.http), '--lambdaPort', String(options.ports.lambda), '--host', '127.0.0.1'];
-  // Its own process group, so stop() reaches serverless and anything it spawns.
-  const child: ChildProcess = spawn(options.node, args, { cwd: options.serviceDir, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const spawnFailed = new Promise<never>((_, reject) => child.once('error', reject));
-  spawnFailed.catch(() => undefined);
-
-  // Registered before it is ready, so a failure or an abort during start-up stops it too.
-  parts.push({
-    name: 'serverless-offline',
-    stop: async () => {
-      const pid = child.pid;
-      if (pid === undefined) return;
-      if (child.exitCode === null && child.signalCode === null) {
-        signalGroup(pid, 'SIGTERM');
-        const timer = setTimeout(() => signalGroup(pid, 'SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
-      // serverless may exit before what it spawned (esbuild's service process) does.
-      if (!(await groupGone(pid, 2000))) {
-        signalGroup(pid, 'SIGKILL');
-        if (!(await groupGone(pid, 3000))) throw new Error(`processes of group ${pid} outlived SIGKILL`);
-      }
-    },
-  });
-
-  let ready = false;
-  let output = '';
-  let onReady: () => void = () => undefined;
-  const listening = new Promise<void>((resolve) => (onReady = resolve));
-  const forward = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    options.onOutput?.(text, stream, ready);
-    if (ready) return;
-    output = (output + text).slice(-8000);
-    if (/Server ready:/.test(output)) onReady();
-  };
-  child.stdout?.on('data', forward('stdout'));
-  child.stderr?.on('data', forward('stderr'));
-
-  let timer: NodeJS.Timeout | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    await Promise.race([
-      listening,
-      spawnFailed,
-      exited.then(() => {
-        throw new Error(`serverless-offline exited before it was ready:\n${output}`);
-      }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`serverless-offline was not ready after ${options.readyTimeoutMs} ms:\n${output}`)), options.readyTimeoutMs);
-      }),
-      new Promise<never>((_, reject) => {
-        onAbort = () => reject(new Error('the local stack was stopped while starting'));
-        if (options.signal?.aborted) onAbort();
-        else options.signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
-  }
-  ready = true;
-  if (child.pid === undefined) throw new Error('serverless-offline has no pid');
-  return { pid: child.pid, exited };
-}
-
-/** Whether no process of the group led by `pid` is left, polling for up to `timeoutMs`. */
-async function groupGone(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      process.kill(-pid, 0);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-      throw error;
-    }
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Signals every process in the group led by `pid`; a group already gone is fine. */
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }

@@ -1,3 +1,5 @@
+import { createPublicKey } from 'node:crypto';
+
 import { ConfigError } from '../errors';
 import { isGuid } from '../ids';
 
@@ -33,6 +35,13 @@ export interface Config {
   eventBusName: string;
   /** REFRESH_FAILING_AFTER (default 3, 1 to 100): failures in a row before TokenRefreshFailing. */
   refreshFailingAfter: number;
+  /**
+   * WIX_WEBHOOK_PUBLIC_KEYS (optional, webhooks only): each served app's webhook public key, as
+   * `<appId>=<base64 of the key's DER, the PEM body>` pairs, comma-separated; here as PEM by app id.
+   * When set, webhooks verifies with these and never reads an app's secret (whose IAM grant the
+   * stack then withholds, infra/iam.yml); absent, the key comes from the secret as before.
+   */
+  webhookPublicKeys?: Readonly<Record<string, string>>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -50,12 +59,15 @@ export function loadConfig(env: Env = process.env): Config {
   for (const appId of appIds) {
     if (!isGuid(appId)) throw new ConfigError('WIX_APP_IDS', 'holds a value that is not a GUID');
   }
+  const served = appIds.map((id) => id.toLowerCase());
+  const webhookPublicKeys = webhookKeys(env, served);
   return {
+    ...(webhookPublicKeys === undefined ? {} : { webhookPublicKeys }),
     wixApiUrl: url(env, 'WIX_API_URL', 'https://www.wixapis.com'),
     wixInstallerUrl: url(env, 'WIX_INSTALLER_URL', 'https://www.wix.com'),
     publicUrl: url(env, 'PUBLIC_URL', 'http://localhost:3000'),
     tokensTable: required(env, 'TOKENS_TABLE'),
-    appIds: appIds.map((id) => id.toLowerCase()),
+    appIds: served,
     appSecretPrefix: required(env, 'APP_SECRET_PREFIX'),
     mintRecheckMs: seconds(env, 'MINT_RECHECK_SECONDS', 0, 3600) * 1000,
     lifecycleEvents: oneOf(env, 'LIFECYCLE_EVENTS', ['eventbridge', 'log', 'off'] as const, 'eventbridge'),
@@ -101,4 +113,37 @@ function url(env: Env, name: string, fallback: string): string {
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(name, 'is not an http(s) URL');
   return value.replace(/\/+$/, '');
+}
+
+/** WIX_WEBHOOK_PUBLIC_KEYS: one RSA public key per served app, or undefined when unset. */
+function webhookKeys(env: Env, served: readonly string[]): Readonly<Record<string, string>> | undefined {
+  const name = 'WIX_WEBHOOK_PUBLIC_KEYS';
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  const keys: Record<string, string> = {};
+  for (const pair of value.split(',').map((part) => part.trim()).filter((part) => part !== '')) {
+    const at = pair.indexOf('=');
+    const appId = at > 0 ? pair.slice(0, at).trim().toLowerCase() : '';
+    if (!isGuid(appId)) throw new ConfigError(name, 'holds a pair that does not start with an app id (a GUID) and =');
+    if (!served.includes(appId)) throw new ConfigError(name, 'names an app that is not in WIX_APP_IDS');
+    if (keys[appId] !== undefined) throw new ConfigError(name, 'names an app twice');
+    const pem = rsaPublicKeyPem(pair.slice(at + 1));
+    if (pem === undefined) throw new ConfigError(name, 'holds a key that is not the base64 DER of an RSA public key (the body of its PEM)');
+    keys[appId] = pem;
+  }
+  if (served.some((appId) => keys[appId] === undefined)) throw new ConfigError(name, 'has no key for an app of WIX_APP_IDS');
+  return Object.freeze(keys);
+}
+
+/** The PEM (SPKI) of an RSA public key given as base64 DER, or undefined when it is not one. */
+function rsaPublicKeyPem(base64: string): string | undefined {
+  const body = base64.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return undefined;
+  try {
+    const key = createPublicKey({ key: Buffer.from(body, 'base64'), format: 'der', type: 'spki' });
+    if (key.asymmetricKeyType !== 'rsa') return undefined;
+    return key.export({ format: 'pem', type: 'spki' }).toString();
+  } catch {
+    return undefined;
+  }
 }

@@ -1,3 +1,4 @@
+import type { ServiceLogger } from '../runtime/logger';
 import type { InstanceRecord } from '../store';
 import { InstanceStatus } from '../store';
 
@@ -62,7 +63,7 @@ export const DEFAULT_PUBLISH_TIMEOUT_MS = 400;
 
 export function createEventSink(deps: {
   publisher: EventPublisher;
-  logger: { warn(message: string, attributes?: Record<string, unknown>): void };
+  logger: Pick<ServiceLogger, 'warn'>;
   failingAfter?: number;
   timeoutMs?: number;
 }): EventSink {
@@ -106,7 +107,11 @@ function event(type: LifecycleEventType, record: Pick<InstanceRecord, 'appId' | 
 }
 
 /** After an install callback stored its tokens, or an AppInstalled / AppRemoved applied (or met its own earlier write). */
-export function lifecycleEvents(cause: 'install callback' | 'AppInstalled' | 'AppRemoved', after: InstanceRecord, at: number): LifecycleEvent[] {
+export function lifecycleEvents(
+  cause: 'install callback' | 'AppInstalled' | 'AppRemoved',
+  after: Pick<InstanceRecord, 'appId' | 'instanceId' | 'version'>,
+  at: number,
+): LifecycleEvent[] {
   const type = cause === 'AppRemoved' ? LifecycleEventType.InstanceUninstalled : LifecycleEventType.InstanceInstalled;
   return [event(type, after, at, cause)];
 }

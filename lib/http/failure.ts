@@ -1,17 +1,12 @@
+import type { ServiceLogger } from '../runtime/logger';
 import { describeError, httpFailureOf } from './errors';
 import { htmlPage, jsonResponse, type HttpResult } from './responses';
-
-/** The logging a failure answer needs. */
-export interface FailureLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
 
 export interface FailureOptions {
   /** Shown to the caller and logged, to tie the two together. */
   referenceId: string;
-  logger: FailureLogger;
+  /** Any level: the failure's own ({@link httpFailureOf}). */
+  logger: ServiceLogger;
   /** `html` for people (the install pages), `json` for machines (webhooks). */
   format: 'html' | 'json';
   /** Safe context for the log line (route, app, instance); never a request value that may be secret. */

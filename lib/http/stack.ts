@@ -1,16 +1,12 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
+import type { ServiceLogger } from '../runtime/logger';
 import { describeError, INTERNAL_FAILURE } from './errors';
 import { referenceIdOf, type HttpContext } from './request';
 import { htmlPage, PAGE_STYLE_HASH, type HttpResult } from './responses';
 
 /** An HTTP API (payload v2) handler as the functions export it. */
 export type HttpHandler = (event: APIGatewayProxyEventV2, context: HttpContext) => Promise<HttpResult>;
-
-/** The logging the stack needs for what escapes a handler. */
-export interface StackLogger {
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
 
 /**
  * The security headers of every answer: helmet's defaults as @middy/http-security-headers writes
@@ -64,7 +60,7 @@ const TIMEOUT_EARLY_MS = 5;
  * handler (a bug, or the early timeout, a `TimeoutError`) into a generic 500 page, logged, rather
  * than letting it reach API Gateway (or serverless-offline, which would answer 200).
  */
-export function httpStack(handler: HttpHandler, logger: StackLogger): HttpHandler {
+export function httpStack(handler: HttpHandler, logger: Pick<ServiceLogger, 'error'>): HttpHandler {
   return async (event, context) => {
     normalizeHeaders(event);
     let response: HttpResult;

@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { randomUUID } from 'node:crypto';
 
 import { isGuid } from '../ids';
@@ -33,7 +34,7 @@ export interface ImportDeps {
   wix: Pick<WixClient, 'refreshAccessToken' | 'createAccessToken'>;
   /** The app's credentials (app id and secret); the store encrypts with the app's key ring. */
   credentials: AppCredentials;
-  now?: () => number;
+  now?: Clock['now'];
   /** Distinguishes this run's writes (a retried write recognises its own); a random one by default. */
   runId?: string;
 }
@@ -61,7 +62,7 @@ export function parseImportLine(text: string): Line | undefined {
  * Other Wix failures (unavailable, a malformed answer) mark the line `failed`; anything else is rethrown.
  */
 export async function importInstalls(deps: ImportDeps, text: string): Promise<ImportSummary> {
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock.now;
   const runId = deps.runId ?? randomUUID();
   const summary: ImportSummary = { imported: 0, refused: [], malformed: [], skipped: [], failed: [] };
   const lines = text.split(/\r?\n/);

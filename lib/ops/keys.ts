@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { UNREADABLE_KEY_ID, type TokenStore } from '../store';
 
 /**
@@ -53,8 +54,8 @@ export interface RewrapOptions {
   maxPages?: number;
   /** Told after every page: how far the job got and where to resume. */
   onProgress?: (progress: RewrapSummary) => void;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
+  now?: Clock['now'];
+  sleep?: Clock['sleep'];
 }
 
 export interface RewrapSummary {
@@ -82,8 +83,8 @@ const REWRAP_ATTEMPTS = 3;
  * safe while the service serves, and a token written meanwhile is never replaced by an older one.
  */
 export async function rewrap(store: TokenStore, options: RewrapOptions): Promise<RewrapSummary> {
-  const now = options.now ?? Date.now;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const now = options.now ?? systemClock.now;
+  const sleep = options.sleep ?? systemClock.sleep;
   const rate = options.ratePerSecond ?? 25;
   if (!(rate > 0)) throw new TypeError('ratePerSecond must be positive');
   const interval = 1000 / rate;

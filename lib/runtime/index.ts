@@ -6,11 +6,13 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
 import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
+import { ServiceError } from '../errors';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
 import { createDynamoInstallStateStore, createDynamoTokenStore, type InstallStateStore, type TokenStore } from '../store';
 import { createWixClient, type WixClient } from '../wix';
 import { createJsonLogger, type ServiceLogger } from './logger';
 
+export { systemClock, type Clock } from './clock';
 export { createJsonLogger, LogLevel, type JsonLoggerOptions, type ServiceLogger } from './logger';
 export { createEmfMetrics, METRICS_NAMESPACE, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
 
@@ -46,7 +48,23 @@ export interface Runtime {
  * own variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SECRETS_MANAGER), which is how the
  * local stack and the tests point them at loopback stand-ins.
  */
-export function createRuntime(config: Config, serviceName: string): Runtime {
+export interface RuntimeOptions {
+  /**
+   * `none`: the store is built without the token cipher, so it never reads a key ring and any
+   * token read or write fails ({@link NoTokenCipherError}). For a function that only records
+   * lifecycle events (webhooks). Default `app-secret`: each app's key ring from its secret.
+   */
+  tokenCipher?: 'app-secret' | 'none';
+}
+
+/** A token was to be sealed or opened by a function built without the token cipher (a bug, not an outage). */
+export class NoTokenCipherError extends ServiceError {
+  constructor(serviceName: string) {
+    super('NO_TOKEN_CIPHER', `${serviceName} is built without the token cipher: it neither reads nor writes tokens`);
+  }
+}
+
+export function createRuntime(config: Config, serviceName: string, options: RuntimeOptions = {}): Runtime {
   const logger = createJsonLogger({ serviceName });
   const secrets = createAppSecretsProvider({
     // Loaded and built on the first secret read rather than at cold start (lib/secrets/secrets-manager):
@@ -61,7 +79,9 @@ export function createRuntime(config: Config, serviceName: string): Runtime {
   const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler: AWS_CALL_TIMEOUTS, maxAttempts: DYNAMODB_MAX_ATTEMPTS }), {
     marshallOptions: { removeUndefinedValues: true },
   });
-  const store = createDynamoTokenStore({ documentClient, tableName: config.tokensTable, cipherFor: cipherSource(secrets) });
+  const cipherFor =
+    options.tokenCipher === 'none' ? () => Promise.reject(new NoTokenCipherError(serviceName)) : cipherSource(secrets);
+  const store = createDynamoTokenStore({ documentClient, tableName: config.tokensTable, cipherFor });
   const states = createDynamoInstallStateStore({ documentClient, tableName: config.tokensTable });
   const wix = createWixClient({
     baseUrl: config.wixApiUrl,

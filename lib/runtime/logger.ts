@@ -8,6 +8,7 @@
  * objects at three levels and needs none of Powertools' context injection, sampling or buffering.
  */
 
+import { systemClock, type Clock } from './clock';
 import { writeSync } from 'node:fs';
 
 /** Log levels, in Powertools' names and order. */
@@ -31,7 +32,7 @@ export interface JsonLoggerOptions {
    * read per line, as Lambda sets it per invocation.
    */
   env?: Record<string, string | undefined>;
-  now?: () => number;
+  now?: Clock['now'];
   /** Where a line goes: INFO to stdout, WARN and ERROR to stderr, as Powertools' console methods do. */
   write?: (stream: 'stdout' | 'stderr', line: string) => void;
 }
@@ -58,7 +59,7 @@ const writeToProcess = (stream: 'stdout' | 'stderr', line: string): void => {
 /** A {@link ServiceLogger} that writes JSON lines. */
 export function createJsonLogger(options: JsonLoggerOptions): ServiceLogger {
   const env = options.env ?? process.env;
-  const now = options.now ?? Date.now;
+  const now = options.now ?? systemClock.now;
   const write = options.write ?? writeToProcess;
   const threshold = LogLevel[levelFrom(env)];
 

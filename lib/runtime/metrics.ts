@@ -10,6 +10,8 @@
  * @see https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
  */
 
+import { systemClock, type Clock } from './clock';
+
 /** CloudWatch namespace of the service's metrics (alarms and the dashboard read it). */
 export const METRICS_NAMESPACE = 'WixTokenService';
 
@@ -22,7 +24,7 @@ export interface EmfMetricsOptions {
   namespace: string;
   /** The `service` dimension of every metric. */
   serviceName: string;
-  now?: () => number;
+  now?: Clock['now'];
   /** Where a line goes; default stdout. */
   write?: (line: string) => void;
 }
@@ -39,7 +41,7 @@ export interface EmfMetrics {
 const MAX_METRICS_PER_LINE = 100;
 
 export function createEmfMetrics(options: EmfMetricsOptions): EmfMetrics {
-  const now = options.now ?? Date.now;
+  const now = options.now ?? systemClock.now;
   const write = options.write ?? ((line: string) => process.stdout.write(line));
   let dimensions: Record<string, string> = {};
   let stored = new Map<string, { unit: MetricUnit; values: number[] }>();

@@ -1,5 +1,7 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
+import type { ServiceLogger } from '../runtime/logger';
 import { parseAppSecret, type AppCredentials } from './app-secret';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from './errors';
 
@@ -42,17 +44,12 @@ export interface AppSecretsProvider {
   invalidate(appId: string): void;
 }
 
-/** The narrow logger the provider needs; attributes never carry a secret. */
-export interface SecretsLogger {
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
-
 /** What {@link createAppSecretsProvider} needs. */
 export interface AppSecretsProviderDeps {
   client: Pick<SecretsManagerClient, 'send'>;
   /** The secret name or ARN that holds an app's credentials; undefined for an app this deployment does not serve. */
   secretIdFor: (appId: string) => string | undefined;
-  now?: () => number;
+  now?: Clock['now'];
   /** How long a fetched value is fresh. Default 5 minutes. */
   ttlMs?: number;
   /** How old a cached value may grow while refreshes fail before get() throws. Default 1 hour. */
@@ -61,7 +58,8 @@ export interface AppSecretsProviderDeps {
   failureBackoffMs?: number;
   /** The minimum time between two `recheck` fetches of one app. Default 10 seconds. */
   recheckIntervalMs?: number;
-  logger?: SecretsLogger;
+  /** Attributes never carry a secret. */
+  logger?: Pick<ServiceLogger, 'warn'>;
 }
 
 const DEFAULT_TTL_MS = 5 * 60_000;
@@ -97,7 +95,7 @@ interface CacheEntry {
  * ```
  */
 export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecretsProvider {
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock.now;
   const ttlMs = deps.ttlMs ?? DEFAULT_TTL_MS;
   const maxStaleMs = deps.maxStaleMs ?? DEFAULT_MAX_STALE_MS;
   const failureBackoffMs = deps.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS;

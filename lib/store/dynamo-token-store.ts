@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, DeleteCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -186,7 +187,7 @@ function dynamoEngine(documentClient: Pick<DynamoDBDocumentClient, 'send'>, tabl
 export interface DynamoInstallStateStoreDeps {
   documentClient: Pick<DynamoDBDocumentClient, 'send'>;
   tableName: string;
-  now?: () => number;
+  now?: Clock['now'];
 }
 
 /**
@@ -195,7 +196,7 @@ export interface DynamoInstallStateStoreDeps {
  */
 export function createDynamoInstallStateStore(deps: DynamoInstallStateStoreDeps): InstallStateStore {
   const { documentClient, tableName } = deps;
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock.now;
   const send = documentClient.send.bind(documentClient) as (command: unknown, options?: unknown) => Promise<unknown>;
   return {
     async consume(stateId, expiresAt, consumer, options) {

@@ -1,5 +1,5 @@
 import { attachHidden, Dependency, ErrorCategory, ServiceError } from '../errors';
-import type { InstanceKey, InstanceRecord } from './types';
+import type { InstanceKey, InstanceRecord } from './instance';
 
 /** Why a conditional token write was refused. */
 export const ConflictReason = {

@@ -32,6 +32,7 @@ export type {
   InstallTokens,
   InstanceKey,
   InstanceRecord,
+  InstanceState,
   InstanceStatusView,
   InstanceDescription,
   StatusPage,

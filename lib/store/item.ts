@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
-import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, LastError, TokenCipher } from './types';
+import type { GrantKind, InstanceKey, InstanceRecord, InstanceStatus, LastError } from './instance';
+import type { InstanceState, TokenCipher } from './types';
 
 /**
  * The stored shape of an instance record. Tokens are AES-256-GCM envelopes (lib/crypto) bound to
@@ -143,21 +144,41 @@ export function ttlSeconds(epochMs: number): number {
   return Math.ceil(epochMs / 1000);
 }
 
-/**
- * Turns a stored item into the domain record, decrypting its tokens. `cipherFor` is only called
- * when there is something to decrypt, so tombstones and bare records cost no key lookup.
- */
 /** The last failure an item records (its flat error attributes), if any. */
 export function lastErrorOf(item: Pick<InstanceItem, 'errorKind' | 'errorCode' | 'errorAt' | 'errorCount'>): LastError | undefined {
   if (item.errorKind === undefined || item.errorCode === undefined || item.errorAt === undefined) return undefined;
   return { kind: item.errorKind, code: item.errorCode, at: item.errorAt, count: item.errorCount ?? 1 };
 }
 
+/**
+ * Turns a stored item into the domain record without its tokens, and without the cipher: the
+ * envelopes are neither opened nor copied (the lifecycle writes answer this).
+ */
+export function stateFromItem(item: InstanceItem): InstanceState {
+  const { record, holdsTokens } = fieldsOf(item);
+  return { ...record, holdsTokens };
+}
+
+/**
+ * Turns a stored item into the domain record, decrypting its tokens. `cipherFor` is only called
+ * when there is something to decrypt, so tombstones and bare records cost no key lookup.
+ */
 export async function recordFromItem(
   item: InstanceItem,
   cipherFor: (appId: string) => Promise<TokenCipher>,
 ): Promise<InstanceRecord> {
-  const key = { appId: item.appId, instanceId: item.instanceId };
+  const { record, holdsTokens } = fieldsOf(item);
+  if (holdsTokens) {
+    const cipher = await cipherFor(item.appId);
+    const context = cipherContext({ appId: item.appId, instanceId: item.instanceId });
+    if (item.refreshToken !== undefined) record.refreshToken = cipher.decrypt(item.refreshToken, context, 'refreshToken');
+    if (item.accessToken !== undefined) record.accessToken = cipher.decrypt(item.accessToken, context, 'accessToken');
+  }
+  return record;
+}
+
+/** Every field of the record but the tokens, and whether the item holds any. */
+function fieldsOf(item: InstanceItem): { record: InstanceRecord; holdsTokens: boolean } {
   const record: InstanceRecord = {
     appId: item.appId,
     instanceId: item.instanceId,
@@ -167,12 +188,6 @@ export async function recordFromItem(
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
   };
-  if (item.refreshToken !== undefined || item.accessToken !== undefined) {
-    const cipher = await cipherFor(item.appId);
-    const context = cipherContext(key);
-    if (item.refreshToken !== undefined) record.refreshToken = cipher.decrypt(item.refreshToken, context, 'refreshToken');
-    if (item.accessToken !== undefined) record.accessToken = cipher.decrypt(item.accessToken, context, 'accessToken');
-  }
   if (item.accessTokenExpiresAt !== undefined) record.accessTokenExpiresAt = item.accessTokenExpiresAt;
   if (item.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
     record.lease = { owner: item.leaseOwner, expiresAt: item.leaseExpiresAt, ...(item.leaseMs === undefined ? {} : { lengthMs: item.leaseMs }) };
@@ -185,5 +200,5 @@ export async function recordFromItem(
   if (item.lastInstallAt !== undefined) record.lastInstallAt = item.lastInstallAt;
   if (item.originInstanceId !== undefined) record.originInstanceId = item.originInstanceId;
   if (item.ttl !== undefined) record.purgeAt = item.ttl * 1000;
-  return record;
+  return { record, holdsTokens: item.refreshToken !== undefined || item.accessToken !== undefined };
 }

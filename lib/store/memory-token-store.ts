@@ -1,3 +1,4 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { applyUpdate, evaluate } from './expression';
 import { A, keyFromPk, statePk, type InstanceItem } from './item';
 import { createTokenStore, type ItemEngine, type TokenStoreDeps } from './token-store';
@@ -87,8 +88,8 @@ export function memoryEngine(items: Map<string, InstanceItem>): ItemEngine {
 }
 
 /** Install states in memory, with the same single-use and own-retry rules as DynamoDB's. */
-export function createMemoryInstallStateStore(deps: { now?: () => number } = {}): InstallStateStore & { readonly size: number } {
-  const now = deps.now ?? Date.now;
+export function createMemoryInstallStateStore(deps: { now?: Clock['now'] } = {}): InstallStateStore & { readonly size: number } {
+  const now = deps.now ?? systemClock.now;
   const consumed = new Map<string, { consumer: string; expiresAt: number }>();
   return {
     get size() {

@@ -1,5 +1,5 @@
 import { lastUseWorthWriting } from './transitions';
-import type { InstanceRecord } from './types';
+import type { InstanceRecord } from './instance';
 
 /** Returns the record without its tokens, for logs. */
 export function withoutTokens(record: InstanceRecord): Omit<InstanceRecord, 'refreshToken' | 'accessToken'> {

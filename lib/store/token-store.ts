@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 
 import { ENVELOPE_VERSION, envelopeKeyId, type TokenField } from '../crypto';
 import { ServiceError } from '../errors';
+import { systemClock } from '../runtime/clock';
 import { ConflictReason, LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from './errors';
 import type { Condition, Update } from './expression';
-import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, lastErrorOf, recordFromItem, ttlSeconds, type InstanceItem } from './item';
+import { A, cipherContext, DEFAULT_DUE_SHARDS, dueShardOf, instancePk, keyFromPk, lastErrorOf, recordFromItem, stateFromItem, ttlSeconds, type InstanceItem } from './item';
 import * as rules from './transitions';
 import { Refusal, type DuePlacement, type Transition } from './transitions';
 import { InstanceStatus } from './types';
@@ -76,7 +77,7 @@ export interface TokenStoreDeps {
   engine: ItemEngine;
   /** The token cipher of an app (its key ring comes with the app's secret). */
   cipherFor: (appId: string) => Promise<TokenCipher>;
-  /** Epoch ms clock; defaults to Date.now. */
+  /** Epoch ms clock; defaults to systemClock's. */
   now?: () => number;
   /** Due-index shards; defaults to 16. Every reader and writer of a table must agree (or readers use more). */
   shards?: number;
@@ -131,11 +132,11 @@ const DESCRIPTION_PROJECTION = [
  */
 export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   const { engine, cipherFor } = deps;
-  const now = deps.now ?? Date.now;
+  const now = deps.now ?? systemClock.now;
   const shards = deps.shards ?? DEFAULT_DUE_SHARDS;
   const leaseTtlMs = deps.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
   const tombstoneTtlMs = deps.tombstoneTtlMs ?? DEFAULT_TOMBSTONE_TTL_MS;
-  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = deps.sleep ?? systemClock.sleep;
   const skewMs = deps.clockSkewMs ?? rules.LEASE_CLOCK_SKEW_MS;
   if (!Number.isInteger(shards) || shards < 1) throw new TypeError('shards must be a positive integer');
 
@@ -370,6 +371,7 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       return (await run(key, rules.touchLastUsed({ usedAt, due: { shard: dueShardOf(key, shards), dueAt: usedAt } }))).ok;
     },
 
+    // The lifecycle writes answer the record without its tokens (stateFromItem): no cipher, no decrypt.
     async recordAppInstalled(key, event) {
       const at = now();
       const transition = rules.appInstalled({
@@ -381,14 +383,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
       const result = await run(key, transition);
       const item = result.item as InstanceItem;
       if (result.ok || result.refusal === Refusal.Duplicate) await scheduleIfIdle(key, item, at);
-      return { outcome: result.ok ? 'applied' : result.refusal, record: await toRecord(item) };
+      return { outcome: result.ok ? 'applied' : result.refusal, record: stateFromItem(item) };
     },
 
     async recordAppRemoved(key, event) {
       const at = now();
       const result = await run(key, rules.appRemoved({ ...key, at, eventAt: event.eventAt, purgeAtSeconds: ttlSeconds(at + tombstoneTtlMs) }));
-      if (result.ok) return { outcome: 'applied', record: await toRecord(result.item) };
-      return { outcome: result.refusal, record: await toRecord(result.item as InstanceItem) };
+      return { outcome: result.ok ? 'applied' : result.refusal, record: stateFromItem(result.item as InstanceItem) };
     },
 
     async scanKeyIds(query): Promise<KeyIdPage> {

@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { tokenWriteEvents, type EventSink } from '../events';
 import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import { GrantKind, type InstanceKey, type InstanceRecord, type TokenStore, type WriteOptions } from '../store';
@@ -9,7 +10,7 @@ export interface ClientCredentialsDeps {
   secrets: AppSecretsProvider;
   wix: Pick<WixClient, 'createAccessToken'>;
   store: Pick<TokenStore, 'storeLeasedTokens'>;
-  now: () => number;
+  now: Clock['now'];
   /** Lifecycle events (InstanceRecovered); none by default. */
   events?: EventSink;
 }

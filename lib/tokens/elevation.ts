@@ -1,5 +1,7 @@
+import type { Clock } from '../runtime/clock';
 import { createLru } from '../../packages/client/src/lru';
 import { isGuid } from '../ids';
+import type { ServiceLogger } from '../runtime/logger';
 import { WixErrorKind, WixOAuthError, type TokenInfo, type WixClient } from '../wix';
 import { WixRejectedError, TokenUnavailableError } from './errors';
 import type { ElevationRequest, MintRequest } from './mint-request';
@@ -32,8 +34,8 @@ export interface ElevationDeps {
   wix: Pick<WixClient, 'getTokenInfo'>;
   /** The apps this deployment serves (lower-case GUIDs). */
   appIds: readonly string[];
-  now: () => number;
-  logger: { info(message: string, attributes?: Record<string, unknown>): void };
+  now: Clock['now'];
+  logger: Pick<ServiceLogger, 'info'>;
   /** Answers kept at most; the least recently used go first. Default 5000. */
   capacity?: number;
 }

@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { failureEvents, type EventSink } from '../events';
 import { ConflictReason, InstanceStatus, StoreUnavailableError, TokenConflictError, type InstanceKey, type InstanceRecord, type TokenStore } from '../store';
 import { WixOAuthError } from '../wix';
@@ -6,7 +7,7 @@ import { appFailureRetryAt, failurePlan } from './refresh-policy';
 /** What the lease holder needs to write down a failed grant. */
 export interface GrantFailureDeps {
   store: Pick<TokenStore, 'recordFailure' | 'releaseLease' | 'rescheduleLeased'>;
-  now: () => number;
+  now: Clock['now'];
   random: () => number;
   /** Lifecycle events (InstanceNeedsReauth, TokenRefreshFailing); none by default. */
   events?: EventSink;

@@ -1,3 +1,4 @@
+import type { Clock } from '../runtime/clock';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 import { ErrorCategory, ServiceError } from '../errors';
@@ -103,7 +104,7 @@ export interface InstallStateDeps {
   secrets: Pick<AppSecretsProvider, 'get' | 'getPrevious'>;
   /** The apps this deployment serves (lower case). */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
 }
 
 /**

@@ -1,8 +1,10 @@
+import type { Clock } from '../runtime/clock';
 import { lifecycleEvents, type EventSink } from '../events';
 import { createHash, randomBytes } from 'node:crypto';
 
 import { categoryOf, Dependency, ErrorCategory, ServiceError } from '../errors';
 import { isGuid } from '../ids';
+import type { ServiceLogger } from '../runtime/logger';
 import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import { StoreUnavailableError, type InstallStateStore, type InstanceKey, type TokenStore } from '../store';
 import { WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
@@ -23,12 +25,6 @@ const STORE_RESERVE_MS = 2000;
 /** The state is consumed before any Wix call, within this long (retried while the store is unavailable). */
 const CONSUME_BUDGET_MS = 2000;
 
-/** The logging the install use cases need; attributes never carry a code, token or state. */
-export interface InstallLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
-
 export interface InstallDeps {
   /** The apps this deployment serves (lower case); the first is not special. */
   appIds: readonly string[];
@@ -43,9 +39,10 @@ export interface InstallDeps {
   /** Where install states are consumed (single use). */
   states: InstallStateStore;
   wix: Pick<WixClient, 'exchangeCode' | 'getTokenInfo'>;
-  now: () => number;
-  sleep: (ms: number) => Promise<void>;
-  logger: InstallLogger;
+  now: Clock['now'];
+  sleep: Clock['sleep'];
+  /** Attributes never carry a code, token or state. */
+  logger: Pick<ServiceLogger, 'info' | 'warn'>;
   /** Source of the state's nonce; crypto.randomBytes by default. */
   randomBytes?: (size: number) => Buffer;
   /** Lifecycle events (InstanceInstalled); none by default. */

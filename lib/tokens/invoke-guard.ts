@@ -1,19 +1,13 @@
 import { ErrorCategory, ServiceError } from '../errors';
+import type { ServiceLogger } from '../runtime/logger';
 import { InvokeError, ServiceUnavailableError } from './errors';
-
-/** The logging an invoke guard needs. */
-export interface GuardLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
 
 /**
  * What a directly invoked function throws: a documented error as it is (a warning when it says
  * something is down, `unavailable`), anything else logged and replaced by a generic
  * ServiceUnavailable, so an invoker never sees an internal message.
  */
-export function toContractError(error: unknown, logger: GuardLogger, attributes: Record<string, unknown>): Error {
+export function toContractError(error: unknown, logger: ServiceLogger, attributes: Record<string, unknown>): Error {
   if (error instanceof InvokeError) {
     const cause = error.cause instanceof ServiceError ? error.cause.code : undefined;
     const line = { ...attributes, errorType: error.name, code: error.code, reason: error.message, ...(cause ? { cause } : {}) };

@@ -1,5 +1,7 @@
+import { systemClock, type Clock } from '../runtime/clock';
 import { lifecycleEvents, type EventSink } from '../events';
 import { isGuid } from '../ids';
+import type { ServiceLogger } from '../runtime/logger';
 import type { InstanceKey, LifecycleResult, TokenStore } from '../store';
 import { InvalidRequestError } from './errors';
 import { parseEventPayload, unpackEnvelope, type WebhookVerifier } from './webhook';
@@ -17,18 +19,14 @@ export type LifecycleEventType = (typeof LifecycleEventType)[keyof typeof Lifecy
 /** What became of a webhook; every one of these is answered 200. */
 export type WebhookOutcome = 'applied' | 'duplicate' | 'stale' | 'ignored';
 
-/** The logging the use case needs; attributes never carry the JWT or its claims. */
-export interface LifecycleLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-}
-
 export interface LifecycleDeps {
   verify: WebhookVerifier;
   store: Pick<TokenStore, 'recordAppInstalled' | 'recordAppRemoved'>;
-  logger: LifecycleLogger;
+  /** Attributes never carry the JWT or its claims. */
+  logger: Pick<ServiceLogger, 'info'>;
   /** Lifecycle events (InstanceInstalled, InstanceUninstalled), sent once the event applied; none by default. */
   events?: EventSink;
-  now?: () => number;
+  now?: Clock['now'];
 }
 
 export interface WebhookReceipt {
@@ -77,7 +75,7 @@ export async function receiveWebhook(deps: LifecycleDeps, body: string): Promise
   } else {
     result = await deps.store.recordAppRemoved(key, { eventAt: issuedAt });
   }
-  if (result.outcome === 'applied') await deps.events?.emit(lifecycleEvents(envelope.eventType, result.record, (deps.now ?? Date.now)()));
+  if (result.outcome === 'applied') await deps.events?.emit(lifecycleEvents(envelope.eventType, result.record, (deps.now ?? systemClock.now)()));
   return { outcome: result.outcome, eventType: envelope.eventType, ...key };
 }
 

@@ -22,15 +22,10 @@ import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
 import { isUsable, leasedCallDeadline, REJECTION_COOLDOWN_MS } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
 import type { EventSink } from '../events';
+import type { ServiceLogger } from '../runtime/logger';
 import { LONGEST_TOKEN_LIFETIME_MS, type RejectedTokens } from './rejected-tokens';
 import type { CachedToken, TokenCache } from './token-cache';
 import { tokenHash } from './token-hash';
-
-/** The narrow logger the use case needs; attributes never carry a token. */
-export interface MintLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-}
 
 /**
  * The store calls mint makes; keep it narrow, infra/iam.yml grants mint exactly the DynamoDB
@@ -65,7 +60,8 @@ export interface MintDeps {
   random: () => number;
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
-  logger: MintLogger;
+  /** Attributes never carry a token. */
+  logger: Pick<ServiceLogger, 'warn'>;
   /**
    * How long a waiter polls for another caller's mint, at most (the deadline cuts it shorter).
    * Default: a lease's length plus 2 s, room to watch a dead holder's lease run out on this

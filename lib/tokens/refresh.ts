@@ -1,5 +1,7 @@
+import type { Clock } from '../runtime/clock';
 import { tokenWriteEvents, type EventSink } from '../events';
 import { Dependency, ErrorCategory, ServiceError } from '../errors';
+import type { ServiceLogger } from '../runtime/logger';
 import { failureOf, WIX_FAILURES } from './refresh-failure';
 import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
@@ -22,13 +24,6 @@ import { isHot, leasedCallDeadline, nextRefreshDueAt } from './refresh-policy';
 import { retryWhileUnavailable } from './retry';
 import { countOutcome, emptySummary, FailureClass, outcomeDetail, SkipReason, type RefreshOutcome, type RefreshSummary } from './refresh-summary';
 
-/** The narrow logger refreshes need; attributes never carry a token. */
-export interface RefreshLogger {
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
-}
-
 /**
  * The store calls refresh makes; keep it narrow, infra/iam.yml grants refresh exactly the DynamoDB
  * actions these need (UpdateItem on the table, Query on the due index).
@@ -42,11 +37,12 @@ export interface RefreshDeps {
   store: RefreshStore;
   wix: Pick<WixClient, 'refreshAccessToken' | 'createAccessToken'>;
   secrets: AppSecretsProvider;
-  now: () => number;
+  now: Clock['now'];
   random: () => number;
   /** A fresh lease owner id per attempt. */
   newLeaseOwner: () => string;
-  logger: RefreshLogger;
+  /** Attributes never carry a token. */
+  logger: ServiceLogger;
   /** Lifecycle events (InstanceRecovered, InstanceNeedsReauth, TokenRefreshFailing); none by default. */
   events?: EventSink;
   /** Kept between the end of the Wix calls and the lease's expiry, for the token write. Default 1.5 s (`LEASE_WRITE_MARGIN_MS`). */
@@ -54,7 +50,7 @@ export interface RefreshDeps {
   /** With less time than this left for the Wix calls, an instance is not started. Default 1 s. */
   minCallMs?: number;
   /** Waits between retries of a rotated refresh token's write; setTimeout by default. */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: Clock['sleep'];
 }
 
 export interface RefreshOneOptions {

@@ -1,9 +1,10 @@
+import type { Clock } from '../runtime/clock';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
 
 import { ErrorCategory, ServiceError } from '../errors';
-import type { AppSecretsProvider } from '../secrets';
+import { UnknownAppError, type AppCredentials } from '../secrets';
 import { InvalidRequestError } from './errors';
 
 /**
@@ -61,11 +62,30 @@ export interface VerifiedWebhook {
 
 export type WebhookVerifier = (jwt: string) => Promise<VerifiedWebhook>;
 
+/**
+ * Where the verifier finds an app's webhook public key: the app's secret (an AppSecretsProvider),
+ * or the deployment's configuration ({@link configuredWebhookKeys}); only `webhookPublicKey` is read.
+ */
+export interface WebhookKeySource {
+  get(appId: string): Promise<Pick<AppCredentials, 'webhookPublicKey'>>;
+}
+
+/** The keys of WIX_WEBHOOK_PUBLIC_KEYS (lib/config), by app id: no secret is read. */
+export function configuredWebhookKeys(keys: Readonly<Record<string, string>>): WebhookKeySource {
+  return {
+    async get(appId) {
+      const webhookPublicKey = keys[appId];
+      if (webhookPublicKey === undefined) throw new UnknownAppError(appId);
+      return { webhookPublicKey };
+    },
+  };
+}
+
 export interface WebhookVerifierDeps {
-  secrets: Pick<AppSecretsProvider, 'get'>;
+  secrets: WebhookKeySource;
   /** The apps this deployment serves; their keys are tried in this order. */
   appIds: readonly string[];
-  now: () => number;
+  now: Clock['now'];
 }
 
 /** Leeway for `exp` (and how far `iat` may lie ahead): clocks differ a little. */

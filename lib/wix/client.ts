@@ -9,7 +9,8 @@ import {
   parseTokenInfo,
   type ResponseContext,
 } from './responses';
-import type { AccessToken, AppCredentials, CallOptions, Clock, FetchLike, LegacyTokens, TokenInfo } from './types';
+import { systemClock, type Clock } from '../runtime/clock';
+import type { AccessToken, AppCredentials, CallOptions, FetchLike, LegacyTokens, TokenInfo } from './types';
 
 export const DEFAULT_WIX_API_URL = 'https://www.wixapis.com';
 
@@ -78,24 +79,6 @@ export interface WixClient {
    */
   getTokenInfo(token: string, options?: CallOptions): Promise<TokenInfo>;
 }
-
-/** The real clock; `sleep` ends early when the signal aborts. */
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal?.reason);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
 
 interface Request<T> {
   operation: WixOperation;

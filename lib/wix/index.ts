@@ -1,4 +1,4 @@
-export { createWixClient, systemClock, DEFAULT_WIX_API_URL } from './client';
+export { createWixClient, DEFAULT_WIX_API_URL } from './client';
 export type { RetryEvent, WixClient, WixClientOptions } from './client';
 export {
   WixBadRequestError,
@@ -12,4 +12,4 @@ export {
 } from './errors';
 export type { WixOperation } from './errors';
 export { DEFAULT_EXPIRES_IN_SECONDS } from './responses';
-export type { AccessToken, AppCredentials, CallOptions, Clock, FetchLike, LegacyTokens, TokenInfo } from './types';
+export type { AccessToken, AppCredentials, CallOptions, FetchLike, LegacyTokens, TokenInfo } from './types';

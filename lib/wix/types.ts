@@ -1,14 +1,6 @@
 /** The fetch the client uses; the global one by default, a wrapped one in tests and benchmarks. */
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
-/** Time as the client sees it; tests pass a fake so retries and deadlines run instantly. */
-export interface Clock {
-  /** Epoch milliseconds. */
-  now(): number;
-  /** Resolves after `ms`, or rejects with the signal's reason once it aborts. */
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
 /** The app's credentials as Wix knows them (`client_id` is the app id). */
 export interface AppCredentials {
   appId: string;

@@ -1,4 +1,4 @@
-import type { Clock } from '../../lib/wix';
+import type { Clock } from '../../lib/runtime/clock';
 
 /** A clock whose sleeps return at once and move time forward; it remembers every sleep. */
 export interface FakeClock extends Clock {

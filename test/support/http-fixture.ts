@@ -7,6 +7,7 @@ import { SignJWT, importPKCS8 } from 'jose';
 import { createInstallHandler, type InstallHandlerDeps } from '../../functions/install';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
 import { IssuedKind, recordIssued } from '../../infra/local/issued-values';
+import { systemClock } from '../../lib/runtime';
 import type { AppSecretsProvider } from '../../lib/secrets';
 import { createWixClient } from '../../lib/wix';
 
@@ -126,8 +127,8 @@ export function installHandler(options: {
     store: options.store,
     states: options.states ?? createMemoryInstallStateStore(),
     wix: createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 }),
-    now: Date.now,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    now: systemClock.now,
+    sleep: systemClock.sleep,
     logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     ...options.overrides,
   });

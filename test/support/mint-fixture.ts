@@ -4,7 +4,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { createMintHandler, type MintHandlerDeps } from '../../functions/mint';
 import type { DemoAppSecret } from '../../infra/local/demo-app';
-import { cipherSource } from '../../lib/runtime';
+import { cipherSource, systemClock, type ServiceLogger } from '../../lib/runtime';
 import type { AppSecretsProvider } from '../../lib/secrets';
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createTokenCache } from '../../lib/tokens/token-cache';
@@ -18,11 +18,8 @@ import { memorySecrets } from './secrets';
 export const staticSecrets = (app: DemoAppSecret): AppSecretsProvider => memorySecrets([app]);
 
 /** Every log line a handler wrote, as JSON, so tests can search them for secrets (and the suite's log audit does). */
-export interface CapturedLogger {
+export interface CapturedLogger extends ServiceLogger {
   lines: string[];
-  info(message: string, attributes?: Record<string, unknown>): void;
-  warn(message: string, attributes?: Record<string, unknown>): void;
-  error(message: string, attributes?: Record<string, unknown>): void;
 }
 
 export function captureLogger(): CapturedLogger {
@@ -75,7 +72,7 @@ export function mintContainer(options: ContainerOptions): { handler: ReturnType<
     documentClient: options.documentClient,
     tableName: options.tableName,
     cipherFor: cipherSource(secrets),
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep: systemClock.sleep,
     ...(options.leaseTtlMs === undefined ? {} : { leaseTtlMs: options.leaseTtlMs }),
   });
   const wix = createWixClient({ baseUrl: options.wixUrl, baseDelayMs: 5, maxDelayMs: 20 });

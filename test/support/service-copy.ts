@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../infra/local/stack';
 
 /** What `serverless` reads to package or run the service. */
-const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'functions', 'lib', 'infra'];
+const SERVICE_FILES = ['serverless.yml', 'package.json', 'tsconfig.json', 'functions', 'lib', 'infra', 'packages'];
 
 /** A private copy of the service, for one serverless run. */
 export interface ServiceCopy {

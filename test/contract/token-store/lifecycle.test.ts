@@ -66,7 +66,9 @@ describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved
       const result = await f.store.recordAppInstalled(key, { eventAt: t0 + 1000 });
 
       expect(result.outcome).toBe('applied');
-      expect(result.record).toMatchObject({ grantKind: 'legacy', refreshToken: tokens.refreshToken, status: 'active' });
+      expect(result.record).toMatchObject({ grantKind: 'legacy', status: 'active', holdsTokens: true });
+      expect(result.record).not.toHaveProperty('refreshToken');
+      expect(await f.store.getInstance(key, { consistentRead: true })).toMatchObject({ refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
     });
   });
 
@@ -163,7 +165,8 @@ describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved
       expect(result.outcome).toBe('applied');
       expect(result.record).toMatchObject({ status: 'active', grantKind: 'client_credentials', lastEventAt: t0 + 20_000 });
       expect(result.record.purgeAt).toBeUndefined();
-      expect(result.record.refreshToken).toBeUndefined();
+      expect(result.record.holdsTokens).toBe(false);
+      expect((await f.store.getInstance(key, { consistentRead: true }))?.refreshToken).toBeUndefined();
     });
 
     it('refuses the tokens of a code exchange the uninstall came after', async () => {
@@ -199,6 +202,65 @@ describe.each(STORE_KINDS)('%s token store: install, AppInstalled and AppRemoved
 
     it('refuses last-use writes on the tombstone', async () => {
       expect(await f.store.touchLastUsed(key, f.clock.now)).toBe(false);
+    });
+  });
+
+  describe('issue 17: without the token cipher (what the webhooks function runs with)', () => {
+    /** A store whose cipher cannot be had, counting every ask for it. */
+    const cipherless = () => {
+      const asked: string[] = [];
+      const store = f.makeStore({
+        cipherFor: async (appId) => {
+          asked.push(appId);
+          throw new Error('no token key ring here');
+        },
+      });
+      return { store, asked };
+    };
+
+    it('records AppInstalled and AppRemoved on an instance holding tokens, never asking for the cipher', async () => {
+      const key = newInstance();
+      const tokens = installTokens(t0);
+      await f.store.storeInstallTokens(key, tokens);
+      const { store, asked } = cipherless();
+
+      const installed = await store.recordAppInstalled(key, { eventAt: t0 + 1000 });
+      const duplicate = await store.recordAppInstalled(key, { eventAt: t0 + 1000 });
+      const removed = await store.recordAppRemoved(key, { eventAt: t0 + 2000 });
+
+      expect(asked).toEqual([]);
+      expect(installed).toMatchObject({ outcome: 'applied', record: { status: 'active', grantKind: 'legacy', holdsTokens: true, version: 2 } });
+      expect(duplicate.outcome).toBe('duplicate');
+      expect(removed).toMatchObject({ outcome: 'applied', record: { status: 'uninstalled', holdsTokens: false, lastEventAt: t0 + 2000 } });
+      for (const answer of [installed, duplicate, removed]) {
+        expect(answer.record).not.toHaveProperty('refreshToken');
+        expect(answer.record).not.toHaveProperty('accessToken');
+      }
+      const stored = await f.store.getInstance(key, { consistentRead: true });
+      expect(stored).toMatchObject({ status: 'uninstalled', version: 3 });
+      expect(stored?.refreshToken).toBeUndefined();
+    });
+
+    it('answers a stale AppRemoved with the record as it stood, its tokens still sealed and untouched', async () => {
+      const key = newInstance();
+      const tokens = installTokens(t0 + 5000);
+      await f.store.storeInstallTokens(key, tokens);
+      const { store, asked } = cipherless();
+
+      const stale = await store.recordAppRemoved(key, { eventAt: t0 });
+
+      expect(asked).toEqual([]);
+      expect(stale).toMatchObject({ outcome: 'stale', record: { status: 'active', holdsTokens: true } });
+      expect(await f.store.getInstance(key, { consistentRead: true })).toMatchObject({ refreshToken: tokens.refreshToken, accessToken: tokens.accessToken });
+    });
+
+    it('still fails a token read without it, so the counting cipher above is one the store would have asked', async () => {
+      const key = newInstance();
+      await f.store.storeInstallTokens(key, installTokens(t0));
+      const { store, asked } = cipherless();
+
+      await expect(store.getInstance(key, { consistentRead: true })).rejects.toThrow('no token key ring here');
+      expect(asked).toEqual([key.appId]);
     });
   });
 

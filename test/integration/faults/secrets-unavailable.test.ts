@@ -7,7 +7,7 @@ import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { standInClientConfig, startSecretsManagerStandIn, type SecretsManagerStandIn } from '../../../infra/local/secrets-manager-stand-in';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
-import { cipherSource } from '../../../lib/runtime';
+import { cipherSource, systemClock } from '../../../lib/runtime';
 import { createAppSecretsProvider } from '../../../lib/secrets';
 import { createDynamoTokenStore, createMemoryInstallStateStore, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
@@ -56,7 +56,7 @@ function container() {
   const wix = createWixClient({ baseUrl: sim.url, baseDelayMs: 5, maxDelayMs: 20 });
   const deps = { store, secrets, logger };
   return {
-    install: createInstallHandler({ ...deps, states: createMemoryInstallStateStore(), appIds: [app.appId], installerUrl: sim.url, publicUrl: 'http://localhost:3000', wix, now: Date.now, sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) }),
+    install: createInstallHandler({ ...deps, states: createMemoryInstallStateStore(), appIds: [app.appId], installerUrl: sim.url, publicUrl: 'http://localhost:3000', wix, ...systemClock }),
     webhooks: createWebhooksHandler({ ...deps, appIds: [app.appId], now: Date.now }),
     mint: mintContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: deps }).handler,
     refresh: refreshContainer({ documentClient: table.documentClient, tableName: table.tableName, wixUrl: sim.url, app, logger, overrides: deps }).handler,

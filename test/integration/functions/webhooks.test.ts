@@ -6,15 +6,14 @@ import { SignJWT } from 'jose';
 
 import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import { startSecretsManagerStandIn } from '../../../infra/local/secrets-manager-stand-in';
 import type { HttpResult } from '../../../lib/http';
-import { cipherSource } from '../../../lib/runtime';
+import { loadConfig } from '../../../lib/config';
+import { cipherSource, createRuntime, NoTokenCipherError } from '../../../lib/runtime';
 import { createDynamoTokenStore, GrantKind, InstanceStatus, type InstanceKey, type TokenStore } from '../../../lib/store';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { httpContext, httpEvent, memorySecrets, signWebhook, unsignedJwt, type WebhookEvent } from '../../support/http-fixture';
 import { captureLogger, type CapturedLogger } from '../../support/mint-fixture';
-
-/** Wix counts a delivery as failed when the answer takes longer than this. */
-const WIX_DEADLINE_MS = 1250;
 
 let table: TestTable;
 let app: DemoAppSecret;
@@ -62,19 +61,17 @@ beforeEach(() => {
 });
 
 describe('webhooks: lifecycle events', () => {
-  it('records AppInstalled as an active client-credentials instance at the JWT iat, well within Wix’s deadline', async () => {
+  // How fast it answers (Wix wants 1,250 ms) is bench/store's figure, not a timed test: a busy machine is not a slow service.
+  it('records AppInstalled as an active client-credentials instance at the JWT iat', async () => {
     const instanceId = randomUUID();
     const iat = nowS() - 5;
     const jwt = await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat });
 
-    const started = performance.now();
     const answer = await deliver(jwt);
-    const elapsed = performance.now() - started;
 
     expect(answer.statusCode).toBe(200);
     expect(answer.json).toEqual({ outcome: 'applied' });
     expect(answer.headers['Cross-Origin-Opener-Policy']).toBe('unsafe-none');
-    expect(elapsed).toBeLessThan(WIX_DEADLINE_MS / 2);
     expect(await record(instanceId)).toMatchObject({ status: InstanceStatus.Active, grantKind: GrantKind.ClientCredentials, lastEventAt: iat * 1000 });
   });
 
@@ -118,6 +115,51 @@ describe('webhooks: lifecycle events', () => {
     const item = scan.Items?.find((candidate) => candidate.pk?.S === `${key.appId}#${key.instanceId}`);
     expect(item?.refreshToken).toBeUndefined();
     expect(item?.ttl?.N).toBeDefined();
+  });
+
+  it('issue 17: records AppInstalled and AppRemoved on an instance holding tokens without the token cipher, reading only the webhook key of the secret', async () => {
+    const key: InstanceKey = { appId: app.appId, instanceId: randomUUID() };
+    const refreshToken = `refresh-${randomUUID()}`;
+    const installedAt = Date.now() - 60_000;
+    await store.storeInstallTokens(key, { refreshToken, accessToken: `OauthNG.JWS.${randomUUID()}`, accessTokenExpiresAt: Date.now() + 300_000, installedAt, refreshDueAt: Date.now() });
+    // What the deployed function runs with (createRuntime's tokenCipher: 'none'), and a secret whose
+    // every field but the webhook key is a tripwire.
+    const cipherAsked: string[] = [];
+    const fieldsRead = new Set<string>();
+    const memory = memorySecrets([app]);
+    const secrets = {
+      get: async (appId: string) => {
+        const credentials = await memory.get(appId);
+        return new Proxy(credentials, {
+          get(target, field, receiver) {
+            if (typeof field === 'string') fieldsRead.add(field);
+            return Reflect.get(target, field, receiver) as unknown;
+          },
+        });
+      },
+    };
+    const cipherless = createDynamoTokenStore({
+      documentClient: table.documentClient,
+      tableName: table.tableName,
+      cipherFor: async (appId) => {
+        cipherAsked.push(appId);
+        throw new Error('no token key ring in the webhooks function');
+      },
+    });
+    handler = createWebhooksHandler({ appIds: [app.appId], secrets, store: cipherless, now: Date.now, logger });
+
+    const installed = await deliver(await signWebhook(app, lifecycle('AppInstalled', key.instanceId), { iat: nowS() - 30 }));
+    const removed = await deliver(await signWebhook(app, lifecycle('AppRemoved', key.instanceId), { iat: nowS() - 10 }));
+
+    expect([installed.statusCode, installed.json]).toEqual([200, { outcome: 'applied' }]);
+    expect([removed.statusCode, removed.json]).toEqual([200, { outcome: 'applied' }]);
+    expect(cipherAsked).toEqual([]);
+    expect(fieldsRead.has('webhookPublicKey')).toBe(true);
+    expect(fieldsRead.has('tokenKeys')).toBe(false);
+    expect(fieldsRead.has('appSecret')).toBe(false);
+    const after = await record(key.instanceId);
+    expect(after).toMatchObject({ status: InstanceStatus.Uninstalled, version: 3 });
+    expect(after?.refreshToken).toBeUndefined();
   });
 
   it('keeps an instance removed when an older AppInstalled arrives after the AppRemoved', async () => {
@@ -304,5 +346,92 @@ describe('webhooks: refused deliveries', () => {
         expect(text).not.toContain(signature);
       }
     }
+  });
+});
+
+describe('webhooks as deployed (the exported handler, issue 17)', () => {
+  const PREFIX = 'wts-webhooks-test/apps/';
+  /** The PEM body, as README says to set webhookPublicKeys. */
+  const keyBody = (pem: string) => pem.split('\n').filter((line) => line !== '' && !line.startsWith('-----')).join('');
+
+  /** A fresh copy of functions/webhooks (its lazy handler built anew) run with `env` added to the process's. */
+  async function deployed(env: Record<string, string>) {
+    const saved = Object.fromEntries(Object.keys(env).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    let exported: typeof import('../../../functions/webhooks') | undefined;
+    jest.isolateModules(() => {
+      exported = jest.requireActual<typeof import('../../../functions/webhooks')>('../../../functions/webhooks');
+    });
+    return {
+      async deliver(jwt: string) {
+        const answer = await exported!.handler(httpEvent('POST', '/webhooks', { body: jwt, headers: { 'content-type': 'text/plain' } }), httpContext(3000));
+        return { statusCode: answer.statusCode, json: JSON.parse(answer.body) as Record<string, unknown> };
+      },
+      restore() {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      },
+    };
+  }
+
+  it('with webhookPublicKeys set, verifies and records without one Secrets Manager call; without it, reads the secret', async () => {
+    const sm = await startSecretsManagerStandIn({ secrets: [{ name: `${PREFIX}${app.appId}`, value: app.secretString }] });
+    const base = {
+      WIX_APP_IDS: app.appId,
+      TOKENS_TABLE: table.tableName,
+      APP_SECRET_PREFIX: PREFIX,
+      LIFECYCLE_EVENTS: 'off',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: sm.url,
+      // The real logger writes to stdout: keep the refusal's warning out of the test output.
+      LOG_LEVEL: 'ERROR',
+    };
+    const configured = await deployed({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: `${app.appId}=${keyBody(app.webhookPublicKey)}` });
+    try {
+      const instanceId = randomUUID();
+      const installed = await configured.deliver(await signWebhook(app, lifecycle('AppInstalled', instanceId), { iat: nowS() - 20 }));
+      const removed = await configured.deliver(await signWebhook(app, lifecycle('AppRemoved', instanceId), { iat: nowS() - 10 }));
+      const forged = await configured.deliver(await signWebhook(demoAppSecret(app.appId), lifecycle('AppRemoved', randomUUID())));
+
+      expect([installed, removed]).toEqual([
+        { statusCode: 200, json: { outcome: 'applied' } },
+        { statusCode: 200, json: { outcome: 'applied' } },
+      ]);
+      expect(forged.statusCode).toBe(401);
+      expect((await record(instanceId))?.status).toBe(InstanceStatus.Uninstalled);
+      expect(sm.calls['GetSecretValue'] ?? 0).toBe(0);
+    } finally {
+      configured.restore();
+    }
+
+    // The control: the same handler without the setting reads the app's secret for the key.
+    const fromSecret = await deployed({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: '' });
+    try {
+      const answer = await fromSecret.deliver(await signWebhook(app, lifecycle('AppInstalled', randomUUID())));
+
+      expect(answer).toEqual({ statusCode: 200, json: { outcome: 'applied' } });
+      expect(sm.calls['GetSecretValue']).toBeGreaterThan(0);
+    } finally {
+      fromSecret.restore();
+      await sm.stop();
+    }
+  });
+
+  it('runs on a store built without the token cipher: lifecycle writes work, any token read fails typed', async () => {
+    const runtime = createRuntime(
+      loadConfig({ WIX_APP_IDS: app.appId, TOKENS_TABLE: table.tableName, APP_SECRET_PREFIX: PREFIX }),
+      'webhooks',
+      { tokenCipher: 'none' },
+    );
+    const key: InstanceKey = { appId: app.appId, instanceId: randomUUID() };
+    await store.storeInstallTokens(key, { refreshToken: `refresh-${randomUUID()}`, accessToken: `OauthNG.JWS.${randomUUID()}`, accessTokenExpiresAt: Date.now() + 300_000, installedAt: Date.now() - 60_000, refreshDueAt: Date.now() });
+
+    const installed = await runtime.store.recordAppInstalled(key, { eventAt: Date.now() - 30_000 });
+    const read = runtime.store.getInstance(key, { consistentRead: true });
+
+    expect(installed).toMatchObject({ outcome: 'applied', record: { status: InstanceStatus.Active, holdsTokens: true } });
+    await expect(read).rejects.toBeInstanceOf(NoTokenCipherError);
+    await expect(read).rejects.toMatchObject({ code: 'NO_TOKEN_CIPHER' });
   });
 });

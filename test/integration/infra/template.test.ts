@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +13,10 @@ import { lambdaNodeBinary } from '../../../infra/local/lambda-node';
 import { PROJECT_ROOT } from '../../../infra/local/stack';
 import { mapStackTrace } from '../../../infra/package/stack-trace';
 import { unzip } from '../../../infra/package/unzip';
+import { instancePk, statePk } from '../../../lib/store/item';
 import { emptySummary, summaryMetrics } from '../../../lib/tokens/refresh-summary';
 import { CFN_LINT_CONFIG, cfnLint, describeFinding } from '../../support/cfn-lint';
+import { evaluateTemplate, type EvaluatedTemplate } from '../../support/cloudformation-eval';
 import {
   awsServiceSpec,
   renderIntrinsic,
@@ -36,6 +39,8 @@ import { copyService, type ServiceCopy } from '../../support/service-copy';
 const STAGE = 'test';
 const SERVICE = 'wix-token-service';
 const FUNCTIONS = ['mint', 'refresh', 'install', 'webhooks', 'status'] as const;
+/** Two roles for the allowedMintCallers option (one with a path). */
+const ALLOWED_CALLERS = ['arn:aws:iam::123456789012:role/app-orders', 'arn:aws:iam::123456789012:role/service-role/app-billing'];
 type FunctionName = (typeof FUNCTIONS)[number];
 
 const TABLE = '${TokensTable.Arn}';
@@ -43,6 +48,10 @@ const DUE_INDEX = '${TokensTable.Arn}/index/due-index';
 const STATUS_INDEX = '${TokensTable.Arn}/index/status-index';
 const EVENT_BUS = 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default';
 const APP_SECRETS = `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${SERVICE}/${STAGE}/apps/*`;
+/** install's PutItem and DeleteItem hold only on install-state items (lib/store/item.ts statePk). */
+const INSTALL_STATE_KEYS = { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['state#*'] } };
+/** A resource as {@link permissionsOf} renders it when its statement has a condition. */
+const when = (target: string, condition: unknown) => `${target} when ${JSON.stringify(condition)}`;
 const ownLogs = (fn: FunctionName) => {
   const group = `\${${logicalPrefix(fn)}LogGroup.Arn}`;
   return { 'logs:CreateLogStream': [group], 'logs:PutLogEvents': [group] };
@@ -68,8 +77,8 @@ const EXPECTED_PERMISSIONS: Record<FunctionName, Record<string, string[]>> = {
     ...ownLogs('install'),
     'dynamodb:GetItem': [TABLE],
     'dynamodb:UpdateItem': [TABLE],
-    'dynamodb:PutItem': [TABLE],
-    'dynamodb:DeleteItem': [TABLE],
+    'dynamodb:PutItem': [when(TABLE, INSTALL_STATE_KEYS)],
+    'dynamodb:DeleteItem': [when(TABLE, INSTALL_STATE_KEYS)],
     'secretsmanager:GetSecretValue': [APP_SECRETS],
     'events:PutEvents': [EVENT_BUS],
   },
@@ -96,7 +105,7 @@ interface Statement {
 
 let service: ServiceCopy;
 let template: CloudFormationTemplate;
-let state: { service: { functions: Record<string, { events?: Array<Record<string, unknown>> }> } };
+let state: { service: { functions: Record<string, { events?: Array<Record<string, unknown>>; versionFunction?: boolean }> } };
 let spec: SpecDatabase;
 
 function logicalPrefix(fn: FunctionName): string {
@@ -125,21 +134,49 @@ function roleIdOf(fn: FunctionName): string {
   return getAtt[0];
 }
 
-function statementsOf(role: TemplateResource): Statement[] {
-  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
-  return policies.flatMap((policy) => policy.PolicyDocument.Statement);
+/**
+ * The statements of a role as CloudFormation would create them with these parameter values (the
+ * template's defaults unless overridden): each `Fn::If` resolved, an `AWS::NoValue` left out.
+ */
+function statementsOf(role: TemplateResource, parameters: Record<string, string> = {}): Statement[] {
+  const policies = (role.Properties?.['Policies'] ?? []) as Array<{ PolicyDocument: { Statement: unknown[] } }>;
+  return policies.flatMap((policy) => policy.PolicyDocument.Statement.map((statement) => resolveIf(statement, parameters)).filter((statement): statement is Statement => statement !== NO_VALUE));
+}
+
+const NO_VALUE = Symbol('AWS::NoValue');
+
+/** One level of `{"Fn::If": [condition, then, else]}`, the way the roles use it. */
+function resolveIf(value: unknown, parameters: Record<string, string>): unknown {
+  const branches = (value as { 'Fn::If'?: [string, unknown, unknown] })['Fn::If'];
+  if (branches === undefined) return value;
+  const chosen = conditionHolds(branches[0], parameters) ? branches[1] : branches[2];
+  return (chosen as { Ref?: string }).Ref === 'AWS::NoValue' ? NO_VALUE : chosen;
+}
+
+/** A condition of the template of the form `Fn::Equals: [{Ref: parameter}, 'literal']`. */
+function conditionHolds(name: string, parameters: Record<string, string>): boolean {
+  const condition = template.Conditions?.[name] as { 'Fn::Equals'?: [{ Ref: string }, string] } | undefined;
+  const equals = condition?.['Fn::Equals'];
+  if (equals === undefined || typeof equals[0]?.Ref !== 'string' || typeof equals[1] !== 'string') throw new Error(`condition ${name} is not Fn::Equals [Ref, literal]`);
+  const parameter = equals[0].Ref;
+  const value = parameters[parameter] ?? (template.Parameters?.[parameter] as { Default?: string } | undefined)?.Default;
+  if (value === undefined) throw new Error(`parameter ${parameter} has no value`);
+  return value === equals[1];
 }
 
 function asList<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
 }
 
-/** Action to rendered resources, over every statement of the role. */
-function permissionsOf(role: TemplateResource): Record<string, string[]> {
+/** Action to rendered resources, over every statement of the role; a condition is rendered with its resource ({@link when}). */
+function permissionsOf(role: TemplateResource, parameters: Record<string, string> = {}): Record<string, string[]> {
   const permissions: Record<string, string[]> = {};
-  for (const statement of statementsOf(role)) {
+  for (const statement of statementsOf(role, parameters)) {
+    const targets = asList(statement.Resource)
+      .map(renderIntrinsic)
+      .map((target) => (statement['Condition'] === undefined ? target : when(target, statement['Condition'])));
     for (const action of asList(statement.Action)) {
-      permissions[action] = [...(permissions[action] ?? []), ...asList(statement.Resource).map(renderIntrinsic)].sort();
+      permissions[action] = [...(permissions[action] ?? []), ...targets].sort();
     }
   }
   return permissions;
@@ -159,25 +196,41 @@ function dimensionsOf(metric: { Dimensions?: Array<{ Name: string; Value: unknow
   return Object.fromEntries((metric.Dimensions ?? []).map((dimension) => [dimension.Name, renderIntrinsic(dimension.Value)]));
 }
 
-beforeAll(async () => {
-  service = await copyService('package');
+interface Packaged {
+  service: ServiceCopy;
+  template: CloudFormationTemplate;
+  state: typeof state;
+}
+
+/** `serverless package` of a private copy of the service, with serverless params given as `--param`. */
+async function packageService(label: string, params: Record<string, string> = {}): Promise<Packaged> {
+  const copy = await copyService(label);
   const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
   // The template must not depend on the shell it was packaged from.
   for (const name of ['WIX_API_URL', 'WIX_INSTALLER_URL', 'PUBLIC_URL', 'WIX_APP_IDS', 'APP_SECRET_PREFIX']) delete env[name];
+  const paramArgs = Object.entries(params).map(([name, value]) => `--param=${name}=${value}`);
   try {
-    await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', STAGE], {
-      cwd: service.dir,
+    await promisify(execFile)(join(PROJECT_ROOT, 'node_modules/.bin/serverless'), ['package', '--stage', STAGE, ...paramArgs], {
+      cwd: copy.dir,
       env,
       timeout: 170_000,
       maxBuffer: 16 * 1024 * 1024,
     });
   } catch (error) {
+    await copy.remove();
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`serverless package failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });
   }
-  const output = join(service.dir, '.serverless');
-  template = JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate;
-  state = JSON.parse(readFileSync(join(output, 'serverless-state.json'), 'utf8')) as typeof state;
+  const output = join(copy.dir, '.serverless');
+  return {
+    service: copy,
+    template: JSON.parse(readFileSync(join(output, 'cloudformation-template-update-stack.json'), 'utf8')) as CloudFormationTemplate,
+    state: JSON.parse(readFileSync(join(output, 'serverless-state.json'), 'utf8')) as typeof state,
+  };
+}
+
+beforeAll(async () => {
+  ({ service, template, state } = await packageService('package'));
   spec = await awsServiceSpec();
 }, 180_000);
 
@@ -299,6 +352,47 @@ describe('least privilege', () => {
       Object.fromEntries(Object.entries(EXPECTED_PERMISSIONS[fn]).map(([action, resources]) => [action, [...resources].sort()])),
     );
     expect(role.Properties?.['ManagedPolicyArns']).toBeUndefined();
+  });
+
+  it('issue 17: lets install put and delete only install-state items (dynamodb:LeadingKeys), the keys lib/store gives them', () => {
+    const writers = statementsOf(resource(roleIdOf('install'))).filter((statement) =>
+      asList(statement.Action).some((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem'),
+    );
+
+    expect(writers).toHaveLength(1);
+    expect(asList(writers[0]!.Action).sort()).toEqual(['dynamodb:DeleteItem', 'dynamodb:PutItem']);
+    expect(writers[0]!['Condition']).toEqual(INSTALL_STATE_KEYS);
+    const [pattern] = INSTALL_STATE_KEYS['ForAllValues:StringLike']['dynamodb:LeadingKeys'];
+    // IAM's StringLike as a regular expression (test/unit/infra/iam-leading-keys.test.ts checks the same translation).
+    const escaped = pattern!.replace(/[.+^$()|[\]\\{}]/g, '\\$&');
+    const glob = new RegExp('^' + escaped.replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+    expect(statePk(randomUUID())).toMatch(glob);
+    expect(instancePk({ appId: randomUUID(), instanceId: randomUUID() })).not.toMatch(glob);
+    // No other role may put or delete an item at all.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'install')) {
+      const actions = statementsOf(resource(roleIdOf(fn))).flatMap((statement) => asList(statement.Action));
+      expect(actions.filter((action) => action === 'dynamodb:PutItem' || action === 'dynamodb:DeleteItem')).toEqual([]);
+    }
+  });
+
+  it('issue 17: lets webhooks read the app secrets only while its webhook keys come from them, from the same setting as its WIX_WEBHOOK_PUBLIC_KEYS', () => {
+    const role = resource(roleIdOf('webhooks'));
+    const environment = (lambdaOf('webhooks').Properties?.['Environment'] as { Variables: Record<string, unknown> }).Variables;
+    const parameter = template.Parameters?.['WebhookPublicKeys'] as { Type: string; Default: string };
+
+    // Packaged with webhookPublicKeys empty (the default): the keys are read from the secrets.
+    expect(environment['WIX_WEBHOOK_PUBLIC_KEYS']).toBe('');
+    expect(parameter).toMatchObject({ Type: 'String', Default: '' });
+    expect(permissionsOf(role)['secretsmanager:GetSecretValue']).toEqual([APP_SECRETS]);
+    // Configured: no Secrets Manager action at all, and nothing else changes.
+    const configured = permissionsOf(role, { WebhookPublicKeys: `${randomUUID()}=MIIBIjANBg` });
+    expect(configured['secretsmanager:GetSecretValue']).toBeUndefined();
+    const { 'secretsmanager:GetSecretValue': _secrets, ...others } = EXPECTED_PERMISSIONS.webhooks;
+    expect(configured).toEqual(Object.fromEntries(Object.entries(others).map(([action, resources]) => [action, [...resources].sort()])));
+    // The other functions' grants do not depend on it.
+    for (const fn of FUNCTIONS.filter((other) => other !== 'webhooks')) {
+      expect(permissionsOf(resource(roleIdOf(fn)), { WebhookPublicKeys: 'x' })).toEqual(permissionsOf(resource(roleIdOf(fn))));
+    }
   });
 
   it.each(FUNCTIONS)('lets %s write only to the log group of its own name', (fn) => {
@@ -442,6 +536,241 @@ describe('the operations dashboard', () => {
     }
     expect(text).toContain(`${SERVICE}-${STAGE}-tokens`);
   });
+});
+
+describe('capacity (issue 17): HTTP API stage throttling and reserved concurrency, from parameters', () => {
+  it('throttles the HTTP API stage from the httpApiThrottling* parameters: 50 requests a second, bursts of 100, by default', () => {
+    const stages = resourcesOfType('AWS::ApiGatewayV2::Stage');
+    const evaluated = evaluateTemplate(template);
+
+    expect(stages).toHaveLength(1);
+    const [, stage] = stages[0] as [string, TemplateResource];
+    expect(stage.Properties?.['DefaultRouteSettings']).toEqual({
+      DetailedMetricsEnabled: false,
+      ThrottlingRateLimit: { Ref: 'HttpApiThrottlingRateLimit' },
+      ThrottlingBurstLimit: { Ref: 'HttpApiThrottlingBurstLimit' },
+    });
+    expect(evaluated.resolve(stage.Properties?.['DefaultRouteSettings'])).toEqual({ DetailedMetricsEnabled: false, ThrottlingRateLimit: '50', ThrottlingBurstLimit: '100' });
+    for (const name of ['HttpApiThrottlingRateLimit', 'HttpApiThrottlingBurstLimit']) expect(template.Parameters?.[name]).toMatchObject({ Type: 'Number', MinValue: 1 });
+  });
+
+  it('reserves concurrency for mint and caps refresh, install and webhooks, each from its parameter; status is left unreserved', () => {
+    const evaluated = evaluateTemplate(template);
+    const reserved = Object.fromEntries(FUNCTIONS.map((fn) => [fn, evaluated.resolve(lambdaOf(fn).Properties?.['ReservedConcurrentExecutions'])]));
+
+    expect(reserved).toEqual({ mint: '20', refresh: '2', install: '10', webhooks: '10', status: undefined });
+    for (const fn of FUNCTIONS) {
+      const name = logicalPrefix(fn);
+      expect(lambdaOf(fn).Properties?.['ReservedConcurrentExecutions']).toEqual({
+        'Fn::If': [`Reserve${name}Concurrency`, { Ref: `${name}ReservedConcurrency` }, { Ref: 'AWS::NoValue' }],
+      });
+      expect(template.Conditions?.[`Reserve${name}Concurrency`]).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: `${name}ReservedConcurrency` }, 'none'] }] });
+    }
+    // Lambda keeps 100 of the account's concurrency unreserved; the usual account limit is 1,000.
+    const total = Object.values(reserved).reduce((sum: number, value) => sum + (value === undefined ? 0 : Number(value)), 0);
+    expect(total + 100).toBeLessThanOrEqual(1000);
+  });
+
+  it('takes none or a whole number of executions for a reservation, and nothing else', () => {
+    for (const fn of FUNCTIONS) {
+      const pattern = new RegExp((template.Parameters?.[`${logicalPrefix(fn)}ReservedConcurrency`] as { AllowedPattern: string }).AllowedPattern);
+
+      for (const accepted of ['none', '0', '20', '1000']) expect(pattern.test(accepted)).toBe(true);
+      for (const refused of ['', 'None', '-1', '1.5', ' 20', '20 ', 'off', '123456']) expect(pattern.test(refused)).toBe(false);
+    }
+  });
+});
+
+describe('who may mint (issue 17), by default', () => {
+  it('restricts nothing and records nothing: no resource policy on mint, no trail, no audit bucket, no SCP output', () => {
+    const evaluated = evaluateTemplate(template);
+
+    expect(template.Parameters?.['AllowedMintCallers']).toMatchObject({ Type: 'String', Default: '' });
+    expect(template.Parameters?.['MintAuditTrailEnabled']).toMatchObject({ Type: 'String', Default: 'off', AllowedValues: ['on', 'off'] });
+    expect(evaluated.condition('RestrictMintCallers')).toBe(false);
+    expect(evaluated.condition('AuditMintInvokes')).toBe(false);
+    for (const id of ['MintInvokeGuard', 'MintAuditBucket', 'MintAuditBucketPolicy', 'MintAuditTrail']) {
+      expect(resource(id).Condition).toMatch(/^(RestrictMintCallers|AuditMintInvokes)$/);
+      expect(evaluated.created(id)).toBeUndefined();
+    }
+    expect(evaluated.createdOfType('AWS::Lambda::ResourcePolicy')).toEqual([]);
+    expect(evaluated.createdOfType('AWS::CloudTrail::Trail')).toEqual([]);
+    expect(template.Outputs?.['MintInvokeGuardScp']).toMatchObject({ Condition: 'RestrictMintCallers' });
+    expect(template.Outputs?.['MintAuditTrailArn']).toMatchObject({ Condition: 'AuditMintInvokes' });
+  });
+
+  it('publishes no version of mint, since a version has a resource policy of its own that the guard would not cover', () => {
+    expect(state.service.functions['mint']).toMatchObject({ versionFunction: false });
+    expect(resourcesOfType('AWS::Lambda::Version').map(([id]) => id).filter((id) => id.startsWith('MintLambdaVersion'))).toEqual([]);
+    // The other functions keep serverless's default, so the check above is not vacuous.
+    expect(resourcesOfType('AWS::Lambda::Version').length).toBeGreaterThan(0);
+  });
+
+  it('takes only IAM role or user ARNs, comma-separated without spaces, as allowed mint callers', () => {
+    const pattern = new RegExp((template.Parameters?.['AllowedMintCallers'] as { AllowedPattern: string }).AllowedPattern);
+
+    for (const accepted of ['', ALLOWED_CALLERS[0], ALLOWED_CALLERS.join(','), 'arn:aws:iam::123456789012:user/ops', 'arn:aws-us-gov:iam::123456789012:role/app']) {
+      expect(pattern.test(accepted as string)).toBe(true);
+    }
+    for (const refused of [
+      `${ALLOWED_CALLERS[0]}, ${ALLOWED_CALLERS[1]}`,
+      `${ALLOWED_CALLERS[0]},`,
+      ',',
+      'arn:aws:iam::123456789012:role/*',
+      'arn:aws:sts::123456789012:assumed-role/app-orders/session',
+      'arn:aws:iam::123456789012:root',
+      'arn:aws:iam::12345678901:role/app',
+      '*',
+    ]) {
+      expect(pattern.test(refused)).toBe(false);
+    }
+  });
+});
+
+describe('with every option set (packaged with --param)', () => {
+  const PARAMS = {
+    allowedMintCallers: ALLOWED_CALLERS.join(','),
+    mintAuditTrail: 'on',
+    mintReservedConcurrency: 'none',
+    installReservedConcurrency: '3',
+    httpApiThrottlingRateLimit: '7',
+    httpApiThrottlingBurstLimit: '9',
+  };
+  const MINT = '${MintLambdaFunction.Arn}';
+  let options: Packaged;
+  let evaluated: EvaluatedTemplate;
+  const optionResource = (logicalId: string): TemplateResource => {
+    const found = evaluated.created(logicalId);
+    if (found === undefined) throw new Error(`${logicalId} would not be created`);
+    return found;
+  };
+
+  beforeAll(async () => {
+    options = await packageService('package-options', PARAMS);
+    evaluated = evaluateTemplate(options.template);
+  }, 180_000);
+
+  afterAll(async () => {
+    await options?.service.remove();
+  });
+
+  it('makes each serverless param the default of its CloudFormation parameter', () => {
+    expect(Object.fromEntries(Object.entries(options.template.Parameters ?? {}).map(([name, parameter]) => [name, (parameter as { Default: unknown }).Default]))).toMatchObject({
+      AllowedMintCallers: PARAMS.allowedMintCallers,
+      MintAuditTrailEnabled: 'on',
+      MintReservedConcurrency: 'none',
+      InstallReservedConcurrency: '3',
+      WebhooksReservedConcurrency: '10',
+      HttpApiThrottlingRateLimit: '7',
+      HttpApiThrottlingBurstLimit: '9',
+    });
+  });
+
+  it('throttles and reserves from the params given: the stage at 7 a second and bursts of 9, install at 3, mint unreserved with none', () => {
+    const [, stage] = Object.entries(options.template.Resources).find(([, candidate]) => candidate.Type === 'AWS::ApiGatewayV2::Stage') as [string, TemplateResource];
+    const reservation = (fn: FunctionName) => evaluated.resolve(options.template.Resources[`${logicalPrefix(fn)}LambdaFunction`]?.Properties?.['ReservedConcurrentExecutions']);
+
+    expect(evaluated.resolve(stage.Properties?.['DefaultRouteSettings'])).toMatchObject({ ThrottlingRateLimit: '7', ThrottlingBurstLimit: '9' });
+    expect(reservation('install')).toBe('3');
+    expect(reservation('mint')).toBeUndefined();
+    expect(reservation('webhooks')).toBe('10');
+  });
+
+  it('with allowedMintCallers, denies invoking mint, by its ARN or a qualified one, to every principal but the listed roles', () => {
+    expect(evaluated.createdOfType('AWS::Lambda::ResourcePolicy')).toEqual(['MintInvokeGuard']);
+    expect(evaluated.resolve(optionResource('MintInvokeGuard').Properties)).toEqual({
+      ResourceArn: MINT,
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'OnlyListedCallersMayInvokeMint',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: 'lambda:InvokeFunction',
+            Resource: [MINT, `${MINT}:*`],
+            Condition: { ArnNotLike: { 'aws:PrincipalArn': ALLOWED_CALLERS } },
+          },
+        ],
+      },
+    });
+    // PutResourcePolicy replaces the whole policy: nothing else may hold statements on mint.
+    const permissionsOnMint = Object.values(options.template.Resources).filter(
+      (candidate) => candidate.Type === 'AWS::Lambda::Permission' && renderIntrinsic(candidate.Properties?.['FunctionName']).includes('MintLambdaFunction'),
+    );
+    expect(permissionsOnMint).toEqual([]);
+  });
+
+  it('outputs the same Deny as a service control policy, as JSON, for the management account to attach', () => {
+    const output = options.template.Outputs?.['MintInvokeGuardScp'] as { Condition: string; Value: unknown };
+
+    expect(evaluated.condition(output.Condition)).toBe(true);
+    expect(JSON.parse(evaluated.resolve(output.Value) as string)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'OnlyListedCallersMayInvokeMint',
+          Effect: 'Deny',
+          Action: 'lambda:InvokeFunction',
+          Resource: [MINT, `${MINT}:*`],
+          Condition: { ArnNotLike: { 'aws:PrincipalArn': ALLOWED_CALLERS } },
+        },
+      ],
+    });
+  });
+
+  it('with mintAuditTrail on, records the data events of mint and nothing else, in a bucket of its own that only that trail may write', () => {
+    const trailName = `${SERVICE}-${STAGE}-mint-invokes`;
+    const trailArn = `arn:\${AWS::Partition}:cloudtrail:\${AWS::Region}:\${AWS::AccountId}:trail/${trailName}`;
+    const trail = optionResource('MintAuditTrail');
+    const bucket = optionResource('MintAuditBucket');
+    const statements = (evaluated.resolve(optionResource('MintAuditBucketPolicy').Properties) as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument.Statement;
+
+    expect(evaluated.createdOfType('AWS::CloudTrail::Trail')).toEqual(['MintAuditTrail']);
+    expect([trail.DependsOn].flat()).toEqual(['MintAuditBucketPolicy']);
+    expect(evaluated.resolve(trail.Properties)).toEqual({
+      TrailName: trailName,
+      S3BucketName: '${MintAuditBucket}',
+      IsLogging: true,
+      IsMultiRegionTrail: false,
+      IncludeGlobalServiceEvents: false,
+      EnableLogFileValidation: true,
+      AdvancedEventSelectors: [
+        {
+          Name: `Invokes of ${SERVICE}-${STAGE}-mint`,
+          FieldSelectors: [
+            { Field: 'eventCategory', Equals: ['Data'] },
+            { Field: 'resources.type', Equals: ['AWS::Lambda::Function'] },
+            { Field: 'resources.ARN', StartsWith: [MINT] },
+          ],
+        },
+      ],
+    });
+    expect(bucket.DeletionPolicy).toBe('Retain');
+    expect(evaluated.resolve(bucket.Properties)).toMatchObject({
+      PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [{ Status: 'Enabled', ExpirationInDays: '365' }] },
+    });
+    const allows = statements.filter((statement) => statement.Effect === 'Allow');
+    expect(allows.map((statement) => statement.Action).sort()).toEqual(['s3:GetBucketAcl', 's3:PutObject']);
+    for (const statement of allows) {
+      expect(statement['Principal']).toEqual({ Service: 'cloudtrail.amazonaws.com' });
+      expect(statement['Condition']).toMatchObject({ StringEquals: { 'aws:SourceArn': trailArn } });
+    }
+    expect(allows.find((statement) => statement.Action === 's3:PutObject')?.Resource).toBe('${MintAuditBucket.Arn}/AWSLogs/${AWS::AccountId}/*');
+    expect(statements).toContainEqual(expect.objectContaining({ Effect: 'Deny', Principal: '*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }));
+  });
+
+  it('uses only resource types, properties and attributes CloudFormation knows, with every required property', () => {
+    expect(validateTemplate(spec, options.template)).toEqual([]);
+  });
+
+  it('passes cfn-lint with no error and no warning, but for the rules .cfnlintrc ignores', async () => {
+    const findings = await cfnLint(join(options.service.dir, '.serverless', 'cloudformation-template-update-stack.json'));
+
+    expect(findings.map(describeFinding)).toEqual([]);
+  }, 120_000);
 });
 
 /** Runs a packaged handler in a fresh Node process, as Lambda would: its answer or error, and what it wrote. */

@@ -28,5 +28,5 @@ describe('startDynamoDbLocal', () => {
     }
 
     expect(isRunning(dynamoDb.pid)).toBe(false);
-  }, 60_000);
+  }, 150_000);
 });

@@ -8,13 +8,13 @@ import { createRefreshHandler } from '../../../functions/refresh';
 import { createWebhooksHandler } from '../../../functions/webhooks';
 import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
 import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
-import { cipherSource } from '../../../lib/runtime';
+import { cipherSource, systemClock } from '../../../lib/runtime';
 import { createDynamoInstallStateStore, createDynamoTokenStore, type InstanceKey, type InstanceRecord } from '../../../lib/store';
 import { instancePk, recordFromItem, type InstanceItem } from '../../../lib/store/item';
 import { createTokenCache } from '../../../lib/tokens/token-cache';
 import { createElevation } from '../../../lib/tokens/elevation';
 import { createRejectedTokens } from '../../../lib/tokens/rejected-tokens';
-import { createWixClient, type Clock } from '../../../lib/wix';
+import { createWixClient } from '../../../lib/wix';
 import { createTestTable, type TestTable } from '../../support/dynamodb-table';
 import { memorySecrets } from '../../support/secrets';
 import { recordMetrics } from '../../support/refresh-fixture';
@@ -204,8 +204,6 @@ export interface Offsets {
   webhooks: number[];
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export function openWorld(shared: Shared, offsets: Offsets, instances: number): World {
   shared.runIndex += 1;
   const clock = new ModelClock(Date.UTC(2031, 0, 1) + shared.runIndex * 400 * 86_400_000);
@@ -247,19 +245,10 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
       logger: markLogger(),
     };
   };
-  const wixClientOf = (container: Container) => {
-    const wixClock: Clock = {
-      now: container.now,
-      sleep: (ms, signal) =>
-        new Promise((resolve, reject) => {
-          if (signal?.aborted) return reject(signal.reason);
-          setTimeout(resolve, ms);
-        }),
-    };
-    return createWixClient({ baseUrl: sim.url, fetch: container.wix.fetch, clock: wixClock, baseDelayMs: 5, maxDelayMs: 20 });
-  };
+  const wixClientOf = (container: Container) =>
+    createWixClient({ baseUrl: sim.url, fetch: container.wix.fetch, clock: { now: container.now, sleep: systemClock.sleep }, baseDelayMs: 5, maxDelayMs: 20 });
   const storeOf = (container: Container) =>
-    createDynamoTokenStore({ documentClient: container.ddb, tableName: table.tableName, cipherFor, now: container.now, leaseTtlMs: LEASE_TTL_MS, sleep: realSleep });
+    createDynamoTokenStore({ documentClient: container.ddb, tableName: table.tableName, cipherFor, now: container.now, leaseTtlMs: LEASE_TTL_MS, sleep: systemClock.sleep });
 
   /** What every handler of a container is built on: its own store, clock and logger, the shared app and secrets. */
   const commonDeps = (container: Container) => ({
@@ -268,7 +257,7 @@ export function openWorld(shared: Shared, offsets: Offsets, instances: number): 
     secrets,
     now: container.now,
     logger: container.logger,
-    sleep: realSleep,
+    sleep: systemClock.sleep,
   });
   /** What the two lease-taking handlers add: a random jitter and a fresh lease owner per attempt. */
   const leaseDeps = { random: Math.random, newLeaseOwner: randomUUID };

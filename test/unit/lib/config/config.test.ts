@@ -1,3 +1,5 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+
 import { loadConfig } from '../../../../lib/config';
 import { ConfigError } from '../../../../lib/errors';
 import { thrownBy } from '../../../support/failures';
@@ -60,5 +62,42 @@ describe('loadConfig', () => {
   it('refuses a URL that is not http(s)', () => {
     expect(configError({ ...base, WIX_INSTALLER_URL: 'javascript:alert(1)' }).variable).toBe('WIX_INSTALLER_URL');
     expect(configError({ ...base, WIX_API_URL: 'not a url' }).variable).toBe('WIX_API_URL');
+  });
+
+  describe('WIX_WEBHOOK_PUBLIC_KEYS (issue 17)', () => {
+    const [app1, app2] = ['a1b2c3d4-0000-4000-8000-000000000001', 'a1b2c3d4-0000-4000-8000-000000000002'];
+    const rsa = () => generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    /** The PEM body: what README tells an operator to put in the param. */
+    const body = (pem: string) => pem.split('\n').filter((line) => line !== '' && !line.startsWith('-----')).join('');
+    const key1 = rsa().export({ format: 'pem', type: 'spki' }).toString();
+    const key2 = rsa().export({ format: 'pem', type: 'spki' }).toString();
+
+    it('is absent when unset or empty, so the keys come from the secrets', () => {
+      expect(loadConfig(base).webhookPublicKeys).toBeUndefined();
+      expect(loadConfig({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: ' ' }).webhookPublicKeys).toBeUndefined();
+    });
+
+    it('reads one key per served app (ids in any case) as PEM, the same keys Wix gave', () => {
+      const config = loadConfig({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: `${app1.toUpperCase()}=${body(key1)}, ${app2}=${body(key2)}` });
+
+      expect(Object.keys(config.webhookPublicKeys ?? {}).sort()).toEqual([app1, app2]);
+      expect(createPublicKey(config.webhookPublicKeys![app1]!).equals(createPublicKey(key1))).toBe(true);
+      expect(createPublicKey(config.webhookPublicKeys![app2]!).equals(createPublicKey(key2))).toBe(true);
+    });
+
+    it.each([
+      ['a served app without a key', () => `${app1}=${body(key1)}`],
+      ['an app that is not served', () => `${app1}=${body(key1)},${app2}=${body(key2)},a1b2c3d4-0000-4000-8000-000000000003=${body(key1)}`],
+      ['an app twice', () => `${app1}=${body(key1)},${app1}=${body(key2)},${app2}=${body(key2)}`],
+      ['a pair without an app id', () => `${body(key1)},${app2}=${body(key2)}`],
+      ['a key that is not base64', () => `${app1}=not*base64,${app2}=${body(key2)}`],
+      ['a key that is not one', () => `${app1}=${Buffer.from('secretish bytes').toString('base64')},${app2}=${body(key2)}`],
+      ['a non-RSA key', () => `${app1}=${body(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' }).toString())},${app2}=${body(key2)}`],
+    ])('refuses %s, naming the variable, never a value', (_case, value) => {
+      const error = configError({ ...base, WIX_WEBHOOK_PUBLIC_KEYS: value() });
+
+      expect(error.variable).toBe('WIX_WEBHOOK_PUBLIC_KEYS');
+      expect(error.message).not.toMatch(/MII|secretish|not\*base64/);
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { AppInstalledEvent, AppRemovedEvent, InstanceKey, InstanceRecord, LifecycleResult } from '../../../../lib/store';
+import type { AppInstalledEvent, AppRemovedEvent, InstanceKey, InstanceState, LifecycleResult } from '../../../../lib/store';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { receiveWebhook, type LifecycleDeps } from '../../../../lib/tokens/lifecycle';
 import { rejectionOf } from '../../../support/failures';
@@ -13,7 +13,7 @@ const IAT_MS = Date.UTC(2030, 0, 1);
 function setup(envelope: unknown, outcome: LifecycleResult['outcome'] = 'applied') {
   const calls: Array<{ type: string; key: InstanceKey; event: AppInstalledEvent | AppRemovedEvent }> = [];
   const logger = captureLogger();
-  const result = (key: InstanceKey) => ({ outcome, record: { ...key } as InstanceRecord });
+  const result = (key: InstanceKey) => ({ outcome, record: { ...key } as InstanceState });
   const deps: LifecycleDeps = {
     verify: async () => ({ appId, claims: { data: typeof envelope === 'string' ? envelope : JSON.stringify(envelope), iat: IAT_MS / 1000 }, issuedAt: IAT_MS }),
     store: {

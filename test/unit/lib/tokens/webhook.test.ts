@@ -4,9 +4,9 @@ import { inspect } from 'node:util';
 import { SignJWT, importPKCS8 } from 'jose';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
-import { SecretsUnavailableError } from '../../../../lib/secrets';
+import { SecretsUnavailableError, UnknownAppError } from '../../../../lib/secrets';
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
-import { createWebhookVerifier, MAX_WEBHOOK_AGE_SECONDS, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
+import { configuredWebhookKeys, createWebhookVerifier, MAX_WEBHOOK_AGE_SECONDS, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
 import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
 
 const app = demoAppSecret(randomUUID());
@@ -46,6 +46,18 @@ describe('webhook verifier', () => {
     const verified = await verifier()(jwt);
 
     expect(verified.appId).toBe(second.appId);
+  });
+
+  it('issue 17: verifies with configured keys (WIX_WEBHOOK_PUBLIC_KEYS), no secret at all, and still refuses another app’s key', async () => {
+    const secrets = configuredWebhookKeys({ [app.appId]: app.webhookPublicKey, [second.appId]: second.webhookPublicKey });
+
+    const verified = await verifier({ secrets })(await signWebhook(second, { ...installed, data: { appId: second.appId } }));
+    const forged = await refusal(verifier({ secrets })(await signWebhook(stranger, installed)));
+
+    expect(verified.appId).toBe(second.appId);
+    expect(forged).toBeInstanceOf(WebhookVerificationError);
+    expect(forged.reason).toBe('bad_signature');
+    await expect(secrets.get(stranger.appId)).rejects.toBeInstanceOf(UnknownAppError);
   });
 
   it('verifies with an app key kept as PKCS#1 (BEGIN RSA PUBLIC KEY), which lib/secrets accepts (a 500 on every webhook before)', async () => {
