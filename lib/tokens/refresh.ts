@@ -156,9 +156,11 @@ async function underLease(
   }
 
   const deadline = leasedCallDeadline(options.deadline, leaseExpiresAt, deps.writeMarginMs);
-  if (deadline - now < (deps.minCallMs ?? DEFAULT_MIN_CALL_MS)) {
+  const minCallMs = deps.minCallMs ?? DEFAULT_MIN_CALL_MS;
+  if (deadline - now < minCallMs) {
     await deps.store.releaseLease(key, owner);
-    return { status: 'left' };
+    // The invocation's deadline, or only this lease (taken by a slow write): see RefreshOutcome.
+    return { status: 'left', outOfTime: leasedCallDeadline(options.deadline, Infinity, deps.writeMarginMs) - now < minCallMs };
   }
   // A legacy instance already marked needs_reauth had its refresh token refused: skip to client credentials.
   if (record.grantKind === GrantKind.Legacy && record.refreshToken !== undefined && record.status !== InstanceStatus.NeedsReauth) {
