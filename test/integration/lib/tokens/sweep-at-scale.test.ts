@@ -62,7 +62,8 @@ describe('sweep at scale', () => {
   it('refreshes 1,000 instances with 30 % of Wix calls failing and two sweeps racing: no refresh token lost, none refreshed twice, every failure classified', async () => {
     // Arrange: half legacy (real refresh tokens from code exchanges), half client credentials, all due and hot.
     const counter = grantCounter();
-    const wix = createWixClient({ baseUrl: sim.url, fetch: counter.fetch });
+    // The arrangement's and the final check's own calls: given all the time a busy machine needs.
+    const wix = createWixClient({ baseUrl: sim.url, fetch: counter.fetch, attemptTimeoutMs: 60_000 });
     const now = Date.now();
     const instances: BulkInstance[] = [];
     await inPool(INSTANCES, 32, async (index) => {
