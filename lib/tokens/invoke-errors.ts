@@ -52,9 +52,22 @@ export function toInvokeError(error: unknown): Error {
 }
 
 /**
- * Failures after which a still-valid stored token beats an error: Wix or the store being down
- * (`unavailable`), not a refusal and not our own misconfiguration.
+ * `unavailable` errors of a dependency that are no outage: the record moved on under us (an
+ * uninstall, another writer) or a wait for another minter ran out, where the last token seen may
+ * no longer be the one to serve.
+ */
+const NOT_AN_OUTAGE: ReadonlySet<string> = new Set(['TOKEN_CONFLICT', 'LEASE_WAIT_TIMEOUT', 'ROTATED_TOKEN_LOST']);
+
+/**
+ * Failures after which a still-valid stored token beats an error: Wix, the store or Secrets
+ * Manager being down (a dependency's `unavailable`), not a refusal, not a conflict and not our
+ * own misconfiguration.
  */
 export function isOutage(error: unknown): boolean {
-  return categoryOf(error) === ErrorCategory.Unavailable;
+  return (
+    error instanceof ServiceError &&
+    categoryOf(error) === ErrorCategory.Unavailable &&
+    error.dependency !== undefined &&
+    !NOT_AN_OUTAGE.has(error.code)
+  );
 }

@@ -4,14 +4,16 @@ import { InvokeError, ServiceUnavailableError } from './errors';
 
 /**
  * What a directly invoked function throws: a documented error as it is (a warning when it says
- * something is down, `unavailable`), anything else logged and replaced by a generic
+ * something is down, `unavailable`; an error when its cause is our own misconfiguration), anything else logged and replaced by a generic
  * ServiceUnavailable, so an invoker never sees an internal message.
  */
 export function toContractError(error: unknown, logger: ServiceLogger, attributes: Record<string, unknown>): Error {
   if (error instanceof InvokeError) {
     const cause = error.cause instanceof ServiceError ? error.cause.code : undefined;
     const line = { ...attributes, errorType: error.name, code: error.code, reason: error.message, ...(cause ? { cause } : {}) };
-    if (error.category === ErrorCategory.Unavailable) logger.warn('invoke refused', line);
+    // Our own misconfiguration (a key missing from the ring, a tampered record) needs an operator: an error.
+    if (error.cause instanceof ServiceError && error.cause.category === ErrorCategory.Misconfigured) logger.error('invoke refused', line);
+    else if (error.category === ErrorCategory.Unavailable) logger.warn('invoke refused', line);
     else logger.info('invoke refused', line);
     return error;
   }

@@ -26,6 +26,9 @@ export interface SweepOptions {
  */
 const APP_LEVEL: ReadonlySet<FailureClass> = new Set([FailureClass.CredentialsRejected, FailureClass.BadRequest, FailureClass.Secrets]);
 
+/** Leases in a row that came back too short to use before a sweep stops: the table is slow. */
+const SHORT_LEASES_BEFORE_STOPPING = 3;
+
 /**
  * The refresh-ahead sweep: reads what is due from the due index (every shard, a page at a time,
  * only as far as the budget reaches) and refreshes each instance with {@link refreshOne}, at most
@@ -87,6 +90,7 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
   let outOfTime = false;
   /** Items put back once after a lease too short to use. */
   const requeued = new Set<DueItem>();
+  let shortLeasesInARow = 0;
   const timeLeft = () => fatal === undefined && !outOfTime && deps.now() < stopAt;
 
   async function next(): Promise<DueItem | undefined> {
@@ -125,15 +129,18 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
       try {
         const outcome = await refreshOne(deps, { appId: item.appId, instanceId: item.instanceId }, { deadline, dueBy });
         // A lease that came back nearly spent (a slow write) leaves only this instance: it goes to
-        // the back of the queue once, and the sweep goes on.
-        if (outcome.status === 'left' && !outcome.outOfTime && !requeued.has(item)) {
+        // the back of the queue once, and the sweep goes on. Several in a row say the table is
+        // slow for everyone: the run stops rather than add two writes per item to its load.
+        const shortLease = outcome.status === 'left' && !outcome.outOfTime;
+        shortLeasesInARow = shortLease ? shortLeasesInARow + 1 : 0;
+        if (shortLease && shortLeasesInARow < SHORT_LEASES_BEFORE_STOPPING && !requeued.has(item)) {
           requeued.add(item);
           queue.push(item);
           continue;
         }
         countOutcome(summary, outcome);
         // No time for this one (the hard deadline is near): none for the next either.
-        if (outcome.status === 'left' && outcome.outOfTime) outOfTime = true;
+        if (outcome.status === 'left' && (outcome.outOfTime || shortLeasesInARow >= SHORT_LEASES_BEFORE_STOPPING)) outOfTime = true;
         if (outcome.status === 'failed' && APP_LEVEL.has(outcome.failure)) {
           // A Wix refusal was rescheduled under the lease already (grant-failure); a secret that
           // could not be read never got that far.

@@ -80,8 +80,9 @@ function badClaims(appId: string): fc.Arbitrary<{ claims: Record<string, unknown
     fc.tuple(lifecycleType, fc.uuid(), fc.oneof(notJson, jsonNotObject, fc.oneof(fc.integer(), fc.boolean(), fc.array(fc.jsonValue(), { maxLength: 2 })))).map(([eventType, instanceId, data]) => withTimes(envelope({ eventType, instanceId, data }))),
     // A lifecycle event naming another app, or a malformed one.
     fc.tuple(lifecycleType, fc.uuid(), fc.oneof(fc.uuid(), fc.uuid().map((id) => id.toUpperCase()), fc.constant(''), notString, oddString())).filter(([, , other]) => typeof other !== 'string' || other.toLowerCase() !== appId).map(([eventType, instanceId, other]) => withTimes(envelope({ eventType, instanceId, data: JSON.stringify({ appId: other }) }))),
-    // AppInstalled from a duplicated site whose origin is not an instance id (null counts as absent).
-    fc.tuple(fc.uuid(), badGuid.filter((origin) => origin !== null)).map(([instanceId, origin]) => withTimes(envelope({ eventType: 'AppInstalled', instanceId, data: JSON.stringify({ appId, originInstanceId: origin }) }))),
+    // AppInstalled from a duplicated site whose origin is not an instance id. What JSON writes as
+    // null or leaves out (null, undefined, NaN, Infinity, a function) is an absent origin, which is valid.
+    fc.tuple(fc.uuid(), badGuid.filter((origin) => (JSON.parse(JSON.stringify({ origin })) as { origin?: unknown }).origin != null)).map(([instanceId, origin]) => withTimes(envelope({ eventType: 'AppInstalled', instanceId, data: JSON.stringify({ appId, originInstanceId: origin }) }))),
     // A perfect envelope at a time that cannot be right: iat missing, mistyped, negative or too far ahead; exp passed; nbf ahead.
     fc.tuple(lifecycleType, fc.uuid(), fc.oneof(
       fc.constant({}),

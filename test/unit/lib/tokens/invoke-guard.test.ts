@@ -1,3 +1,4 @@
+import { DecryptionError } from '../../../../lib/crypto/errors';
 import { ServiceError } from '../../../../lib/errors';
 import {
   InstanceUninstalledError,
@@ -34,6 +35,14 @@ describe('toContractError', () => {
     expect(logger.lines).toEqual([
       { level, message: 'invoke refused', attributes: { function: 'mint', errorType: error.name, code: error.code, reason: error.message } },
     ]);
+  });
+
+  it('logs at error a refusal caused by our own misconfiguration (a token that does not decrypt), for an operator to act on', () => {
+    const logger = recordingLogger();
+    const error = new ServiceUnavailableError('a dependency is unavailable (TOKEN_DECRYPT_FAILED)', { cause: new DecryptionError('unknown_key', 'no such key') });
+
+    expect(toContractError(error, logger, { function: 'mint' })).toBe(error);
+    expect(logger.lines.map((line) => [line.level, line.message, line.attributes['cause']])).toEqual([['error', 'invoke refused', 'TOKEN_DECRYPT_FAILED']]);
   });
 
   it('names the cause of an outage by its code', () => {

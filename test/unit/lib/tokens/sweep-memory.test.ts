@@ -93,6 +93,26 @@ describe('sweep on the memory store', () => {
     expect((await w.store.getInstance(slow))?.refreshDueAt).toBeLessThanOrEqual(now);
   });
 
+  it('stops the run when lease after lease comes back nearly spent (the table is slow for everyone), leaving the rest due', async () => {
+    const w = createMemoryWorld({ apps: [healthyApp], shards: 1 });
+    const now = w.clock.now();
+    const due = await seed(w, healthyApp.appId, 10, now - 30 * MINUTE);
+    const store = {
+      ...w.store,
+      acquireLease: async (...args: Parameters<typeof w.store.acquireLease>) => {
+        const lease = await w.store.acquireLease(...args);
+        w.clock.advance(DEFAULT_LEASE_TTL_MS - 1000);
+        return lease;
+      },
+    };
+
+    const summary = await sweep(refresher(w, { store }), { budgetMs: 10 * MINUTE, concurrency: 1 });
+
+    expect(summary).toMatchObject({ examined: 10, refreshed: 0, leftForNextRun: 10, complete: false });
+    expect(w.wix.calls).toHaveLength(0);
+    for (const key of due) expect((await w.store.getInstance(key))?.lease).toBeUndefined();
+  });
+
   it("issue 11 defect 8: a failing app's instances are moved back so a healthy app behind them is refreshed in the next run", async () => {
     // One shard, so the order of the due index is plain: the broken app's items come first.
     const w = createMemoryWorld({ apps: [healthyApp, brokenApp], shards: 1 });
