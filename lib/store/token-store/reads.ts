@@ -1,4 +1,4 @@
-import { A, instancePk, keyFromPk, lastErrorOf } from '../item';
+import { A, instancePk, keyFromPk, lastErrorOf, requiredFieldsOf } from '../item';
 import { InstanceStatus } from '../types';
 import type { DueItem, DuePage, InstanceDescription, InstanceKey, InstanceStatusView, StatusPage, TokenStore } from '../types';
 import type { StoreCore } from '../token-store';
@@ -49,15 +49,7 @@ export function readMethods(core: StoreCore): ReadMethods {
     async describeInstance(key): Promise<InstanceDescription | undefined> {
       const item = await engine.get(instancePk(key), { consistent: true, projection: DESCRIPTION_PROJECTION });
       if (item === undefined) return undefined;
-      const description: InstanceDescription = {
-        appId: item.appId,
-        instanceId: item.instanceId,
-        status: item.status,
-        grantKind: item.grantKind,
-        version: item.version,
-        createdAt: item.createdAt,
-        updatedAt: item.updatedAt,
-      };
+      const description: InstanceDescription = requiredFieldsOf(item);
       if (item.accessTokenExpiresAt !== undefined) description.accessTokenExpiresAt = item.accessTokenExpiresAt;
       if (item.refreshedAt !== undefined) description.refreshedAt = item.refreshedAt;
       if (item.dueAt !== undefined) description.refreshDueAt = item.dueAt;

@@ -8,6 +8,7 @@ import { SecretsUnavailableError, UnknownAppError } from '../../../../lib/secret
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { configuredWebhookKeys, createWebhookVerifier, MAX_WEBHOOK_AGE_SECONDS, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
 import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
+import { rejectionOf } from '../../../support/failures';
 
 const app = demoAppSecret(randomUUID());
 const second = demoAppSecret(randomUUID());
@@ -20,14 +21,7 @@ function verifier(overrides: Partial<WebhookVerifierDeps> = {}) {
 
 const installed = { eventType: 'AppInstalled', instanceId: randomUUID(), data: { appId: app.appId } };
 
-async function refusal(promise: Promise<unknown>): Promise<Error & { reason?: string; code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the webhook to be refused');
-}
+const refusal = (promise: Promise<unknown>) => rejectionOf<Error & { reason?: string; code?: string }>(promise);
 
 describe('webhook verifier', () => {
   it('verifies an RS256 JWT with the app key and reports the app and iat in ms', async () => {
