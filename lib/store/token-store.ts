@@ -170,15 +170,13 @@ export function createTokenStore(deps: TokenStoreDeps): TokenStore {
   return { ...readMethods(core), ...leaseMethods(core), ...lifecycleMethods(core), ...operatorMethods(core) };
 }
 
+/** The conflict a holder's refused write reports; any other refusal means someone wrote since the read. */
+const CONFLICT_REASONS: Partial<Record<Refusal, ConflictReason>> = {
+  [Refusal.NotFound]: ConflictReason.NotFound,
+  [Refusal.LeaseLost]: ConflictReason.LeaseLost,
+  [Refusal.Uninstalled]: ConflictReason.Uninstalled,
+};
+
 function conflictReason(refusal: Refusal): ConflictReason {
-  switch (refusal) {
-    case Refusal.NotFound:
-      return ConflictReason.NotFound;
-    case Refusal.LeaseLost:
-      return ConflictReason.LeaseLost;
-    case Refusal.Uninstalled:
-      return ConflictReason.Uninstalled;
-    default:
-      return ConflictReason.Version;
-  }
+  return CONFLICT_REASONS[refusal] ?? ConflictReason.Version;
 }
