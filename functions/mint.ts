@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
 import { createEmfMetrics, createRuntime, lazyHandler, METRICS_NAMESPACE, MetricUnit, systemClock, type ServiceLogger } from '../lib/runtime';
 import { createElevation, type Elevation } from '../lib/tokens/elevation';
-import { getAccessToken, type MintDeps } from '../lib/tokens/get-access-token';
+import { mintAccessToken, type MintDeps } from '../lib/tokens/mint';
 import { toContractError } from '../lib/tokens/invoke-guard';
 import { parseMintRequest } from '../lib/tokens/mint-request';
 import { createRejectedTokens } from '../lib/tokens/rejected-tokens';
@@ -46,7 +46,7 @@ export function createMintHandler(deps: MintHandlerDeps) {
       const deadline = deps.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
       const elevated = 'wixAccessToken' in parsed;
       const request = elevated ? await deps.elevation.resolve(parsed, deadline) : parsed;
-      const token = await getAccessToken(deps, request, { deadline });
+      const token = await mintAccessToken(deps, request, { deadline });
       deps.logger.info('minted', {
         appId: token.appId,
         instanceId: token.instanceId,

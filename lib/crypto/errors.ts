@@ -1,4 +1,4 @@
-import { ConfigError, ServiceError } from '../errors';
+import { ConfigError, Dependency, ErrorCategory, ServiceError } from '../errors';
 
 /**
  * The token key ring is unusable: a key is not base64 of 32 bytes, a key id is malformed, or the
@@ -32,6 +32,8 @@ export type DecryptionFailure = (typeof DecryptionFailure)[keyof typeof Decrypti
  * plaintext, a key or the envelope.
  */
 export class DecryptionError extends ServiceError {
+  override readonly category = ErrorCategory.Misconfigured;
+  override readonly dependency = Dependency.Crypto;
   readonly reason: DecryptionFailure;
   /** The key id the envelope names, when it could be read; key ids are not secret. */
   readonly keyId: string | undefined;

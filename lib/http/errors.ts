@@ -1,12 +1,4 @@
-import { DecryptionError } from '../crypto';
-import { ServiceError } from '../errors';
-import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from '../secrets';
-import { LeaseWaitTimeoutError, StaleEventError, StoreUnavailableError, TokenConflictError } from '../store';
-import { InvalidRequestError } from '../tokens/errors';
-import { InstallNotConfirmedError } from '../tokens/install';
-import { InstallStateError, InstallStateFailure } from '../tokens/install-state';
-import { WebhookVerificationError } from '../tokens/webhook';
-import { WixErrorKind, WixOAuthError } from '../wix';
+import { categoryOf, Dependency, ErrorCategory, ServiceError } from '../errors';
 
 /**
  * How an error is answered over HTTP. `title` and `message` are fixed text, safe for any page;
@@ -24,12 +16,28 @@ export interface HttpFailure {
 
 /** No route of this function matches the request (code `NOT_FOUND`). */
 export class RouteNotFoundError extends ServiceError {
+  override readonly category = ErrorCategory.Refused;
+  override readonly httpStatus = 404;
+
   constructor() {
     super('NOT_FOUND', 'No such route');
   }
 }
 
-const UNAVAILABLE: Omit<HttpFailure, 'code'> = {
+/** A query the handler cannot read as one request (code `INVALID_REQUEST`, like the invoke error's). `field` says which. */
+export class InvalidQueryError extends ServiceError {
+  override readonly category = ErrorCategory.Refused;
+  readonly field: string;
+
+  constructor(field: string, reason: string) {
+    super('INVALID_REQUEST', `${field} ${reason}`);
+    this.field = field;
+  }
+}
+
+type Presentation = Omit<HttpFailure, 'code'>;
+
+const UNAVAILABLE: Presentation = {
   status: 503,
   title: 'Temporarily unavailable',
   message: 'The service could not complete this step just now. Please try again in a minute.',
@@ -47,92 +55,88 @@ export const INTERNAL_FAILURE: Readonly<HttpFailure> = Object.freeze({
 
 const WIX_REFUSED_INSTALL = 'Wix did not accept this installation. Please start the installation again from Wix.';
 
-const STATE_MESSAGES: Record<InstallStateFailure, string> = {
-  missing: 'The installation request has no state. Please start the installation again from Wix.',
-  invalid: 'The installation request could not be verified. Please start the installation again from Wix.',
-  expired: 'The installation request has expired. Please start the installation again from Wix.',
-  used: 'This installation request was already used. If the app is not installed yet, start the installation again from Wix.',
-  other_browser:
-    'This installation was started in another browser, or this browser did not keep its cookie. Please start the installation again from Wix in this browser.',
+/**
+ * Each category's answer (see lib/errors): status, page and log level. A refused request is info,
+ * a failing dependency warn or error, our own fault error.
+ */
+const BY_CATEGORY: Readonly<Record<ErrorCategory, Presentation>> = {
+  [ErrorCategory.Refused]: { status: 400, title: 'Bad request', message: 'The request is not valid.', level: 'info' },
+  [ErrorCategory.Gone]: { status: 410, title: 'Not installed', message: 'The app is not installed on this site. Install it again to use it.', level: 'info' },
+  [ErrorCategory.Rejected]: { status: 502, title: 'Wix refused the installation', message: WIX_REFUSED_INSTALL, level: 'warn' },
+  [ErrorCategory.Conflict]: {
+    status: 409,
+    title: 'Installation superseded',
+    message: 'A newer installation of the app on this site has already completed. Nothing more to do here.',
+    level: 'warn',
+  },
+  [ErrorCategory.Unavailable]: UNAVAILABLE,
+  [ErrorCategory.Misconfigured]: UNAVAILABLE,
+  [ErrorCategory.Internal]: INTERNAL_FAILURE,
+};
+
+/** Wix being down is a warning, and the page says who. */
+const WIX_UNAVAILABLE: Partial<Presentation> = { message: 'Wix could not be reached. Please try again in a minute.', level: 'warn' };
+
+const installRefused = (status: number): Partial<Presentation> => ({ title: status === 400 ? 'Bad request' : 'Installation refused', level: 'warn' });
+
+/** Wix refusing the code the browser brought (a 400), or refusing us (a 502): start again from Wix. */
+const wixRefusal = (error: ServiceError, base: Presentation): Partial<Presentation> =>
+  base.status === 400
+    ? { title: 'Installation refused', message: WIX_REFUSED_INSTALL, level: 'warn' }
+    : { title: 'Wix refused the installation', message: WIX_REFUSED_INSTALL, level: error.category === ErrorCategory.Rejected ? 'warn' : 'error' };
+
+/**
+ * The pages that say more than their category's, by code. Every text is fixed, or (INVALID_REQUEST,
+ * WEBHOOK_UNVERIFIED) our own message, whose field names and reasons are fixed strings in our code.
+ */
+const BY_CODE: Readonly<Record<string, (error: ServiceError, base: Presentation) => Partial<Presentation>>> = {
+  NOT_FOUND: () => ({ title: 'Not found', message: 'There is no page here.' }),
+  INVALID_REQUEST: (error) => ({ message: `The request is not valid: ${error.message}.` }),
+  INSTALL_STATE_MISSING: (_, base) => ({ ...installRefused(base.status), message: 'The installation request has no state. Please start the installation again from Wix.' }),
+  INSTALL_STATE_INVALID: (_, base) => ({ ...installRefused(base.status), message: 'The installation request could not be verified. Please start the installation again from Wix.' }),
+  INSTALL_STATE_EXPIRED: (_, base) => ({ ...installRefused(base.status), message: 'The installation request has expired. Please start the installation again from Wix.' }),
+  INSTALL_STATE_USED: (_, base) => ({
+    ...installRefused(base.status),
+    message: 'This installation request was already used. If the app is not installed yet, start the installation again from Wix.',
+  }),
+  INSTALL_STATE_OTHER_BROWSER: (_, base) => ({
+    ...installRefused(base.status),
+    message:
+      'This installation was started in another browser, or this browser did not keep its cookie. Please start the installation again from Wix in this browser.',
+  }),
+  WEBHOOK_UNVERIFIED: (error) => ({ title: 'Unauthorized', message: error.message, level: 'warn' }),
+  UNKNOWN_APP: () => ({ message: 'This app is not served here.' }),
+  STALE_EVENT: (error) =>
+    (error as { reason?: unknown }).reason === 'uninstalled'
+      ? { message: 'The app was removed from this site after the installation was approved. Install it again to use it.' }
+      : {},
+  INSTALL_NOT_CONFIRMED: () => ({ message: 'Wix did not confirm this installation. Please start the installation again from Wix.', level: 'error' }),
+  WIX_GRANT_INVALID: wixRefusal,
+  WIX_BAD_REQUEST: wixRefusal,
+  WIX_CREDENTIALS_REJECTED: wixRefusal,
 };
 
 /**
- * The one place that turns errors into HTTP statuses. Anything not listed is a generic 500 whose
+ * The one place that turns errors into HTTP statuses: by the error's category (and its own
+ * `httpStatus`, if it names one), then its code's page if it has one. It reads only those fields,
+ * so a new error class needs no line here. Anything without a category is a generic 500 whose
  * page says nothing about the error.
  */
 export function httpFailureOf(error: unknown): HttpFailure {
-  if (error instanceof RouteNotFoundError) {
-    return { status: 404, code: error.code, title: 'Not found', message: 'There is no page here.', level: 'info' };
-  }
-  if (error instanceof InvalidRequestError) {
-    // Field names and reasons are fixed strings in our code, never request values.
-    return { status: 400, code: error.code, title: 'Bad request', message: `The request is not valid: ${error.message}.`, level: 'info' };
-  }
-  if (error instanceof InstallStateError) {
-    const status = error.reason === InstallStateFailure.Missing ? 400 : 403;
-    return { status, code: error.code, title: status === 400 ? 'Bad request' : 'Installation refused', message: STATE_MESSAGES[error.reason], level: 'warn' };
-  }
-  if (error instanceof WebhookVerificationError) {
-    return { status: 401, code: error.code, title: 'Unauthorized', message: error.message, level: 'warn' };
-  }
-  if (error instanceof UnknownAppError) {
-    return { status: 400, code: error.code, title: 'Bad request', message: 'This app is not served here.', level: 'info' };
-  }
-  if (error instanceof StaleEventError) {
-    return {
-      status: 409,
-      code: error.code,
-      title: 'Installation superseded',
-      message:
-        error.reason === 'uninstalled'
-          ? 'The app was removed from this site after the installation was approved. Install it again to use it.'
-          : 'A newer installation of the app on this site has already completed. Nothing more to do here.',
-      level: 'warn',
-    };
-  }
-  if (error instanceof WixOAuthError) {
-    if (error.kind === WixErrorKind.Transient) {
-      return { ...UNAVAILABLE, code: error.code, message: 'Wix could not be reached. Please try again in a minute.', level: 'warn' };
-    }
-    if (error.operation === 'authorization_code' && (error.kind === WixErrorKind.GrantInvalid || error.kind === WixErrorKind.BadRequest)) {
-      // Wix refused the code the browser brought (unknown, expired, used, or not even of a form it
-      // validates): the request's fault, not ours or Wix's, so no 5xx (which anyone could otherwise
-      // cause at will). The code is the only value of the request in that call.
-      return { status: 400, code: error.code, title: 'Installation refused', message: WIX_REFUSED_INSTALL, level: 'warn' };
-    }
-    return {
-      status: 502,
-      code: error.code,
-      title: 'Wix refused the installation',
-      message: WIX_REFUSED_INSTALL,
-      level: error.kind === WixErrorKind.GrantInvalid ? 'warn' : 'error',
-    };
-  }
-  if (error instanceof InstallNotConfirmedError) {
-    return {
-      status: 502,
-      code: error.code,
-      title: 'Wix refused the installation',
-      message: 'Wix did not confirm this installation. Please start the installation again from Wix.',
-      level: 'error',
-    };
-  }
-  if (
-    error instanceof StoreUnavailableError ||
-    error instanceof TokenConflictError ||
-    error instanceof LeaseWaitTimeoutError ||
-    error instanceof SecretsUnavailableError ||
-    error instanceof AppSecretMalformedError ||
-    error instanceof DecryptionError
-  ) {
-    return { ...UNAVAILABLE, code: error.code };
-  }
-  return INTERNAL_FAILURE;
+  if (!(error instanceof ServiceError) || categoryOf(error) === ErrorCategory.Internal) return INTERNAL_FAILURE;
+  const category = BY_CATEGORY[error.category];
+  const base: Presentation = {
+    ...category,
+    ...(error.category === ErrorCategory.Unavailable && error.dependency === Dependency.Wix ? WIX_UNAVAILABLE : {}),
+    status: error.httpStatus ?? category.status,
+  };
+  return { ...base, ...BY_CODE[error.code]?.(error, base), code: error.code };
 }
 
 /**
  * What to log about an error: its name and code, a Wix request id, and for our own errors the
- * message (which by convention never carries a token, code, secret or state). A foreign error's
+ * message (which by convention never carries a token, code, secret or state) and its own
+ * `logFields()`. A foreign error's
  * message is left out: nobody vouches for what it quotes.
  */
 export function describeError(error: unknown): Record<string, unknown> {
@@ -141,12 +145,7 @@ export function describeError(error: unknown): Record<string, unknown> {
   if (error instanceof ServiceError) {
     described['errorCode'] = error.code;
     described['errorMessage'] = error.message;
+    Object.assign(described, error.logFields());
   }
-  if (error instanceof WixOAuthError) {
-    described['wixStatus'] = error.status;
-    described['wixError'] = error.error;
-    described['wixRequestId'] = error.requestId;
-  }
-  if (error instanceof WebhookVerificationError && error.joseCode !== undefined) described['joseCode'] = error.joseCode;
   return described;
 }

@@ -1,5 +1,5 @@
 /** The HTTP pieces the API functions share: the handler stack, requests, responses and error mapping. */
-export { describeError, httpFailureOf, RouteNotFoundError } from './errors';
+export { describeError, httpFailureOf, InvalidQueryError, RouteNotFoundError } from './errors';
 export { failureResponse } from './failure';
 export type { FailureOptions } from './failure';
 export type { HttpFailure } from './errors';

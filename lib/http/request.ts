@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 
-import { InvalidRequestError } from '../tokens/errors';
+import { InvalidQueryError } from './errors';
 
 /** What the HTTP handlers use of the Lambda context (tests pass just these). */
 export type HttpContext = Pick<Context, 'getRemainingTimeInMillis'> & Partial<Pick<Context, 'awsRequestId'>>;
@@ -33,7 +33,7 @@ export function queryReader(event: APIGatewayProxyEventV2): (name: string) => st
         );
   return (name) => {
     const values = params.getAll(name);
-    if (values.length > 1) throw new InvalidRequestError(name, 'is given more than once');
+    if (values.length > 1) throw new InvalidQueryError(name, 'is given more than once');
     return values[0];
   };
 }

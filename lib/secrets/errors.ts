@@ -1,10 +1,12 @@
-import { ServiceError } from '../errors';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
 
 /**
  * Secrets Manager could not be reached or refused the call, and no cached value was young enough to serve.
  * `cause` is the SDK error; `awsErrorName` its name (e.g. `ResourceNotFoundException`, `TimeoutError`).
  */
 export class SecretsUnavailableError extends ServiceError {
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Secrets;
   readonly appId: string;
   readonly awsErrorName: string | undefined;
 
@@ -22,6 +24,8 @@ export class SecretsUnavailableError extends ServiceError {
  * ever part of the error, and the JSON parser's own error is dropped because it quotes its input.
  */
 export class AppSecretMalformedError extends ServiceError {
+  override readonly category = ErrorCategory.Misconfigured;
+  override readonly dependency = Dependency.Secrets;
   readonly appId: string;
   readonly field: string;
   /** `AWSCURRENT` or `AWSPREVIOUS`. */
@@ -37,6 +41,8 @@ export class AppSecretMalformedError extends ServiceError {
 
 /** The app id is not one this deployment serves (no secret is configured for it). */
 export class UnknownAppError extends ServiceError {
+  override readonly category = ErrorCategory.Refused;
+  override readonly dependency = Dependency.Secrets;
   readonly appId: string;
 
   constructor(appId: string) {

@@ -1,4 +1,4 @@
-import { attachHidden, ServiceError } from '../errors';
+import { attachHidden, Dependency, ErrorCategory, ServiceError } from '../errors';
 import type { InstanceKey, InstanceRecord } from './instance';
 
 /** Why a conditional token write was refused. */
@@ -22,6 +22,9 @@ export type ConflictReason = (typeof ConflictReason)[keyof typeof ConflictReason
  * a log through the error.
  */
 export class TokenConflictError extends ServiceError {
+  /** A lost race: for a caller, try again. */
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
   readonly appId: string;
   readonly instanceId: string;
   readonly reason: ConflictReason;
@@ -43,6 +46,8 @@ export class TokenConflictError extends ServiceError {
  * callback exists (`uninstalled`) or the tokens of a newer install are stored (`superseded`).
  */
 export class StaleEventError extends ServiceError {
+  override readonly category = ErrorCategory.Conflict;
+  override readonly dependency = Dependency.Store;
   readonly appId: string;
   readonly instanceId: string;
   readonly eventAt: number;
@@ -66,6 +71,8 @@ export class StaleEventError extends ServiceError {
 
 /** The lease holder neither wrote nor let go within the wait bound (code `LEASE_WAIT_TIMEOUT`). */
 export class LeaseWaitTimeoutError extends ServiceError {
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
   readonly appId: string;
   readonly instanceId: string;
   readonly waitedMs: number;
@@ -83,7 +90,8 @@ export class LeaseWaitTimeoutError extends ServiceError {
  * try again later. `cause` is the SDK error.
  */
 export class StoreUnavailableError extends ServiceError {
-  readonly transient = true;
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
   /** The DynamoDB error name, e.g. `ThrottlingException`. */
   readonly awsErrorName: string;
 

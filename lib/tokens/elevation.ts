@@ -3,7 +3,7 @@ import { createLru } from '../../packages/client/src/lru';
 import { isGuid } from '../ids';
 import type { ServiceLogger } from '../runtime/logger';
 import { WixErrorKind, WixOAuthError, type TokenInfo, type WixClient } from '../wix';
-import { WixRejectedError, WixUnavailableInvokeError } from './errors';
+import { WixRejectedError, TokenUnavailableError } from './errors';
 import type { ElevationRequest, MintRequest } from './mint-request';
 import { tokenHash } from './token-hash';
 
@@ -25,7 +25,7 @@ export interface Elevation {
   /**
    * The mint request for the instance behind `request.wixAccessToken`.
    * @throws {WixRejectedError} Token Info does not vouch for the token for a served app and an instance
-   * @throws {WixUnavailableInvokeError} Token Info could not be asked by `deadline`
+   * @throws {TokenUnavailableError} Token Info could not be asked by `deadline`
    */
   resolve(request: ElevationRequest, deadline: number): Promise<MintRequest>;
 }
@@ -64,7 +64,7 @@ export function createElevation(deps: ElevationDeps): Elevation {
       if (error instanceof WixOAuthError && error.kind !== WixErrorKind.Transient) {
         return { refusal: 'Wix refused to describe the token', until: deps.now() + REFUSAL_MEMORY_MS };
       }
-      throw new WixUnavailableInvokeError('Wix could not be asked about the token', { cause: error });
+      throw new TokenUnavailableError('Wix could not be asked about the token', { cause: error });
     }
     return judge(info, deps.appIds, deps.now());
   };

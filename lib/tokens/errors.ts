@@ -1,19 +1,16 @@
-import { ServiceError } from '../errors';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
+// The names are the contract the client rebuilds errors from: one table, the client's. Only that
+// file of the client's (not its index, which pulls in the Lambda SDK, nor its error classes).
+import { InvokeErrorName } from '../../packages/client/src/invoke-error-name';
+
+export { InvokeErrorName };
 
 /**
  * The errors `mint` and `refresh` throw to their invokers. Their `name` is the contract: Lambda
- * reports it as the invoke's `errorType`, and lib/client turns it back into these classes.
+ * reports it as the invoke's `errorType`, and lib/client turns it back into its own classes of
+ * the same names (packages/client/src/errors). ./invoke-errors turns any other error into one of
+ * these by its category.
  */
-export const InvokeErrorName = {
-  InvalidRequest: 'InvalidRequest',
-  InstanceUninstalled: 'InstanceUninstalled',
-  WixRejected: 'WixRejected',
-  WixUnavailable: 'WixUnavailable',
-  ServiceUnavailable: 'ServiceUnavailable',
-} as const;
-export type InvokeErrorName = (typeof InvokeErrorName)[keyof typeof InvokeErrorName];
-
-/** The base of every documented invoke error; only these reach an invoker as they are. */
 export abstract class InvokeError extends ServiceError {
   abstract override readonly name: InvokeErrorName;
 }
@@ -21,6 +18,7 @@ export abstract class InvokeError extends ServiceError {
 /** The payload is malformed, or names an app this deployment does not serve. `field` says which. */
 export class InvalidRequestError extends InvokeError {
   override readonly name = InvokeErrorName.InvalidRequest;
+  override readonly category = ErrorCategory.Refused;
   readonly field: string;
 
   constructor(field: string, reason: string) {
@@ -32,6 +30,7 @@ export class InvalidRequestError extends InvokeError {
 /** The app was removed from this instance; only a new install brings it back. */
 export class InstanceUninstalledError extends InvokeError {
   override readonly name = InvokeErrorName.InstanceUninstalled;
+  override readonly category = ErrorCategory.Gone;
 
   constructor() {
     super('INSTANCE_UNINSTALLED', 'the app is not installed on this instance');
@@ -41,15 +40,22 @@ export class InstanceUninstalledError extends InvokeError {
 /** Wix refused to issue a token for this instance (it is gone, or the app's secret was refused). */
 export class WixRejectedError extends InvokeError {
   override readonly name = InvokeErrorName.WixRejected;
+  override readonly category = ErrorCategory.Rejected;
+  override readonly dependency = Dependency.Wix;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('WIX_REJECTED', reason, options);
   }
 }
 
-/** Wix could not be reached in time and no still-valid token was stored: try again shortly. */
-export class WixUnavailableInvokeError extends InvokeError {
+/**
+ * errorType `WixUnavailable`: no token could be had, Wix could not be reached in time and nothing
+ * valid was stored; try again shortly. (lib/wix's WixUnavailableError is the failed Wix call itself.)
+ */
+export class TokenUnavailableError extends InvokeError {
   override readonly name = InvokeErrorName.WixUnavailable;
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Wix;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('WIX_UNAVAILABLE', reason, options);
@@ -59,6 +65,7 @@ export class WixUnavailableInvokeError extends InvokeError {
 /** The token store or the app's secrets could not be read in time: try again shortly. */
 export class ServiceUnavailableError extends InvokeError {
   override readonly name = InvokeErrorName.ServiceUnavailable;
+  override readonly category = ErrorCategory.Unavailable;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('SERVICE_UNAVAILABLE', reason, options);

@@ -2,12 +2,12 @@ import type { Clock } from '../runtime/clock';
 import { lifecycleEvents, type EventSink } from '../events';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { ServiceError } from '../errors';
+import { categoryOf, Dependency, ErrorCategory, ServiceError } from '../errors';
 import { isGuid } from '../ids';
 import type { ServiceLogger } from '../runtime/logger';
-import { AppSecretMalformedError, SecretsUnavailableError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import { StoreUnavailableError, type InstallStateStore, type InstanceKey, type TokenStore } from '../store';
-import { WixErrorKind, WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
+import { WixOAuthError, type LegacyTokens, type WixClient } from '../wix';
 import { InvalidRequestError } from './errors';
 import { carriesBrowserTag, installCookie, installCookiePolicy, installCookieName, isTopLevelNavigation, type FetchMetadata, type InstallCookiePolicy } from './install-binding';
 import { InstallStateError, InstallStateFailure, issueBoundInstallState, issueInstallState, verifyInstallState, type VerifiedState } from './install-state';
@@ -51,6 +51,8 @@ export interface InstallDeps {
 
 /** Wix's Token Info did not vouch for the token the code exchange returned (code `INSTALL_NOT_CONFIRMED`). */
 export class InstallNotConfirmedError extends ServiceError {
+  override readonly category = ErrorCategory.Rejected;
+  override readonly dependency = Dependency.Wix;
   constructor(reason: string) {
     super('INSTALL_NOT_CONFIRMED', `Wix did not confirm the installation: ${reason}`);
   }
@@ -259,9 +261,11 @@ async function exchange(
 
 /** True when the exchange failed in a way that may have left the code unused. */
 function spentNothing(error: unknown): boolean {
-  if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError) return true;
   // A 2xx with an unusable body (WIX_MALFORMED_RESPONSE) means Wix spent the code.
-  return error instanceof WixOAuthError && error.kind === WixErrorKind.Transient && error.code !== 'WIX_MALFORMED_RESPONSE';
+  if (error instanceof WixOAuthError) return error.category === ErrorCategory.Unavailable && error.code !== 'WIX_MALFORMED_RESPONSE';
+  // Failed before Wix was called (the app's secret could not be read): the code is unspent.
+  const category = categoryOf(error);
+  return category === ErrorCategory.Unavailable || category === ErrorCategory.Misconfigured;
 }
 
 /**

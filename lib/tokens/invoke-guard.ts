@@ -1,19 +1,17 @@
-import { ServiceError } from '../errors';
+import { ErrorCategory, ServiceError } from '../errors';
 import type { ServiceLogger } from '../runtime/logger';
-import { InvokeError, InvokeErrorName, ServiceUnavailableError } from './errors';
-
-/** Refusals that mean something is down rather than that the request was wrong. */
-const OUTAGES = new Set<string>([InvokeErrorName.WixUnavailable, InvokeErrorName.ServiceUnavailable]);
+import { InvokeError, ServiceUnavailableError } from './errors';
 
 /**
- * What a directly invoked function throws: a documented error as it is, anything else logged and
- * replaced by a generic ServiceUnavailable, so an invoker never sees an internal message.
+ * What a directly invoked function throws: a documented error as it is (a warning when it says
+ * something is down, `unavailable`), anything else logged and replaced by a generic
+ * ServiceUnavailable, so an invoker never sees an internal message.
  */
 export function toContractError(error: unknown, logger: ServiceLogger, attributes: Record<string, unknown>): Error {
   if (error instanceof InvokeError) {
     const cause = error.cause instanceof ServiceError ? error.cause.code : undefined;
     const line = { ...attributes, errorType: error.name, code: error.code, reason: error.message, ...(cause ? { cause } : {}) };
-    if (OUTAGES.has(error.name)) logger.warn('invoke refused', line);
+    if (error.category === ErrorCategory.Unavailable) logger.warn('invoke refused', line);
     else logger.info('invoke refused', line);
     return error;
   }

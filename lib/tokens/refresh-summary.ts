@@ -65,8 +65,12 @@ export type RefreshOutcome =
       needsReauth: boolean;
     }
   | { status: 'skipped'; reason: SkipReason }
-  /** Not started (or released unstarted) because the time ran out; still due. */
-  | { status: 'left' };
+  /**
+   * Not started (released unstarted); still due. `outOfTime`: the invocation's time ran out, so
+   * nothing after it can start either; otherwise the lease came back with too little of it left
+   * for a Wix call (its write was answered slowly), which says nothing about the next instance.
+   */
+  | { status: 'left'; outOfTime: boolean };
 
 /** The counts a refresh run reports; the same shape for a sweep and for one instance. */
 export interface RefreshSummary {

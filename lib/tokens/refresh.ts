@@ -1,9 +1,9 @@
 import type { Clock } from '../runtime/clock';
 import { tokenWriteEvents, type EventSink } from '../events';
-import { DecryptionError } from '../crypto';
-import { ServiceError } from '../errors';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
 import type { ServiceLogger } from '../runtime/logger';
-import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, withAppCredentials, type AppSecretsProvider } from '../secrets';
+import { failureOf, WIX_FAILURES } from './refresh-failure';
+import { withAppCredentials, type AppSecretsProvider } from '../secrets';
 import {
   ConflictReason,
   GrantKind,
@@ -70,6 +70,9 @@ const ROTATED_MAX_CONFLICTS = 5;
 
 /** A rotated refresh token that could not be stored (failure class `rotated_token_lost`); `cause` is why. */
 export class RotatedTokenLostError extends ServiceError {
+  /** The store's failure, as far as a caller is concerned; refresh counts it apart (its code). */
+  override readonly category = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
   constructor(cause: unknown) {
     super('ROTATED_TOKEN_LOST', 'A refresh token Wix rotated could not be stored', { cause });
   }
@@ -153,9 +156,11 @@ async function underLease(
   }
 
   const deadline = leasedCallDeadline(options.deadline, leaseExpiresAt, deps.writeMarginMs);
-  if (deadline - now < (deps.minCallMs ?? DEFAULT_MIN_CALL_MS)) {
+  const minCallMs = deps.minCallMs ?? DEFAULT_MIN_CALL_MS;
+  if (deadline - now < minCallMs) {
     await deps.store.releaseLease(key, owner);
-    return { status: 'left' };
+    // The invocation's deadline, or only this lease (taken by a slow write): see RefreshOutcome.
+    return { status: 'left', outOfTime: leasedCallDeadline(options.deadline, Infinity, deps.writeMarginMs) - now < minCallMs };
   }
   // A legacy instance already marked needs_reauth had its refresh token refused: skip to client credentials.
   if (record.grantKind === GrantKind.Legacy && record.refreshToken !== undefined && record.status !== InstanceStatus.NeedsReauth) {
@@ -352,27 +357,6 @@ async function failedGrant(
   if (failure === FailureClass.Transient && !needsReauth) deps.logger.info('refresh failed', line);
   else deps.logger.warn('refresh failed', line);
   return { status: 'failed', failure, code: error.code, needsReauth };
-}
-
-const WIX_FAILURES: Record<WixErrorKind, FailureClass> = {
-  [WixErrorKind.Transient]: FailureClass.Transient,
-  [WixErrorKind.GrantInvalid]: FailureClass.GrantInvalid,
-  [WixErrorKind.CredentialsRejected]: FailureClass.CredentialsRejected,
-  [WixErrorKind.BadRequest]: FailureClass.BadRequest,
-};
-
-/** The failed outcome of an error thrown outside a Wix call; unexpected errors are rethrown. */
-function failureOf(error: unknown): RefreshOutcome {
-  const failed = (failure: FailureClass, code: string): RefreshOutcome => ({ status: 'failed', failure, code, needsReauth: false });
-  if (error instanceof WixOAuthError) return failed(WIX_FAILURES[error.kind], error.code);
-  if (error instanceof StoreUnavailableError) return failed(FailureClass.Store, error.code);
-  if (error instanceof TokenConflictError) return failed(FailureClass.Conflict, error.code);
-  if (error instanceof DecryptionError) return failed(FailureClass.Decryption, error.code);
-  if (error instanceof RotatedTokenLostError) return failed(FailureClass.RotatedTokenLost, error.code);
-  if (error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError || error instanceof UnknownAppError) {
-    return failed(FailureClass.Secrets, error.code);
-  }
-  throw error;
 }
 
 /** The two ids of an instance key and nothing else (a caller's object may carry more, a token say). */

@@ -4,7 +4,7 @@ import { createLru } from '../../packages/client/src/lru';
  * The hashes (./token-hash) of tokens callers said Wix refused, per container, each kept until
  * the token would have expired anyway: mint never answers one of them again from this container,
  * whoever asks. Other containers stop serving it once the replacement is stored (their warm path
- * sees the record's version move; see get-access-token.ts).
+ * sees the record's version move; see mint.ts).
  *
  * Bounded to `capacity` by the repository's one LRU: the oldest rejection goes first.
  */

@@ -85,6 +85,8 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
     })());
 
   let outOfTime = false;
+  /** Items put back once after a lease too short to use. */
+  const requeued = new Set<DueItem>();
   const timeLeft = () => fatal === undefined && !outOfTime && deps.now() < stopAt;
 
   async function next(): Promise<DueItem | undefined> {
@@ -122,9 +124,16 @@ export async function sweep(deps: RefreshDeps, options: SweepOptions): Promise<R
       }
       try {
         const outcome = await refreshOne(deps, { appId: item.appId, instanceId: item.instanceId }, { deadline, dueBy });
+        // A lease that came back nearly spent (a slow write) leaves only this instance: it goes to
+        // the back of the queue once, and the sweep goes on.
+        if (outcome.status === 'left' && !outcome.outOfTime && !requeued.has(item)) {
+          requeued.add(item);
+          queue.push(item);
+          continue;
+        }
         countOutcome(summary, outcome);
         // No time for this one (the hard deadline is near): none for the next either.
-        if (outcome.status === 'left') outOfTime = true;
+        if (outcome.status === 'left' && outcome.outOfTime) outOfTime = true;
         if (outcome.status === 'failed' && APP_LEVEL.has(outcome.failure)) {
           // A Wix refusal was rescheduled under the lease already (grant-failure); a secret that
           // could not be read never got that far.

@@ -3,7 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
 
-import { ServiceError } from '../errors';
+import { ErrorCategory, ServiceError } from '../errors';
 import { UnknownAppError, type AppCredentials } from '../secrets';
 import { InvalidRequestError } from './errors';
 
@@ -35,6 +35,8 @@ export type WebhookRefusal = (typeof WebhookRefusal)[keyof typeof WebhookRefusal
 
 /** The webhook's JWT did not verify (code `WEBHOOK_UNVERIFIED`); `reason` says why, and nothing else is kept. */
 export class WebhookVerificationError extends ServiceError {
+  override readonly category = ErrorCategory.Refused;
+  override readonly httpStatus = 401;
   readonly reason: WebhookRefusal;
   /** jose's error code, when jose refused it. */
   readonly joseCode: string | undefined;
@@ -43,6 +45,10 @@ export class WebhookVerificationError extends ServiceError {
     super('WEBHOOK_UNVERIFIED', `The webhook JWT was refused: ${reason.replace(/_/g, ' ')}`);
     this.reason = reason;
     this.joseCode = joseCode;
+  }
+
+  override logFields(): Record<string, unknown> {
+    return this.joseCode === undefined ? {} : { joseCode: this.joseCode };
   }
 }
 

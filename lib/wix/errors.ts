@@ -1,4 +1,4 @@
-import { attachHidden, ServiceError } from '../errors';
+import { attachHidden, Dependency, ErrorCategory, ServiceError } from '../errors';
 
 /**
  * How the rest of the service should react to a failed Wix call.
@@ -40,6 +40,9 @@ export interface WixErrorDetails {
 
 /** Any failed call to Wix's OAuth endpoints. Branch on `kind`; log freely: no secret is on it. */
 export class WixOAuthError extends ServiceError {
+  override readonly category: ErrorCategory;
+  override readonly dependency = Dependency.Wix;
+  override readonly httpStatus: number | undefined;
   readonly kind: WixErrorKind;
   readonly operation: WixOperation;
   readonly status: number | undefined;
@@ -55,6 +58,9 @@ export class WixOAuthError extends ServiceError {
     super(code, message, details.cause === undefined ? undefined : { cause: details.cause });
     this.kind = kind;
     this.operation = details.operation;
+    this.category = categoryOf(kind, details.operation);
+    // Wix refusing us (our secret, or a request of ours) on a page: a 502, not our 503.
+    this.httpStatus = this.category === ErrorCategory.Misconfigured ? 502 : undefined;
     this.status = details.status;
     this.error = details.error;
     this.errorDescription = details.errorDescription;
@@ -64,9 +70,32 @@ export class WixOAuthError extends ServiceError {
     attachHidden(this, 'body', details.body);
   }
 
+  override logFields(): Record<string, unknown> {
+    return { wixStatus: this.status, wixError: this.error, wixRequestId: this.requestId };
+  }
+
   /** True when the same call may succeed later. */
   get retryable(): boolean {
     return this.kind === WixErrorKind.Transient;
+  }
+}
+
+/**
+ * What a failed Wix call means for our caller. Wix refusing the code the browser brought (unknown,
+ * expired, used, or not even of a form it validates) is that request's fault (`refused`), which
+ * nobody can turn into a 5xx at will; Wix refusing the instance otherwise is `rejected`; Wix
+ * refusing our secret or our request is ours to fix (`misconfigured`).
+ */
+function categoryOf(kind: WixErrorKind, operation: WixOperation): ErrorCategory {
+  switch (kind) {
+    case WixErrorKind.Transient:
+      return ErrorCategory.Unavailable;
+    case WixErrorKind.GrantInvalid:
+      return operation === 'authorization_code' ? ErrorCategory.Refused : ErrorCategory.Rejected;
+    case WixErrorKind.BadRequest:
+      return operation === 'authorization_code' ? ErrorCategory.Refused : ErrorCategory.Misconfigured;
+    case WixErrorKind.CredentialsRejected:
+      return ErrorCategory.Misconfigured;
   }
 }
 

@@ -135,6 +135,10 @@ export function grantCounter(base: FetchLike = (input, init) => fetch(input, ini
     own(refreshToken: string, instanceId: string) {
       owners.set(refreshToken, instanceId);
     },
+    /** Whose refresh token this is, as far as the counter has seen it issued. */
+    ownerOf(refreshToken: string): string | undefined {
+      return owners.get(refreshToken);
+    },
   };
 }
 

@@ -1,16 +1,11 @@
 /**
  * The errors this client throws. The invoke errors mirror, by `name`, the ones the token service's
- * `mint` throws (its lib/tokens/errors in the service's repository; a test keeps the names equal).
- * No message ever carries a token.
+ * `mint` throws: {@link InvokeErrorName} (./invoke-error-name) is the one table of those names,
+ * which the service's lib/tokens/errors imports too. No message ever carries a token.
  */
-export const InvokeErrorName = {
-  InvalidRequest: 'InvalidRequest',
-  InstanceUninstalled: 'InstanceUninstalled',
-  WixRejected: 'WixRejected',
-  WixUnavailable: 'WixUnavailable',
-  ServiceUnavailable: 'ServiceUnavailable',
-} as const;
-export type InvokeErrorName = (typeof InvokeErrorName)[keyof typeof InvokeErrorName];
+import { InvokeErrorName } from './invoke-error-name';
+
+export { InvokeErrorName };
 
 /** The base of every error this client throws; `code` is stable. */
 export class TokenClientError extends Error {
@@ -52,14 +47,22 @@ export class WixRejectedError extends TokenClientError {
   }
 }
 
-/** Wix could not be reached in time and no still-valid token was stored: try again shortly. */
-export class WixUnavailableInvokeError extends TokenClientError {
+/**
+ * errorType `WixUnavailable`: no token could be had, Wix could not be reached in time and nothing
+ * valid was stored; try again shortly.
+ */
+export class TokenUnavailableError extends TokenClientError {
   override readonly name = InvokeErrorName.WixUnavailable;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('WIX_UNAVAILABLE', reason, options);
   }
 }
+
+/** @deprecated the old name of {@link TokenUnavailableError}, kept for existing callers. */
+export const WixUnavailableInvokeError = TokenUnavailableError;
+/** @deprecated the old name of {@link TokenUnavailableError}, kept for existing callers. */
+export type WixUnavailableInvokeError = TokenUnavailableError;
 
 /** The token service failed or could not be invoked: try again shortly. */
 export class ServiceUnavailableError extends TokenClientError {

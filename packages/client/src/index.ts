@@ -8,6 +8,7 @@ import {
   ServiceUnavailableError,
   TokenClientError,
   WixRateLimitedError,
+  TokenUnavailableError,
   WixRejectedError,
   WixUnavailableInvokeError,
 } from './errors';
@@ -19,6 +20,7 @@ export {
   ServiceUnavailableError,
   TokenClientError,
   WixRateLimitedError,
+  TokenUnavailableError,
   WixRejectedError,
   WixUnavailableInvokeError,
 };
@@ -79,7 +81,7 @@ export interface TokenClient {
    * @throws {InvalidRequestError} a bad instanceId, appId, minValiditySeconds or rejectedToken
    * @throws {InstanceUninstalledError} the app is not installed on the instance
    * @throws {WixRejectedError} Wix refused to issue a token for the instance
-   * @throws {WixUnavailableInvokeError} Wix is down and no valid token is stored: retry shortly
+   * @throws {TokenUnavailableError} Wix is down and no valid token is stored: retry shortly
    * @throws {ServiceUnavailableError} the token service failed or could not be invoked
    */
   getAccessToken(instanceId: string, options?: GetAccessTokenOptions): Promise<InstanceToken>;
@@ -316,24 +318,24 @@ function errorFromFailure(failure: InvokeFailure | undefined): TokenClientError 
     const firstTrace = Array.isArray(failure?.trace) && typeof failure.trace[0] === 'string' ? failure.trace[0] : '';
     name = /^(\w+):/.exec(firstTrace)?.[1];
   }
-  switch (name) {
-    case InvokeErrorName.InvalidRequest: {
-      // mint's message is `<field> <reason>`.
-      const [field, ...reason] = typeof failure?.errorMessage === 'string' ? failure.errorMessage.split(' ') : [];
-      return field ? new InvalidRequestError(field, reason.join(' ')) : new InvalidRequestError('payload', 'was refused');
-    }
-    case InvokeErrorName.InstanceUninstalled:
-      return new InstanceUninstalledError();
-    case InvokeErrorName.WixRejected:
-      return new WixRejectedError(message);
-    case InvokeErrorName.WixUnavailable:
-      return new WixUnavailableInvokeError(message);
-    default:
-      // Timeouts, out-of-memory and anything unforeseen: the message is the runtime's, not ours.
-      return new ServiceUnavailableError(name === InvokeErrorName.ServiceUnavailable ? message : 'the token service failed');
-  }
+  const rebuild = name !== undefined && isContractName(name) ? REBUILD[name] : undefined;
+  // Timeouts, out-of-memory and anything unforeseen: the message is the runtime's, not ours.
+  return rebuild ? rebuild(message, failure) : new ServiceUnavailableError('the token service failed');
 }
 
-function isContractName(name: string): boolean {
+/** Each errorType of the contract back to its class: one row per name. */
+const REBUILD: Record<InvokeErrorName, (message: string, failure: InvokeFailure | undefined) => TokenClientError> = {
+  [InvokeErrorName.InvalidRequest]: (_message, failure) => {
+    // mint's message is `<field> <reason>`.
+    const [field, ...reason] = typeof failure?.errorMessage === 'string' ? failure.errorMessage.split(' ') : [];
+    return field ? new InvalidRequestError(field, reason.join(' ')) : new InvalidRequestError('payload', 'was refused');
+  },
+  [InvokeErrorName.InstanceUninstalled]: () => new InstanceUninstalledError(),
+  [InvokeErrorName.WixRejected]: (message) => new WixRejectedError(message),
+  [InvokeErrorName.WixUnavailable]: (message) => new TokenUnavailableError(message),
+  [InvokeErrorName.ServiceUnavailable]: (message) => new ServiceUnavailableError(message),
+};
+
+function isContractName(name: string): name is InvokeErrorName {
   return (Object.values(InvokeErrorName) as string[]).includes(name);
 }

@@ -7,7 +7,7 @@ import {
   InvalidRequestError,
   ServiceUnavailableError,
   WixRejectedError,
-  WixUnavailableInvokeError,
+  TokenUnavailableError,
 } from '@wix-token-service/client';
 
 import { rejectionOf } from '../../../support/failures';
@@ -95,7 +95,7 @@ describe('createTokenClient', () => {
     ['InvalidRequest', InvalidRequestError],
     ['InstanceUninstalled', InstanceUninstalledError],
     ['WixRejected', WixRejectedError],
-    ['WixUnavailable', WixUnavailableInvokeError],
+    ['WixUnavailable', TokenUnavailableError],
     ['ServiceUnavailable', ServiceUnavailableError],
   ] as const)('turns errorType %s back into its class (real Lambda)', async (errorType, errorClass) => {
     lambda.on(InvokeCommand).resolves(failed({ errorType, errorMessage: 'instanceId must be a GUID', trace: [] }));
@@ -189,7 +189,7 @@ describe('createTokenClient', () => {
     const failures = await Promise.all(Array.from({ length: 3 }, () => rejection(tokens.getAccessToken(instanceId))));
     const after = await tokens.getAccessToken(instanceId);
 
-    expect(failures.every((error) => error instanceof WixUnavailableInvokeError)).toBe(true);
+    expect(failures.every((error) => error instanceof TokenUnavailableError)).toBe(true);
     expect(failures[0]?.message).toBe('Wix did not answer in time (WIX_TIMEOUT)');
     expect(after.accessToken).toBe('OauthNG.JWS.after');
     expect(lambda.commandCalls(InvokeCommand)).toHaveLength(2);

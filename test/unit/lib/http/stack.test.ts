@@ -1,6 +1,5 @@
-import { httpStack, htmlPage, jsonResponse, queryReader, rawBodyOf, redirect, referenceIdOf, routeOf, type HttpResult } from '../../../../lib/http';
+import { httpStack, htmlPage, InvalidQueryError, jsonResponse, queryReader, rawBodyOf, redirect, referenceIdOf, routeOf, type HttpResult } from '../../../../lib/http';
 import { PAGE_STYLE_HASH } from '../../../../lib/http/responses';
-import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { captureLogger } from '../../../support/mint-fixture';
 import { httpContext, httpEvent } from '../../../support/http-fixture';
 
@@ -119,7 +118,7 @@ describe('request helpers', () => {
   it('refuses a parameter given twice (API Gateway would join them with a comma)', () => {
     const query = queryReader(httpEvent('GET', '/oauth/callback', { query: 'code=a&code=b' }));
 
-    expect(() => query('code')).toThrow(new InvalidRequestError('code', 'is given more than once'));
+    expect(() => query('code')).toThrow(new InvalidQueryError('code', 'is given more than once'));
   });
 
   it('falls back to queryStringParameters when there is no raw query string', () => {

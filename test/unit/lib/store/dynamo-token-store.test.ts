@@ -53,7 +53,7 @@ describe('createDynamoTokenStore error mapping', () => {
   describe.each(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded'])(
     'when DynamoDB answers %s after the SDK retries',
     (name) => {
-      it.each(operations)('%s throws StoreUnavailableError (transient) with the SDK error as cause', async (_method, operation, run) => {
+      it.each(operations)('%s throws StoreUnavailableError (category unavailable) with the SDK error as cause', async (_method, operation, run) => {
         const sdkError = awsError(name);
         ddb
           .on(GetCommand)
@@ -70,7 +70,7 @@ describe('createDynamoTokenStore error mapping', () => {
         const error = await run().catch((e: unknown) => e);
 
         expect(error).toBeInstanceOf(StoreUnavailableError);
-        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', transient: true, awsErrorName: name });
+        expect(error).toMatchObject({ code: 'STORE_UNAVAILABLE', category: 'unavailable', awsErrorName: name });
         expect((error as Error).message).toBe(`Token store unavailable during ${operation}: ${name}`);
         expect((error as Error).cause).toBe(sdkError);
       });

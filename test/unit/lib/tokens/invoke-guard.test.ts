@@ -4,7 +4,7 @@ import {
   InvalidRequestError,
   ServiceUnavailableError,
   WixRejectedError,
-  WixUnavailableInvokeError,
+  TokenUnavailableError,
 } from '../../../../lib/tokens/errors';
 import { toContractError } from '../../../../lib/tokens/invoke-guard';
 
@@ -23,7 +23,7 @@ describe('toContractError', () => {
     ['info', new InvalidRequestError('instanceId', 'must be a GUID')],
     ['info', new InstanceUninstalledError()],
     ['info', new WixRejectedError('Wix refused to issue a token for this instance')],
-    ['warn', new WixUnavailableInvokeError('Wix is unavailable (WIX_TIMEOUT)')],
+    ['warn', new TokenUnavailableError('Wix is unavailable (WIX_TIMEOUT)')],
     ['warn', new ServiceUnavailableError('a dependency is unavailable (STORE_UNAVAILABLE)')],
   ] as const)('passes the documented error through unchanged and logs it at %s', (level, error) => {
     const logger = recordingLogger();

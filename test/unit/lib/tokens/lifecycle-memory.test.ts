@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
 import { GrantKind, InstanceStatus, LEASE_CLOCK_SKEW_MS, type InstanceKey } from '../../../../lib/store';
-import { getAccessToken, type CacheEntry } from '../../../../lib/tokens/get-access-token';
+import { mintAccessToken, type CacheEntry } from '../../../../lib/tokens/mint';
 import { InvokeErrorName } from '../../../../lib/tokens/errors';
 import { receiveWebhook, type LifecycleDeps } from '../../../../lib/tokens/lifecycle';
 import { createTokenCache } from '../../../../lib/tokens/token-cache';
@@ -176,10 +176,10 @@ describe('receiveWebhook on the memory store', () => {
       sleep: w.sleep,
     };
     const request = { ...key, minValidityMs: 300_000 };
-    await getAccessToken(mintDeps, request, { deadline: w.clock.now() + 10_000 });
+    await mintAccessToken(mintDeps, request, { deadline: w.clock.now() + 10_000 });
 
     const receipt = await receiveWebhook(deps, sign('AppRemoved', key, IAT + 1000));
-    const error = await rejectionOf(getAccessToken(mintDeps, request, { deadline: w.clock.now() + 10_000 }));
+    const error = await rejectionOf(mintAccessToken(mintDeps, request, { deadline: w.clock.now() + 10_000 }));
 
     expect(receipt.outcome).toBe('applied');
     expect(error.name).toBe(InvokeErrorName.InstanceUninstalled);

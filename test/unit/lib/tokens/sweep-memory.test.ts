@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
-import type { InstanceKey } from '../../../../lib/store';
+import { DEFAULT_LEASE_TTL_MS, type InstanceKey } from '../../../../lib/store';
 import { sweep } from '../../../../lib/tokens/sweep';
 import { WixErrorKind } from '../../../../lib/wix';
 import { createMemoryWorld, refresher, issued, seedClientCredentials, slowStore, wixError, type MemoryWorld } from '../../../support/memory-world';
@@ -47,6 +47,50 @@ describe('sweep on the memory store', () => {
     }
     expect(second).toMatchObject({ examined: 0, refreshed: 0, complete: true });
     expect(w.wix.calls).toHaveLength(40);
+  });
+
+  it('goes on past a lease that came back nearly spent (a slow write), and refreshes that instance later in the run', async () => {
+    const w = createMemoryWorld({ apps: [healthyApp], shards: 1 });
+    const now = w.clock.now();
+    const due = await seed(w, healthyApp.appId, 12, now - 30 * MINUTE);
+    const [slow] = due as [InstanceKey];
+    // The first lease on one instance is answered 4 s late: too little of it is left for a Wix call.
+    let slowAnswers = 1;
+    const store = {
+      ...w.store,
+      acquireLease: async (...args: Parameters<typeof w.store.acquireLease>) => {
+        const lease = await w.store.acquireLease(...args);
+        if (args[0].instanceId === slow.instanceId && slowAnswers-- > 0) w.clock.advance(DEFAULT_LEASE_TTL_MS - 1000);
+        return lease;
+      },
+    };
+
+    const summary = await sweep(refresher(w, { store }), { budgetMs: MINUTE, concurrency: 1 });
+
+    expect(summary).toMatchObject({ examined: 12, refreshed: 12, leftForNextRun: 0, complete: true });
+    for (const key of due) expect(w.wix.count('client_credentials', key.instanceId)).toBe(1);
+    expect((await w.store.getInstance(slow))?.lease).toBeUndefined();
+  });
+
+  it('leaves an instance whose lease comes back nearly spent every time for the next run, and still refreshes the rest', async () => {
+    const w = createMemoryWorld({ apps: [healthyApp], shards: 1 });
+    const now = w.clock.now();
+    const due = await seed(w, healthyApp.appId, 6, now - 30 * MINUTE);
+    const [slow] = due as [InstanceKey];
+    const store = {
+      ...w.store,
+      acquireLease: async (...args: Parameters<typeof w.store.acquireLease>) => {
+        const lease = await w.store.acquireLease(...args);
+        if (args[0].instanceId === slow.instanceId) w.clock.advance(DEFAULT_LEASE_TTL_MS - 1000);
+        return lease;
+      },
+    };
+
+    const summary = await sweep(refresher(w, { store }), { budgetMs: MINUTE, concurrency: 1 });
+
+    expect(summary).toMatchObject({ examined: 6, refreshed: 5, leftForNextRun: 1, complete: false });
+    expect(w.wix.count('client_credentials', slow.instanceId)).toBe(0);
+    expect((await w.store.getInstance(slow))?.refreshDueAt).toBeLessThanOrEqual(now);
   });
 
   it("issue 11 defect 8: a failing app's instances are moved back so a healthy app behind them is refreshed in the next run", async () => {

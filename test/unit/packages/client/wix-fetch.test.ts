@@ -3,7 +3,9 @@ import {
   createTokenClient,
   InvokeErrorName as PackageErrorName,
   retryAfter,
+  TokenUnavailableError,
   WixRateLimitedError,
+  WixUnavailableInvokeError,
   type FetchLike,
 } from '@wix-token-service/client';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -205,6 +207,17 @@ describe('elevate', () => {
 describe('the package and the service agree', () => {
   it('names the invoke errors exactly as lib/tokens/errors does', () => {
     expect(PackageErrorName).toEqual(InvokeErrorName);
+  });
+
+  it('keeps the errorType strings of the contract (DESIGN.md) exactly', () => {
+    expect(Object.values(InvokeErrorName).sort()).toEqual(['InstanceUninstalled', 'InvalidRequest', 'ServiceUnavailable', 'WixRejected', 'WixUnavailable']);
+  });
+
+  it('still exports TokenUnavailableError under its old name, WixUnavailableInvokeError', () => {
+    expect(WixUnavailableInvokeError).toBe(TokenUnavailableError);
+    const error = new WixUnavailableInvokeError('Wix is down');
+    expect(error).toBeInstanceOf(TokenUnavailableError);
+    expect(error.name).toBe('WixUnavailable');
   });
 });
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { IssuedKind } from '../../../../infra/local/issued-values';
 import { InstanceStatus, type LeasedTokenWrite, type TokenStore } from '../../../../lib/store';
-import { getAccessToken, type CacheEntry, type MintDeps, type MintStore } from '../../../../lib/tokens/get-access-token';
+import { mintAccessToken, type CacheEntry, type MintDeps, type MintStore } from '../../../../lib/tokens/mint';
 import { InvokeErrorName } from '../../../../lib/tokens/errors';
 import { createTokenCache, type TokenCache } from '../../../../lib/tokens/token-cache';
 import { WixErrorKind } from '../../../../lib/wix';
@@ -41,13 +41,13 @@ function container(world: MemoryWorld, overrides: Partial<MintDeps> & { storeCal
 }
 
 const mint = (deps: MintDeps, key: { appId: string; instanceId: string }, options: { deadlineMs?: number; minValidityMs?: number } = {}) =>
-  getAccessToken(deps, { ...key, minValidityMs: options.minValidityMs ?? 300_000 }, { deadline: deps.now() + (options.deadlineMs ?? 10_000) });
+  mintAccessToken(deps, { ...key, minValidityMs: options.minValidityMs ?? 300_000 }, { deadline: deps.now() + (options.deadlineMs ?? 10_000) });
 
 function world() {
   return createMemoryWorld({ apps: [app] });
 }
 
-describe('getAccessToken on the memory store', () => {
+describe('mintAccessToken on the memory store', () => {
   it('looks in memory, then the store, then Wix, and stops at the first that has a usable token', async () => {
     const w = world();
     const key = w.newKey();

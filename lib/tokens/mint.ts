@@ -1,4 +1,4 @@
-import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError, type AppSecretsProvider } from '../secrets';
+import type { AppSecretsProvider } from '../secrets';
 import {
   ConflictReason,
   DEFAULT_LEASE_TTL_MS,
@@ -13,14 +13,9 @@ import {
   type Lease,
   type TokenStore,
 } from '../store';
-import { WixErrorKind, WixOAuthError, type WixClient } from '../wix';
-import {
-  InstanceUninstalledError,
-  InvalidRequestError,
-  ServiceUnavailableError,
-  WixRejectedError,
-  WixUnavailableInvokeError,
-} from './errors';
+import { WixErrorKind, type WixClient } from '../wix';
+import { InstanceUninstalledError, ServiceUnavailableError, TokenUnavailableError, WixRejectedError } from './errors';
+import { isOutage, toInvokeError } from './invoke-errors';
 import type { MintRequest } from './mint-request';
 import { leasedClientCredentials } from './client-credentials';
 import { recordGrantFailure, releaseLeaseQuietly } from './grant-failure';
@@ -122,23 +117,23 @@ const MIN_CALL_MS = 250;
  *
  * @throws {InstanceUninstalledError} the app was removed from the instance
  * @throws {WixRejectedError} Wix refused the instance
- * @throws {WixUnavailableInvokeError} Wix failed within the deadline and nothing valid was stored
+ * @throws {TokenUnavailableError} Wix failed within the deadline and nothing valid was stored
  * @throws {ServiceUnavailableError} the store or the app's secrets could not be read, or Wix
  *   refused the app's credentials
  */
-export async function getAccessToken(
+export async function mintAccessToken(
   deps: MintDeps,
   request: MintRequest,
   options: { deadline: number },
 ): Promise<MintResult & { source: MintSource }> {
   try {
-    return await mint(deps, request, options.deadline);
+    return await mintOrServe(deps, request, options.deadline);
   } catch (error) {
     throw toInvokeError(error);
   }
 }
 
-async function mint(deps: MintDeps, request: MintRequest, deadline: number): Promise<MintResult & { source: MintSource }> {
+async function mintOrServe(deps: MintDeps, request: MintRequest, deadline: number): Promise<MintResult & { source: MintSource }> {
   const key: InstanceKey = { appId: request.appId, instanceId: request.instanceId };
   const cacheKey = `${key.appId}#${key.instanceId}`;
 
@@ -214,7 +209,7 @@ async function mint(deps: MintDeps, request: MintRequest, deadline: number): Pro
       }
       return await mintUnderLease(deps, key, record, owner, { expiresAt: lease.lease.expiresAt, deadline });
     }
-    throw new WixUnavailableInvokeError('another caller holds this instance and has not produced a token yet');
+    throw new TokenUnavailableError('another caller holds this instance and has not produced a token yet');
   } catch (error) {
     // The lease may be ours though no answer said so (its write applied, its answer lost).
     if (attempted !== undefined && error instanceof StoreUnavailableError) await releaseLeaseQuietly(deps.store, key, attempted);
@@ -286,7 +281,7 @@ async function mintUnderLease(
   const callDeadline = leasedCallDeadline(lease.deadline, lease.expiresAt);
   if (callDeadline - deps.now() < MIN_CALL_MS) {
     await releaseLeaseQuietly(deps.store, key, owner);
-    throw new WixUnavailableInvokeError('no time left for a Wix call');
+    throw new TokenUnavailableError('no time left for a Wix call');
   }
   let token;
   try {
@@ -334,11 +329,11 @@ async function mintUnderLease(
 async function waitForHolder(deps: MintDeps, key: InstanceKey, sinceVersion: number, deadline: number): Promise<InstanceRecord | undefined> {
   // A lease's length, one poll and one slow read: room to watch a dead holder's lease run out.
   const timeoutMs = Math.min(deps.leaseWaitMs ?? DEFAULT_LEASE_TTL_MS + 2000, deadline - deps.now());
-  if (timeoutMs <= 0) throw new WixUnavailableInvokeError('no time left to wait for the token being minted');
+  if (timeoutMs <= 0) throw new TokenUnavailableError('no time left to wait for the token being minted');
   try {
     return await deps.store.waitForRelease(key, { sinceVersion, timeoutMs, intervalMs: deps.leasePollMs ?? 100 });
   } catch (error) {
-    if (error instanceof LeaseWaitTimeoutError) throw new WixUnavailableInvokeError('the token being minted did not arrive in time');
+    if (error instanceof LeaseWaitTimeoutError) throw new TokenUnavailableError('the token being minted did not arrive in time');
     throw error;
   }
 }
@@ -383,38 +378,6 @@ async function touchQuietly(deps: MintDeps, key: InstanceKey): Promise<void> {
   }
 }
 
-/** Failures after which a still-valid stored token beats an error: Wix or the store being down. */
-function isOutage(error: unknown): boolean {
-  return (
-    (error instanceof WixOAuthError && error.kind === WixErrorKind.Transient) ||
-    error instanceof WixUnavailableInvokeError ||
-    error instanceof StoreUnavailableError ||
-    error instanceof SecretsUnavailableError
-  );
-}
-
 function codeOf(error: unknown): string | undefined {
   return typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : undefined;
-}
-
-function toInvokeError(error: unknown): Error {
-  if (error instanceof WixOAuthError) {
-    switch (error.kind) {
-      case WixErrorKind.Transient:
-        return new WixUnavailableInvokeError(`Wix is unavailable (${error.code})`, { cause: error });
-      case WixErrorKind.GrantInvalid:
-        return new WixRejectedError('Wix refused to issue a token for this instance', { cause: error });
-      // Not about the instance: the service is misconfigured (a wrong or half-rotated app secret),
-      // and a caller that drops sites on WixRejected must not drop them all for it.
-      case WixErrorKind.CredentialsRejected:
-        return new ServiceUnavailableError("Wix refused the app's credentials", { cause: error });
-      case WixErrorKind.BadRequest:
-        return new ServiceUnavailableError('Wix refused the token request as malformed', { cause: error });
-    }
-  }
-  if (error instanceof UnknownAppError) return new InvalidRequestError('appId', 'is not an app this deployment serves');
-  if (error instanceof StoreUnavailableError || error instanceof SecretsUnavailableError || error instanceof AppSecretMalformedError) {
-    return new ServiceUnavailableError(`a dependency is unavailable (${error.code})`, { cause: error });
-  }
-  return error instanceof Error ? error : new Error(String(error));
 }
