@@ -177,9 +177,9 @@ export async function recordFromItem(
   return record;
 }
 
-/** Every field of the record but the tokens, and whether the item holds any. */
-function fieldsOf(item: InstanceItem): { record: InstanceRecord; holdsTokens: boolean } {
-  const record: InstanceRecord = {
+/** The fields every stored instance has: its key, status, grant kind, version and times (the record's and the description's start). */
+export function requiredFieldsOf(item: InstanceItem): Pick<InstanceRecord, 'appId' | 'instanceId' | 'status' | 'grantKind' | 'version' | 'createdAt' | 'updatedAt'> {
+  return {
     appId: item.appId,
     instanceId: item.instanceId,
     status: item.status,
@@ -188,6 +188,11 @@ function fieldsOf(item: InstanceItem): { record: InstanceRecord; holdsTokens: bo
     createdAt: item.createdAt,
     updatedAt: item.updatedAt,
   };
+}
+
+/** Every field of the record but the tokens, and whether the item holds any. */
+function fieldsOf(item: InstanceItem): { record: InstanceRecord; holdsTokens: boolean } {
+  const record: InstanceRecord = requiredFieldsOf(item);
   if (item.accessTokenExpiresAt !== undefined) record.accessTokenExpiresAt = item.accessTokenExpiresAt;
   if (item.leaseOwner !== undefined && item.leaseExpiresAt !== undefined) {
     record.lease = { owner: item.leaseOwner, expiresAt: item.leaseExpiresAt, ...(item.leaseMs === undefined ? {} : { lengthMs: item.leaseMs }) };

@@ -94,6 +94,14 @@ interface Request<T> {
   retryUnusableSuccess: boolean;
 }
 
+/** Each Wix operation: where it is sent, how its answer is read, whether an unusable 2xx is retried. */
+const ENDPOINTS = {
+  authorization_code: { operation: 'authorization_code', path: '/oauth/access', parse: parseLegacyTokens, retryUnusableSuccess: false },
+  refresh_token: { operation: 'refresh_token', path: '/oauth/access', parse: parseLegacyTokens, retryUnusableSuccess: true },
+  client_credentials: { operation: 'client_credentials', path: '/oauth2/token', parse: parseAccessToken, retryUnusableSuccess: true },
+  token_info: { operation: 'token_info', path: '/oauth2/token-info', parse: parseTokenInfo, retryUnusableSuccess: true },
+} as const satisfies Record<WixOperation, Omit<Request<unknown>, 'body' | 'secrets'>>;
+
 /**
  * Builds the grant library. Nothing here reads the environment or logs; lib/config and the
  * caller decide both.
@@ -226,52 +234,24 @@ export function createWixClient(options: WixClientOptions = {}): WixClient {
   return {
     exchangeCode: (app, code, callOptions) =>
       call(
-        {
-          operation: 'authorization_code',
-          path: '/oauth/access',
-          body: { grant_type: 'authorization_code', client_id: app.appId, client_secret: app.appSecret, code },
-          secrets: [app.appSecret, code],
-          parse: parseLegacyTokens,
-          retryUnusableSuccess: false,
-        },
+        { ...ENDPOINTS.authorization_code, body: { grant_type: 'authorization_code', client_id: app.appId, client_secret: app.appSecret, code }, secrets: [app.appSecret, code] },
         callOptions,
       ),
     refreshAccessToken: (app, refreshToken, callOptions) =>
       call(
         {
-          operation: 'refresh_token',
-          path: '/oauth/access',
+          ...ENDPOINTS.refresh_token,
           body: { grant_type: 'refresh_token', client_id: app.appId, client_secret: app.appSecret, refresh_token: refreshToken },
           secrets: [app.appSecret, refreshToken],
-          parse: parseLegacyTokens,
-          retryUnusableSuccess: true,
         },
         callOptions,
       ),
     createAccessToken: (app, instanceId, callOptions) =>
       call(
-        {
-          operation: 'client_credentials',
-          path: '/oauth2/token',
-          body: { grant_type: 'client_credentials', client_id: app.appId, client_secret: app.appSecret, instance_id: instanceId },
-          secrets: [app.appSecret],
-          parse: parseAccessToken,
-          retryUnusableSuccess: true,
-        },
+        { ...ENDPOINTS.client_credentials, body: { grant_type: 'client_credentials', client_id: app.appId, client_secret: app.appSecret, instance_id: instanceId }, secrets: [app.appSecret] },
         callOptions,
       ),
-    getTokenInfo: (token, callOptions) =>
-      call(
-        {
-          operation: 'token_info',
-          path: '/oauth2/token-info',
-          body: { token },
-          secrets: [token],
-          parse: parseTokenInfo,
-          retryUnusableSuccess: true,
-        },
-        callOptions,
-      ),
+    getTokenInfo: (token, callOptions) => call({ ...ENDPOINTS.token_info, body: { token }, secrets: [token] }, callOptions),
   };
 }
 

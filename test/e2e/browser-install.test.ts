@@ -5,17 +5,16 @@ import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
-import { PROJECT_ROOT, startLocalStack, type LocalStack } from '../../infra/local/stack';
+import { PROJECT_ROOT, type LocalStack } from '../../infra/local/stack';
 import { WixSimulatorPaths, type WixSimulator, wixFaults } from '../../infra/local/wix-simulator';
 import { createTokenClient } from '../../lib/client';
 import { PRODUCT_NAME } from '../../lib/http/responses';
 import type { AppCredentials } from '../../lib/secrets';
 import { INSTALL_STATE_TTL_MS, issueInstallState } from '../../lib/tokens/install-state';
-import { auditText } from '../support/log-audit';
+import { startE2eStack } from '../support/e2e-stack';
 import { copyService, type ServiceCopy } from '../support/service-copy';
 
 /**
@@ -133,19 +132,9 @@ beforeAll(async () => {
   rmSync(ARTIFACTS, { recursive: true, force: true });
   mkdirSync(ARTIFACTS, { recursive: true });
   service = await copyService('browser');
-  stack = await startLocalStack({
-    ports: { http: 0, lambda: 0, secrets: 0, wix: 0, dynamodb: 0 },
-    env: {},
-    serviceDir: service.dir,
-    wixConsentPage: true,
-    onOutput: (text) => {
-      output = (output + text).slice(-256_000);
-      auditText('serverless-offline', text);
-    },
-  });
-  if (stack.simulator === undefined) throw new Error('the stack started without the Wix simulator');
-  simulator = stack.simulator;
-  lambda = new LambdaClient({ endpoint: stack.urls.lambda, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  ({ stack, simulator, lambda } = await startE2eStack({ serviceDir: service.dir, wixConsentPage: true }, (text) => {
+    output = (output + text).slice(-256_000);
+  }));
   framer = await startFramer();
   framerUrl = `http://127.0.0.1:${(framer.address() as AddressInfo).port}`;
   browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-background-networking'] });

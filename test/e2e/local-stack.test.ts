@@ -5,13 +5,13 @@ import { createServer, type Server } from 'node:net';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { importPKCS8, SignJWT } from 'jose';
 
-import { freePort, LOCAL_CREDENTIALS, LOCAL_REGION } from '../../infra/local/dynamodb-local';
+import { freePort } from '../../infra/local/dynamodb-local';
 import { lambdaNodeBinary } from '../../infra/local/lambda-node';
 import { startLocalStack, type LocalStack } from '../../infra/local/stack';
 import { APP_INSTANCE_PATH, WixSimulatorPaths, type WixSimulator } from '../../infra/local/wix-simulator';
 import { createTokenClient, InstanceUninstalledError, InvalidRequestError, type TokenClient } from '@wix-token-service/client';
 import type { RefreshSummary } from '../../lib/tokens/refresh-summary';
-import { auditText } from '../support/log-audit';
+import { startE2eStack } from '../support/e2e-stack';
 import { copyService, type ServiceCopy } from '../support/service-copy';
 
 /**
@@ -101,20 +101,9 @@ describe.each(NODES)('the local stack (npm start), serverless-offline and the ha
   beforeAll(async () => {
     output = '';
     installedInstanceId = undefined;
-    stack = await startLocalStack({
-      ports: { http: 0, lambda: 0, secrets: 0, wix: 0, dynamodb: 0 },
-      // Not the developer's shell: no real Wix app, no WIX_API_URL, the simulator.
-      env: {},
-      serviceDir: service.dir,
-      node: binary,
-      onOutput: (text) => {
-        output = (output + text).slice(-64_000);
-        auditText('serverless-offline', text);
-      },
-    });
-    if (stack.simulator === undefined) throw new Error('the stack started without the Wix simulator');
-    simulator = stack.simulator;
-    lambda = new LambdaClient({ endpoint: stack.urls.lambda, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+    ({ stack, simulator, lambda } = await startE2eStack({ serviceDir: service.dir, node: binary }, (text) => {
+      output = (output + text).slice(-64_000);
+    }));
     tokens = createTokenClient({ functionName: stack.functionNames.mint, lambda });
   }, START_TIMEOUT_MS);
 

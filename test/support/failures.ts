@@ -20,3 +20,18 @@ export async function rejectionOf<E extends Error = Error>(promise: Promise<unkn
   }
   throw new Error('expected a rejection');
 }
+
+/** The error a promise rejects with, which must be a `type`; fails the test when it resolves, and rethrows any other error. */
+export async function rejectionOfType<E extends Error>(type: abstract new (...args: never[]) => E, promise: Promise<unknown>): Promise<E> {
+  const error = await rejectionOf(promise);
+  if (error instanceof type) return error;
+  throw error;
+}
+
+/** How a call ended, for a table of outcomes: 'answered', or the name of the error it failed with. */
+export function outcomeName(promise: Promise<unknown>): Promise<string> {
+  return promise.then(
+    () => 'answered',
+    (error: unknown) => (error as Error).name,
+  );
+}

@@ -3,12 +3,12 @@ import { randomUUID } from 'node:crypto';
 import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-import type { DemoAppSecret } from '../../infra/local/demo-app';
-import { mulberry32, type WixSimulator } from '../../infra/local/wix-simulator';
+import { demoAppSecret, type DemoAppSecret } from '../../infra/local/demo-app';
+import { mulberry32, startWixSimulator, type WixSimulator } from '../../infra/local/wix-simulator';
 import { cipherSource } from '../../lib/runtime';
 import { createDynamoTokenStore, LEASE_CLOCK_SKEW_MS, DEFAULT_DUE_SHARDS, dueShardOf, GrantKind, InstanceStatus, type InstanceKey } from '../../lib/store';
 import { createWixClient, type FetchLike } from '../../lib/wix';
-import type { TestTable } from './dynamodb-table';
+import { createTestTable, type TestTable } from './dynamodb-table';
 import { memorySecrets } from './secrets';
 
 /**
@@ -16,6 +16,14 @@ import { memorySecrets } from './secrets';
  * document client, a watcher that checks every version a reader can see, and the consistency
  * check each run ends with.
  */
+
+/** A fault run's world: a fresh table, one demo app, and a Wix simulator that knows the app. */
+export async function startFaultWorld(tablePrefix: string): Promise<{ table: TestTable; app: DemoAppSecret; sim: WixSimulator }> {
+  const table = await createTestTable(tablePrefix);
+  const app = demoAppSecret(randomUUID());
+  const sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  return { table, app, sim };
+}
 
 /** How an injected DynamoDB failure looks to the store. */
 export const DynamoFault = {

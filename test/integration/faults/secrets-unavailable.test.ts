@@ -4,18 +4,19 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import { createInstallHandler } from '../../../functions/install';
 import { createWebhooksHandler } from '../../../functions/webhooks';
-import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
+import type { DemoAppSecret } from '../../../infra/local/demo-app';
 import { standInClientConfig, startSecretsManagerStandIn, type SecretsManagerStandIn } from '../../../infra/local/secrets-manager-stand-in';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import type { WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource, systemClock } from '../../../lib/runtime';
 import { createAppSecretsProvider } from '../../../lib/secrets';
 import { createDynamoTokenStore, createMemoryInstallStateStore, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
-import { createTestTable, type TestTable } from '../../support/dynamodb-table';
-import { checkConsistency, printFigures, scanItems } from '../../support/fault-fixture';
+import type { TestTable } from '../../support/dynamodb-table';
+import { checkConsistency, printFigures, startFaultWorld, scanItems } from '../../support/fault-fixture';
 import { eventFromUrl, httpContext, httpEvent, signWebhook } from '../../support/http-fixture';
 import { captureLogger, lambdaContext, mintContainer } from '../../support/mint-fixture';
 import { refreshContainer } from '../../support/refresh-fixture';
+import { outcomeName } from '../../support/failures';
 
 /**
  * Issue 8: Secrets Manager unavailable (the stand-in answering 503 to everything). A container
@@ -32,9 +33,7 @@ let sm: SecretsManagerStandIn;
 let app: DemoAppSecret;
 
 beforeAll(async () => {
-  table = await createTestTable('faults-secrets');
-  app = demoAppSecret(randomUUID());
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  ({ table, app, sim } = await startFaultWorld('faults-secrets'));
   sm = await startSecretsManagerStandIn({ secrets: [{ name: `${PREFIX}${app.appId}`, value: app.secretString }] });
 });
 
@@ -63,12 +62,7 @@ function container() {
   };
 }
 
-async function failure(promise: Promise<unknown>): Promise<string> {
-  return promise.then(
-    () => 'answered',
-    (error: unknown) => (error as Error).name,
-  );
-}
+const failure = outcomeName;
 
 describe('fault run: Secrets Manager unavailable (issue 8)', () => {
   it('keeps warm containers serving, refuses cleanly in cold ones, and loses nothing', async () => {

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 
-import { demoAppSecret, type DemoAppSecret } from '../../../infra/local/demo-app';
-import { startWixSimulator, type WixSimulator } from '../../../infra/local/wix-simulator';
+import type { DemoAppSecret } from '../../../infra/local/demo-app';
+import type { WixSimulator } from '../../../infra/local/wix-simulator';
 import { cipherSource } from '../../../lib/runtime';
 import { createDynamoTokenStore, type InstanceKey } from '../../../lib/store';
 import { createWixClient } from '../../../lib/wix';
-import { createTestTable, type TestTable } from '../../support/dynamodb-table';
-import { checkConsistency, printFigures } from '../../support/fault-fixture';
+import type { TestTable } from '../../support/dynamodb-table';
+import { checkConsistency, printFigures, startFaultWorld } from '../../support/fault-fixture';
 import { eventFromUrl, httpContext, httpEvent, installHandler, memorySecrets } from '../../support/http-fixture';
 import { captureLogger, lambdaContext, mintContainer } from '../../support/mint-fixture';
 import { refreshContainer, seedLegacy, storeMaker } from '../../support/refresh-fixture';
+import { outcomeName } from '../../support/failures';
 
 /**
  * Issue 8: Wix slower than the timeout. Each Wix call gets a short attempt timeout and Wix answers
@@ -28,9 +29,7 @@ let sim: WixSimulator;
 let app: DemoAppSecret;
 
 beforeAll(async () => {
-  table = await createTestTable('faults-slow-wix');
-  app = demoAppSecret(randomUUID());
-  sim = await startWixSimulator({ apps: [{ appId: app.appId, appSecret: app.appSecret }] });
+  ({ table, app, sim } = await startFaultWorld('faults-slow-wix'));
 });
 
 afterAll(async () => {
@@ -58,12 +57,7 @@ function containers() {
   };
 }
 
-async function outcome(promise: Promise<unknown>): Promise<string> {
-  return promise.then(
-    () => 'answered',
-    (error: unknown) => (error as Error).name,
-  );
-}
+const outcome = outcomeName;
 
 describe('fault run: Wix slower than the timeout (issue 8)', () => {
   it('answers in time with a typed error or a stored token, keeps every refresh token, and completes once Wix is fast again', async () => {

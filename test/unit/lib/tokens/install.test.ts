@@ -26,6 +26,7 @@ import {
 import { captureLogger, type CapturedLogger } from '../../../support/mint-fixture';
 import { memorySecrets } from '../../../support/http-fixture';
 import { testCipherFor } from '../../../support/token-cipher';
+import { rejectionOf } from '../../../support/failures';
 
 const app = demoAppSecret(randomUUID());
 const second = demoAppSecret(randomUUID());
@@ -104,14 +105,7 @@ async function callback(f: ReturnType<typeof fakes>, overrides: { code?: string;
   return completeInstall(f.deps, { code: 'the-code', state, instanceId, ...overrides }, { deadline: T0 + 9_000 });
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the install step to fail');
-}
+const failure = (promise: Promise<unknown>): Promise<Error> => rejectionOf(promise);
 
 describe('startInstall', () => {
   it('sends the browser to the installer with the token, app id, our Redirect URL and a signed state', async () => {

@@ -8,6 +8,7 @@ import { SecretsUnavailableError, UnknownAppError } from '../../../../lib/secret
 import { InvalidRequestError } from '../../../../lib/tokens/errors';
 import { configuredWebhookKeys, createWebhookVerifier, MAX_WEBHOOK_AGE_SECONDS, parseEventPayload, unpackEnvelope, WebhookVerificationError, type WebhookVerifierDeps } from '../../../../lib/tokens/webhook';
 import { memorySecrets, signWebhook, unsignedJwt } from '../../../support/http-fixture';
+import { rejectionOf } from '../../../support/failures';
 
 const app = demoAppSecret(randomUUID());
 const second = demoAppSecret(randomUUID());
@@ -20,13 +21,14 @@ function verifier(overrides: Partial<WebhookVerifierDeps> = {}) {
 
 const installed = { eventType: 'AppInstalled', instanceId: randomUUID(), data: { appId: app.appId } };
 
-async function refusal(promise: Promise<unknown>): Promise<Error & { reason?: string; code?: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected the webhook to be refused');
+const refusal = (promise: Promise<unknown>) => rejectionOf<Error & { reason?: string; code?: string }>(promise);
+
+/** Asserts that the verification was refused with a WebhookVerificationError for `reason`; the error, for more. */
+async function expectRefused(verification: Promise<unknown>, reason: string): Promise<Error & { reason?: string }> {
+  const error = await refusal(verification);
+  expect(error).toBeInstanceOf(WebhookVerificationError);
+  expect(error.reason).toBe(reason);
+  return error;
 }
 
 describe('webhook verifier', () => {
@@ -82,10 +84,7 @@ describe('webhook verifier', () => {
   it('refuses a JWT signed with a key no served app holds', async () => {
     const jwt = await signWebhook(stranger, installed);
 
-    const error = await refusal(verifier()(jwt));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('bad_signature');
+    const error = await expectRefused(verifier()(jwt), 'bad_signature');
     expect(error.message).toBe('The webhook JWT was refused: bad signature');
   });
 
@@ -95,19 +94,13 @@ describe('webhook verifier', () => {
     const claims = { data: JSON.stringify({ ...installed, eventType: 'AppRemoved', data: '{}' }), iat: NOW_S, exp: NOW_S + 300 };
     const altered = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${signature}`;
 
-    const error = await refusal(verifier()(altered));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('bad_signature');
+    await expectRefused(verifier()(altered), 'bad_signature');
   });
 
   it('refuses alg none', async () => {
     const jwt = unsignedJwt({ data: JSON.stringify(installed), iat: NOW_S, exp: NOW_S + 300 });
 
-    const error = await refusal(verifier()(jwt));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('algorithm_not_allowed');
+    await expectRefused(verifier()(jwt), 'algorithm_not_allowed');
   });
 
   it('refuses HS256 signed with the public key as the HMAC secret', async () => {
@@ -117,10 +110,7 @@ describe('webhook verifier', () => {
       .setExpirationTime(NOW_S + 300)
       .sign(new TextEncoder().encode(app.webhookPublicKey));
 
-    const error = await refusal(verifier()(jwt));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('algorithm_not_allowed');
+    await expectRefused(verifier()(jwt), 'algorithm_not_allowed');
   });
 
   it('refuses RS512 even with the right key', async () => {
@@ -129,10 +119,7 @@ describe('webhook verifier', () => {
       .setIssuedAt(NOW_S)
       .sign(await importPKCS8(app.webhookPrivateKey, 'RS512'));
 
-    const error = await refusal(verifier()(jwt));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('algorithm_not_allowed');
+    await expectRefused(verifier()(jwt), 'algorithm_not_allowed');
   });
 
   it('refuses an expired JWT (beyond a minute of clock tolerance)', async () => {
@@ -150,10 +137,7 @@ describe('webhook verifier', () => {
   it('refuses a JWT issued well in the future (it would pin the event order)', async () => {
     const jwt = await signWebhook(app, installed, { iat: NOW_S + 3600 });
 
-    const error = await refusal(verifier()(jwt));
-
-    expect(error).toBeInstanceOf(WebhookVerificationError);
-    expect(error.reason).toBe('issued_in_the_future');
+    await expectRefused(verifier()(jwt), 'issued_in_the_future');
   });
 
   it('refuses a verified JWT without iat as a bad request', async () => {

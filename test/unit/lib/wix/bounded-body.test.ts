@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { MAX_WIX_BODY_BYTES } from '../../../../lib/wix/bounded-body';
 import { createWixClient, WixMalformedResponseError, WixOAuthError, WixResponseTooLargeError, type FetchLike } from '../../../../lib/wix';
+import { rejectionOfType } from '../../../support/failures';
 
 const app = demoAppSecret(randomUUID());
 
@@ -20,15 +21,7 @@ function endlessFetch(pulled: { chunks: number }, headers: Record<string, string
   };
 }
 
-async function caught(promise: Promise<unknown>): Promise<WixOAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof WixOAuthError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
+const caught = (promise: Promise<unknown>): Promise<WixOAuthError> => rejectionOfType(WixOAuthError, promise);
 
 describe('issue 17: bodies from Wix are read with a size cap', () => {
   it('stops reading an endless body past 64 KiB and answers a typed, unusable-answer error', async () => {

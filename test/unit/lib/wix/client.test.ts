@@ -13,6 +13,7 @@ import {
 } from '../../../../lib/wix';
 import { startWixSimulator, type WixSimulator, type WixSimulatorOptions, wixFaults } from '../../../../infra/local/wix-simulator';
 import { createFakeClock, type FakeClock } from '../../../support/fake-clock';
+import { rejectionOfType } from '../../../support/failures';
 
 const app = { appId: '2a1b3c4d-0000-4000-8000-00000000a001', appSecret: 'app-secret-value-0001' };
 const instanceId = '7f3e2d1c-0000-4000-8000-0000000000b1';
@@ -38,15 +39,7 @@ function client(options: WixClientOptions = {}) {
   });
 }
 
-async function caught(promise: Promise<unknown>): Promise<WixOAuthError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof WixOAuthError) return error;
-    throw error;
-  }
-  throw new Error('expected the call to fail');
-}
+const caught = (promise: Promise<unknown>): Promise<WixOAuthError> => rejectionOfType(WixOAuthError, promise);
 
 afterEach(async () => {
   await sim.stop();

@@ -1,12 +1,4 @@
-import {
-  WixBadRequestError,
-  WixCredentialsRejectedError,
-  WixGrantInvalidError,
-  WixMalformedResponseError,
-  WixOAuthError,
-  WixUnavailableError,
-  type WixOperation,
-} from '../../../../lib/wix';
+import { WixBadRequestError, WixCredentialsRejectedError, WixGrantInvalidError, WixMalformedResponseError, WixOAuthError, WixUnavailableError, type WixOperation } from '../../../../lib/wix';
 import {
   errorFromResponse,
   parseAccessToken,
