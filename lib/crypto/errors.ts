@@ -1,4 +1,4 @@
-import { ConfigError, Dependency, ErrorCategory, ServiceError } from '../errors';
+import { ConfigError, Dependency, ErrorCategory, ReasonedError } from '../errors';
 
 /**
  * The token key ring is unusable: a key is not base64 of 32 bytes, a key id is malformed, or the
@@ -31,16 +31,14 @@ export type DecryptionFailure = (typeof DecryptionFailure)[keyof typeof Decrypti
  * The message names only the failure kind and, for an unknown key, the key id; never the
  * plaintext, a key or the envelope.
  */
-export class DecryptionError extends ServiceError {
+export class DecryptionError extends ReasonedError<DecryptionFailure> {
   override readonly category = ErrorCategory.Misconfigured;
   override readonly dependency = Dependency.Crypto;
-  readonly reason: DecryptionFailure;
   /** The key id the envelope names, when it could be read; key ids are not secret. */
   readonly keyId: string | undefined;
 
   constructor(reason: DecryptionFailure, message: string, keyId?: string) {
-    super('TOKEN_DECRYPT_FAILED', message);
-    this.reason = reason;
+    super('TOKEN_DECRYPT_FAILED', reason, message);
     this.keyId = keyId;
   }
 }

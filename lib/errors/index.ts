@@ -68,6 +68,19 @@ export class ServiceError extends Error {
   }
 }
 
+/**
+ * An error that says which of a known set of failures it is: `reason`, one of a module's `as const`
+ * values, safe to log and to branch on. Abstract: only its subclasses are thrown.
+ */
+export abstract class ReasonedError<R extends string> extends ServiceError {
+  readonly reason: R;
+
+  constructor(code: string, reason: R, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.reason = reason;
+  }
+}
+
 /** A required setting is missing or malformed; names the variable, never its value. Thrown at start-up: `internal`. */
 export class ConfigError extends ServiceError {
   readonly variable: string;

@@ -14,27 +14,39 @@ export const ConflictReason = {
 } as const;
 export type ConflictReason = (typeof ConflictReason)[keyof typeof ConflictReason];
 
+/** What every store error shares: it comes from the store and, unless it says otherwise, a retry may help. */
+abstract class StoreError extends ServiceError {
+  override readonly category: ErrorCategory = ErrorCategory.Unavailable;
+  override readonly dependency = Dependency.Store;
+}
+
+/** A store error about one instance: names it by `appId` and `instanceId`. */
+abstract class InstanceStoreError extends StoreError {
+  readonly appId: string;
+  readonly instanceId: string;
+
+  constructor(code: string, key: InstanceKey, message: string) {
+    super(code, message);
+    this.appId = key.appId;
+    this.instanceId = key.instanceId;
+  }
+}
+
 /**
  * A conditional write lost (code `TOKEN_CONFLICT`): the record moved on under the writer.
+ * A lost race: for a caller, try again (`unavailable`).
  *
  * `current` is the record as it was when the write was refused (read from the failed write
  * itself, no second read). It holds plaintext tokens, so it is not enumerable and never reaches
  * a log through the error.
  */
-export class TokenConflictError extends ServiceError {
-  /** A lost race: for a caller, try again. */
-  override readonly category = ErrorCategory.Unavailable;
-  override readonly dependency = Dependency.Store;
-  readonly appId: string;
-  readonly instanceId: string;
+export class TokenConflictError extends InstanceStoreError {
   readonly reason: ConflictReason;
   /** Not enumerable: see the class comment. */
   declare readonly current: InstanceRecord | undefined;
 
   constructor(key: InstanceKey, reason: ConflictReason, current: InstanceRecord | undefined) {
-    super('TOKEN_CONFLICT', `Token write for instance ${key.instanceId} refused: ${reason}`);
-    this.appId = key.appId;
-    this.instanceId = key.instanceId;
+    super('TOKEN_CONFLICT', key, `Token write for instance ${key.instanceId} refused: ${reason}`);
     this.reason = reason;
     attachHidden(this, 'current', current);
   }
@@ -45,11 +57,8 @@ export class TokenConflictError extends ServiceError {
  * the install callback's store throws it: `reason` says whether an uninstall at or after the
  * callback exists (`uninstalled`) or the tokens of a newer install are stored (`superseded`).
  */
-export class StaleEventError extends ServiceError {
+export class StaleEventError extends InstanceStoreError {
   override readonly category = ErrorCategory.Conflict;
-  override readonly dependency = Dependency.Store;
-  readonly appId: string;
-  readonly instanceId: string;
   readonly eventAt: number;
   readonly lastEventAt: number | undefined;
   readonly reason: 'uninstalled' | 'superseded';
@@ -57,12 +66,11 @@ export class StaleEventError extends ServiceError {
   constructor(key: InstanceKey, eventAt: number, lastEventAt: number | undefined, reason: 'uninstalled' | 'superseded' = 'uninstalled') {
     super(
       'STALE_EVENT',
+      key,
       reason === 'uninstalled'
         ? `Instance ${key.instanceId} was uninstalled at or after this event; write refused`
         : `Instance ${key.instanceId} holds the tokens of a newer install; write refused`,
     );
-    this.appId = key.appId;
-    this.instanceId = key.instanceId;
     this.eventAt = eventAt;
     this.lastEventAt = lastEventAt;
     this.reason = reason;
@@ -70,17 +78,11 @@ export class StaleEventError extends ServiceError {
 }
 
 /** The lease holder neither wrote nor let go within the wait bound (code `LEASE_WAIT_TIMEOUT`). */
-export class LeaseWaitTimeoutError extends ServiceError {
-  override readonly category = ErrorCategory.Unavailable;
-  override readonly dependency = Dependency.Store;
-  readonly appId: string;
-  readonly instanceId: string;
+export class LeaseWaitTimeoutError extends InstanceStoreError {
   readonly waitedMs: number;
 
   constructor(key: InstanceKey, waitedMs: number) {
-    super('LEASE_WAIT_TIMEOUT', `Gave up waiting ${waitedMs} ms for the lease on instance ${key.instanceId}`);
-    this.appId = key.appId;
-    this.instanceId = key.instanceId;
+    super('LEASE_WAIT_TIMEOUT', key, `Gave up waiting ${waitedMs} ms for the lease on instance ${key.instanceId}`);
     this.waitedMs = waitedMs;
   }
 }
@@ -89,9 +91,7 @@ export class LeaseWaitTimeoutError extends ServiceError {
  * DynamoDB throttled or failed after the SDK's own retries (code `STORE_UNAVAILABLE`); transient,
  * try again later. `cause` is the SDK error.
  */
-export class StoreUnavailableError extends ServiceError {
-  override readonly category = ErrorCategory.Unavailable;
-  override readonly dependency = Dependency.Store;
+export class StoreUnavailableError extends StoreError {
   /** The DynamoDB error name, e.g. `ThrottlingException`. */
   readonly awsErrorName: string;
 

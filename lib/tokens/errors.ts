@@ -37,11 +37,15 @@ export class InstanceUninstalledError extends InvokeError {
   }
 }
 
+/** An invoke error about Wix: what refresh counts by dependency. Not exported: only its subclasses are thrown. */
+abstract class WixInvokeError extends InvokeError {
+  override readonly dependency = Dependency.Wix;
+}
+
 /** Wix refused to issue a token for this instance (it is gone, or the app's secret was refused). */
-export class WixRejectedError extends InvokeError {
+export class WixRejectedError extends WixInvokeError {
   override readonly name = InvokeErrorName.WixRejected;
   override readonly category = ErrorCategory.Rejected;
-  override readonly dependency = Dependency.Wix;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('WIX_REJECTED', reason, options);
@@ -52,10 +56,9 @@ export class WixRejectedError extends InvokeError {
  * errorType `WixUnavailable`: no token could be had, Wix could not be reached in time and nothing
  * valid was stored; try again shortly. (lib/wix's WixUnavailableError is the failed Wix call itself.)
  */
-export class TokenUnavailableError extends InvokeError {
+export class TokenUnavailableError extends WixInvokeError {
   override readonly name = InvokeErrorName.WixUnavailable;
   override readonly category = ErrorCategory.Unavailable;
-  override readonly dependency = Dependency.Wix;
 
   constructor(reason: string, options?: { cause?: unknown }) {
     super('WIX_UNAVAILABLE', reason, options);

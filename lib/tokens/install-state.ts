@@ -1,7 +1,7 @@
 import type { Clock } from '../runtime/clock';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
-import { ErrorCategory, ServiceError } from '../errors';
+import { ErrorCategory, ReasonedError } from '../errors';
 import type { AppSecretsProvider } from '../secrets';
 
 /**
@@ -55,15 +55,13 @@ export const InstallStateFailure = {
 export type InstallStateFailure = (typeof InstallStateFailure)[keyof typeof InstallStateFailure];
 
 /** The callback's state cannot be accepted (code `INSTALL_STATE_<REASON>`); never carries the state. */
-export class InstallStateError extends ServiceError {
+export class InstallStateError extends ReasonedError<InstallStateFailure> {
   override readonly category = ErrorCategory.Refused;
   /** A missing state is a malformed request (400); any other refusal is a forbidden one (403). */
   override readonly httpStatus: number;
-  readonly reason: InstallStateFailure;
 
   constructor(reason: InstallStateFailure) {
-    super(`INSTALL_STATE_${reason.toUpperCase()}`, STATE_ERROR_TEXT[reason]);
-    this.reason = reason;
+    super(`INSTALL_STATE_${reason.toUpperCase()}`, reason, STATE_ERROR_TEXT[reason]);
     this.httpStatus = reason === InstallStateFailure.Missing ? 400 : 403;
   }
 }

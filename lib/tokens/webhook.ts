@@ -3,7 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
 
-import { ErrorCategory, ServiceError } from '../errors';
+import { ErrorCategory, ReasonedError } from '../errors';
 import { UnknownAppError, type AppCredentials } from '../secrets';
 import { InvalidRequestError } from './errors';
 
@@ -34,16 +34,14 @@ export const WebhookRefusal = {
 export type WebhookRefusal = (typeof WebhookRefusal)[keyof typeof WebhookRefusal];
 
 /** The webhook's JWT did not verify (code `WEBHOOK_UNVERIFIED`); `reason` says why, and nothing else is kept. */
-export class WebhookVerificationError extends ServiceError {
+export class WebhookVerificationError extends ReasonedError<WebhookRefusal> {
   override readonly category = ErrorCategory.Refused;
   override readonly httpStatus = 401;
-  readonly reason: WebhookRefusal;
   /** jose's error code, when jose refused it. */
   readonly joseCode: string | undefined;
 
   constructor(reason: WebhookRefusal, joseCode?: string) {
-    super('WEBHOOK_UNVERIFIED', `The webhook JWT was refused: ${reason.replace(/_/g, ' ')}`);
-    this.reason = reason;
+    super('WEBHOOK_UNVERIFIED', reason, `The webhook JWT was refused: ${reason.replace(/_/g, ' ')}`);
     this.joseCode = joseCode;
   }
 

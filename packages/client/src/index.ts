@@ -10,20 +10,10 @@ import {
   WixRateLimitedError,
   TokenUnavailableError,
   WixRejectedError,
-  WixUnavailableInvokeError,
 } from './errors';
 
-export {
-  InstanceUninstalledError,
-  InvalidRequestError,
-  InvokeErrorName,
-  ServiceUnavailableError,
-  TokenClientError,
-  WixRateLimitedError,
-  TokenUnavailableError,
-  WixRejectedError,
-  WixUnavailableInvokeError,
-};
+// The error classes and their names are all public: ./errors holds nothing else.
+export * from './errors';
 
 /** An access token for one app instance, as `mint` returns it. */
 export interface InstanceToken {

@@ -256,26 +256,29 @@ describe('mintAccessToken on the memory store', () => {
     expect((await w.store.getInstance(key))?.lease).toBeUndefined();
   });
 
-  it('answers InvalidRequest for an app this deployment does not serve, without calling Wix', async () => {
+  it.each([
+    {
+      title: 'answers InvalidRequest for an app this deployment does not serve, without calling Wix',
+      errorType: InvokeErrorName.InvalidRequest,
+      keyIn: async (w: ReturnType<typeof world>) => w.newKey(randomUUID()),
+    },
+    {
+      title: 'answers InstanceUninstalled from a tombstone without calling Wix',
+      errorType: InvokeErrorName.InstanceUninstalled,
+      keyIn: async (w: ReturnType<typeof world>) => {
+        const key = w.newKey();
+        await w.store.recordAppRemoved(key, { eventAt: w.clock.now() });
+        return key;
+      },
+    },
+  ])('$title', async ({ errorType, keyIn }) => {
     const w = world();
-    const key = w.newKey(randomUUID());
+    const key = await keyIn(w);
     const { deps } = container(w);
 
     const error = await rejectionOf(mint(deps, key));
 
-    expect(error.name).toBe(InvokeErrorName.InvalidRequest);
-    expect(w.wix.calls).toEqual([]);
-  });
-
-  it('answers InstanceUninstalled from a tombstone without calling Wix', async () => {
-    const w = world();
-    const key = w.newKey();
-    await w.store.recordAppRemoved(key, { eventAt: w.clock.now() });
-    const { deps } = container(w);
-
-    const error = await rejectionOf(mint(deps, key));
-
-    expect(error.name).toBe(InvokeErrorName.InstanceUninstalled);
+    expect(error.name).toBe(errorType);
     expect(w.wix.calls).toEqual([]);
   });
 
