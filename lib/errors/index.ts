@@ -81,6 +81,11 @@ export abstract class ReasonedError<R extends string> extends ServiceError {
   }
 }
 
+/** A request refused (`refused`: change it, do not retry it) for one of a known set of reasons. Abstract. */
+export abstract class RefusalError<R extends string> extends ReasonedError<R> {
+  override readonly category = ErrorCategory.Refused;
+}
+
 /** A required setting is missing or malformed; names the variable, never its value. Thrown at start-up: `internal`. */
 export class ConfigError extends ServiceError {
   readonly variable: string;

@@ -1,7 +1,7 @@
 import type { Clock } from '../runtime/clock';
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
-import { ErrorCategory, ReasonedError } from '../errors';
+import { RefusalError } from '../errors';
 import type { AppSecretsProvider } from '../secrets';
 
 /**
@@ -55,8 +55,7 @@ export const InstallStateFailure = {
 export type InstallStateFailure = (typeof InstallStateFailure)[keyof typeof InstallStateFailure];
 
 /** The callback's state cannot be accepted (code `INSTALL_STATE_<REASON>`); never carries the state. */
-export class InstallStateError extends ReasonedError<InstallStateFailure> {
-  override readonly category = ErrorCategory.Refused;
+export class InstallStateError extends RefusalError<InstallStateFailure> {
   /** A missing state is a malformed request (400); any other refusal is a forbidden one (403). */
   override readonly httpStatus: number;
 

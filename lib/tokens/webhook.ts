@@ -3,7 +3,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 
 import type { JWTPayload } from 'jose';
 
-import { ErrorCategory, ReasonedError } from '../errors';
+import { RefusalError } from '../errors';
 import { UnknownAppError, type AppCredentials } from '../secrets';
 import { InvalidRequestError } from './errors';
 
@@ -34,8 +34,7 @@ export const WebhookRefusal = {
 export type WebhookRefusal = (typeof WebhookRefusal)[keyof typeof WebhookRefusal];
 
 /** The webhook's JWT did not verify (code `WEBHOOK_UNVERIFIED`); `reason` says why, and nothing else is kept. */
-export class WebhookVerificationError extends ReasonedError<WebhookRefusal> {
-  override readonly category = ErrorCategory.Refused;
+export class WebhookVerificationError extends RefusalError<WebhookRefusal> {
   override readonly httpStatus = 401;
   /** jose's error code, when jose refused it. */
   readonly joseCode: string | undefined;

@@ -62,9 +62,12 @@ function samplesOf(cls: ErrorClass): ServiceError[] {
   return [new build(key.appId, 'placeholder', 'placeholder')];
 }
 
+/** The abstract bases lib exports. */
+const ABSTRACT = new Set(['InvokeError', 'ReasonedError', 'RefusalError']);
+
 const classes = exportedErrorClasses();
 const cases = [...classes].flatMap(([cls, where]) => {
-  if (cls.name === 'InvokeError') return []; // abstract: only its subclasses are thrown
+  if (ABSTRACT.has(cls.name)) return []; // only their subclasses are thrown
   return samplesOf(cls).map((error): [string, ServiceError] => [`${where} (${error.code}, ${error.category})`, error]);
 });
 

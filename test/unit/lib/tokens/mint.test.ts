@@ -47,6 +47,27 @@ function world() {
   return createMemoryWorld({ apps: [app] });
 }
 
+/** Mints while Wix holds the call at `atWix`, writes a tombstone meanwhile, and answers what the mint threw. */
+async function rejectionOfMintAcrossUninstall(w: MemoryWorld, deps: MintDeps, key: { appId: string; instanceId: string }, atWix: ReturnType<MemoryWorld['wix']['hold']>) {
+  const minting = mint(deps, key);
+  await atWix.arrived;
+  await w.store.recordAppRemoved(key, { eventAt: w.clock.now() + 1000 });
+  atWix.release();
+  return rejectionOf(minting);
+}
+
+/** An installed instance whose token one container has already minted; `calls` are its store calls after that. */
+async function warmContainer(overrides: Partial<MintDeps> = {}) {
+  const w = world();
+  const key = w.newKey();
+  await w.store.recordAppInstalled(key, { eventAt: w.clock.now() });
+  const calls: string[] = [];
+  const { deps } = container(w, { ...overrides, storeCalls: calls });
+  await mint(deps, key);
+  calls.length = 0;
+  return { w, key, deps, calls };
+}
+
 describe('mintAccessToken on the memory store', () => {
   it('looks in memory, then the store, then Wix, and stops at the first that has a usable token', async () => {
     const w = world();
@@ -75,13 +96,7 @@ describe('mintAccessToken on the memory store', () => {
   });
 
   it('reads the status projection on every warm call by default', async () => {
-    const w = world();
-    const key = w.newKey();
-    await w.store.recordAppInstalled(key, { eventAt: w.clock.now() });
-    const calls: string[] = [];
-    const { deps } = container(w, { storeCalls: calls });
-    await mint(deps, key);
-    calls.length = 0;
+    const { w, key, deps, calls } = await warmContainer();
 
     await mint(deps, key);
     w.clock.advance(1000);
@@ -93,13 +108,7 @@ describe('mintAccessToken on the memory store', () => {
   });
 
   it('serves from memory without a status read within recheckIntervalMs, and reads again after it', async () => {
-    const w = world();
-    const key = w.newKey();
-    await w.store.recordAppInstalled(key, { eventAt: w.clock.now() });
-    const calls: string[] = [];
-    const { deps } = container(w, { storeCalls: calls, recheckIntervalMs: 60_000 });
-    await mint(deps, key);
-    calls.length = 0;
+    const { w, key, deps, calls } = await warmContainer({ recheckIntervalMs: 60_000 });
 
     w.clock.advance(30_000);
     await mint(deps, key);
@@ -132,11 +141,7 @@ describe('mintAccessToken on the memory store', () => {
     const { deps, cache } = container(w);
     const atWix = w.wix.hold('client_credentials');
 
-    const minting = mint(deps, key);
-    await atWix.arrived;
-    await w.store.recordAppRemoved(key, { eventAt: w.clock.now() + 1000 });
-    atWix.release();
-    const error = await rejectionOf(minting);
+    const error = await rejectionOfMintAcrossUninstall(w, deps, key, atWix);
 
     expect(error.name).toBe(InvokeErrorName.InstanceUninstalled);
     expect(cache.size).toBe(0);
@@ -333,11 +338,7 @@ describe('mintAccessToken on the memory store', () => {
       throw wixError(WixErrorKind.Transient, 'client_credentials');
     });
 
-    const minting = mint(deps, key);
-    await atWix.arrived;
-    await w.store.recordAppRemoved(key, { eventAt: w.clock.now() + 1000 });
-    atWix.release();
-    const error = await rejectionOf(minting);
+    const error = await rejectionOfMintAcrossUninstall(w, deps, key, atWix);
 
     expect(error.name).toBe(InvokeErrorName.InstanceUninstalled);
     expect(cache.size).toBe(0);
