@@ -1,4 +1,4 @@
-import { categoryOf, Dependency, ErrorCategory, ServiceError } from '../errors';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
 
 /**
  * How an error is answered over HTTP. `title` and `message` are fixed text, safe for any page;
@@ -123,7 +123,7 @@ const BY_CODE: Readonly<Record<string, (error: ServiceError, base: Presentation)
  * page says nothing about the error.
  */
 export function httpFailureOf(error: unknown): HttpFailure {
-  if (!(error instanceof ServiceError) || categoryOf(error) === ErrorCategory.Internal) return INTERNAL_FAILURE;
+  if (!(error instanceof ServiceError) || error.category === ErrorCategory.Internal) return INTERNAL_FAILURE;
   const category = BY_CATEGORY[error.category];
   const base: Presentation = {
     ...category,

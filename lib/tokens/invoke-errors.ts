@@ -1,4 +1,4 @@
-import { categoryOf, Dependency, ErrorCategory, ServiceError } from '../errors';
+import { Dependency, ErrorCategory, ServiceError } from '../errors';
 import {
   InstanceUninstalledError,
   InvalidRequestError,
@@ -66,7 +66,7 @@ const NOT_AN_OUTAGE: ReadonlySet<string> = new Set(['TOKEN_CONFLICT', 'LEASE_WAI
 export function isOutage(error: unknown): boolean {
   return (
     error instanceof ServiceError &&
-    categoryOf(error) === ErrorCategory.Unavailable &&
+    error.category === ErrorCategory.Unavailable &&
     error.dependency !== undefined &&
     !NOT_AN_OUTAGE.has(error.code)
   );

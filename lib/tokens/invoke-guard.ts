@@ -4,8 +4,9 @@ import { InvokeError, ServiceUnavailableError } from './errors';
 
 /**
  * What a directly invoked function throws: a documented error as it is (a warning when it says
- * something is down, `unavailable`; an error when its cause is our own misconfiguration), anything else logged and replaced by a generic
- * ServiceUnavailable, so an invoker never sees an internal message.
+ * something is down, `unavailable`; an error when its cause is our own misconfiguration),
+ * anything else logged and replaced by a generic ServiceUnavailable, so an invoker never sees an
+ * internal message.
  */
 export function toContractError(error: unknown, logger: ServiceLogger, attributes: Record<string, unknown>): Error {
   if (error instanceof InvokeError) {

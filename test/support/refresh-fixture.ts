@@ -109,8 +109,12 @@ export function scheduledEvent(): Record<string, unknown> {
 export function grantCounter(base: FetchLike = (input, init) => fetch(input, init)) {
   const owners = new Map<string, string>();
   const grants = new Map<string, number>();
+  /** Instances whose refresh call the caller gave up on before its answer was read (its signal aborted). */
+  const abandoned = new Set<string>();
   const counted: FetchLike = async (input, init) => {
     const sent = JSON.parse(String(init.body ?? '{}')) as Record<string, string>;
+    const caller = sent.grant_type === 'refresh_token' ? owners.get(sent.refresh_token ?? '') : undefined;
+    if (caller !== undefined) init.signal?.addEventListener('abort', () => abandoned.add(caller), { once: true });
     const response = await base(input, init);
     if (response.status !== 200) return response;
     let answer: Record<string, unknown>;
@@ -131,13 +135,10 @@ export function grantCounter(base: FetchLike = (input, init) => fetch(input, ini
   return {
     fetch: counted,
     grants,
+    abandoned,
     /** Tells the counter whose refresh token this is (after a code exchange). */
     own(refreshToken: string, instanceId: string) {
       owners.set(refreshToken, instanceId);
-    },
-    /** Whose refresh token this is, as far as the counter has seen it issued. */
-    ownerOf(refreshToken: string): string | undefined {
-      return owners.get(refreshToken);
     },
   };
 }

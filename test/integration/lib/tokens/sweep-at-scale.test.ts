@@ -9,7 +9,7 @@ import { GrantKind, InstanceStatus, type TokenCipher } from '../../../../lib/sto
 import { cipherContext, type InstanceItem } from '../../../../lib/store/item';
 import type { RefreshSummary } from '../../../../lib/tokens/refresh-summary';
 import { sweep } from '../../../../lib/tokens/sweep';
-import { createWixClient, WixOAuthError, type FetchLike } from '../../../../lib/wix';
+import { createWixClient, WixOAuthError } from '../../../../lib/wix';
 import { createTestTable, localDynamoDbClient, type TestTable } from '../../../support/dynamodb-table';
 import { memorySecrets } from '../../../support/secrets';
 import { startSimulatedApp } from '../../../support/simulated-app';
@@ -89,19 +89,13 @@ describe('sweep at scale', () => {
     for (const fault of FAULTS) sim.intercept(fault({ rate }));
     sim.resetCalls();
     // Refresh calls the sweeps gave up on before Wix's answer was read (the attempt's timeout or the
-    // deadline fired). A rotating Wix may have rotated the token all the same: that token is lost
-    // with the answer, the residual risk SECURITY.md names, and on a busy machine it happens. Any
-    // other lost refresh token is a defect.
-    const abandoned = new Set<string>();
-    const watched: FetchLike = (input, init) => {
-      const sent = JSON.parse(String(init.body ?? '{}')) as Record<string, string>;
-      const owner = sent['grant_type'] === 'refresh_token' ? counter.ownerOf(sent['refresh_token'] ?? '') : undefined;
-      if (owner !== undefined) init.signal?.addEventListener('abort', () => abandoned.add(owner), { once: true });
-      return counter.fetch(input, init);
-    };
+    // deadline fired: counter.abandoned). A rotating Wix may have rotated the token all the same:
+    // that token is lost with the answer, the residual risk SECURITY.md names, and on a busy machine
+    // it happens. Any other lost refresh token is a defect.
+    const abandoned = counter.abandoned;
     const secondClient = localDynamoDbClient();
     const containers = [table.documentClient, DynamoDBDocumentClient.from(secondClient)].map((documentClient) =>
-      refreshContainer({ documentClient, tableName: table.tableName, wixUrl: sim.url, app, fetch: watched }),
+      refreshContainer({ documentClient, tableName: table.tableName, wixUrl: sim.url, app, fetch: counter.fetch }),
     );
 
     // Act: two containers sweep the same table at once.
