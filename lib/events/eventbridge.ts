@@ -1,4 +1,4 @@
-import type { EventBridgeClient, PutEventsCommandOutput } from '@aws-sdk/client-eventbridge';
+import { EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput } from './eventbridge-client';
 
 import type { EventPublisher } from './index';
 
@@ -6,20 +6,15 @@ import type { EventPublisher } from './index';
 export const EVENT_SOURCE = 'wix-token-service';
 
 /**
- * Publishes to an EventBridge bus with PutEvents. The SDK client is imported and built on the
- * first publish: events are rare (installs, uninstalls, failures), and loading it at init would
- * cost every cold start for them.
+ * Publishes to an EventBridge bus with PutEvents. The client is built on the first publish:
+ * events are rare (installs, uninstalls, failures), and a function that publishes none pays
+ * nothing for it.
  */
 export function eventBridgePublisher(options: { busName: string; client?: Pick<EventBridgeClient, 'send'> }): EventPublisher {
-  let sdk: Promise<{ client: Pick<EventBridgeClient, 'send'>; PutEventsCommand: typeof import('./eventbridge-sdk').PutEventsCommand }> | undefined;
-  const load = () =>
-    (sdk ??= import('./eventbridge-sdk').then((module) => ({
-      client: options.client ?? new module.EventBridgeClient({ maxAttempts: 2 }),
-      PutEventsCommand: module.PutEventsCommand,
-    })));
+  let client: Pick<EventBridgeClient, 'send'> | undefined;
   return {
     async publish(events) {
-      const { client, PutEventsCommand } = await load();
+      client ??= options.client ?? new EventBridgeClient({ maxAttempts: 2 });
       const output: PutEventsCommandOutput = await client.send(
         new PutEventsCommand({
           Entries: events.map((event) => ({

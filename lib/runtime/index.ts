@@ -3,11 +3,11 @@ import { eventBridgePublisher } from '../events/eventbridge';
 import { logPublisher } from '../events/log-publisher';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Config } from '../config';
 import { createTokenCipher, type KeyRing, type TokenCipher } from '../crypto';
 import { ServiceError } from '../errors';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../secrets';
+import { SecretsManagerClient } from '../secrets/secrets-manager';
 import { createDynamoInstallStateStore, createDynamoTokenStore, type InstallStateStore, type TokenStore } from '../store';
 import { createWixClient, type WixClient } from '../wix';
 import { createJsonLogger, type ServiceLogger } from './logger';
@@ -67,12 +67,8 @@ export class NoTokenCipherError extends ServiceError {
 export function createRuntime(config: Config, serviceName: string, options: RuntimeOptions = {}): Runtime {
   const logger = createJsonLogger({ serviceName });
   const secrets = createAppSecretsProvider({
-    // Loaded and built on the first secret read rather than at cold start (lib/secrets/secrets-manager):
-    // off each function's init (bench/bundles), which the first request that reads a secret pays instead.
-    client: builtOnFirstSend(async () => {
-      const { SecretsManagerClient } = await import('../secrets/secrets-manager');
-      return new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS });
-    }),
+    // Cheap to build: it resolves its endpoint and signer on the first secret read.
+    client: new SecretsManagerClient({ requestHandler: AWS_CALL_TIMEOUTS }),
     secretIdFor: (appId) => (config.appIds.includes(appId) ? `${config.appSecretPrefix}${appId}` : undefined),
     logger,
   });
@@ -96,12 +92,6 @@ export function createRuntime(config: Config, serviceName: string, options: Runt
           failingAfter: config.refreshFailingAfter,
         });
   return { config, logger, secrets, store, states, wix, events };
-}
-
-/** A client built when its first command is sent. */
-function builtOnFirstSend<C extends { send(command: never): Promise<unknown> }>(build: () => Promise<C>): Pick<C, 'send'> {
-  let client: Promise<C> | undefined;
-  return { send: (async (command: never) => (await (client ??= build())).send(command)) as C['send'] };
 }
 
 /** An app's token cipher, rebuilt only when its key ring changes (a new secret version). */

@@ -1,8 +1,8 @@
 import { systemClock, type Clock } from '../runtime/clock';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 
 import type { ServiceLogger } from '../runtime/logger';
 import { parseAppSecret, type AppCredentials } from './app-secret';
+import { GetSecretValueCommand, type SecretsManagerClient } from './secrets-manager';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from './errors';
 
 /** Options for {@link AppSecretsProvider.get}. */
@@ -101,8 +101,6 @@ export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecre
   const failureBackoffMs = deps.failureBackoffMs ?? DEFAULT_FAILURE_BACKOFF_MS;
   const recheckIntervalMs = deps.recheckIntervalMs ?? DEFAULT_RECHECK_INTERVAL_MS;
   const entries = new Map<string, CacheEntry>();
-  // The command's module, loaded on the first read (./secrets-manager says why).
-  let commands: Promise<typeof import('./secrets-manager')> | undefined;
 
   function entryFor(appId: string): CacheEntry {
     const existing = entries.get(appId);
@@ -121,7 +119,6 @@ export function createAppSecretsProvider(deps: AppSecretsProviderDeps): AppSecre
   ): Promise<AppCredentials> {
     let response;
     try {
-      const { GetSecretValueCommand } = await (commands ??= import('./secrets-manager'));
       response = await deps.client.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: versionStage }));
     } catch (error) {
       throw new SecretsUnavailableError(appId, error);

@@ -1,9 +1,46 @@
 /**
- * The part of the Secrets Manager SDK the service uses, imported only when the first secret is
- * read (`import('./secrets-manager')`, from ./app-secrets-provider and lib/runtime): esbuild then
- * evaluates the client's own modules (about 13 KiB minified; what it shares with the DynamoDB
- * client is loaded anyway) on that first read instead of at every cold start, where a request
- * refused before any secret is needed never uses them. A module of its own so that the bundle
- * keeps only these exports of the package, as a static import would.
+ * Secrets Manager's GetSecretValue, the one operation the functions call, over lib/aws/json-client
+ * (which says why not the SDK's client). The shapes are the SDK's: a client whose `send` takes a
+ * command holding the operation's input, so a test can stand anything with a `send` in its place.
  */
-export { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { AwsJsonClient, type AwsJsonClientConfig } from '../aws/json-client';
+
+export interface GetSecretValueInput {
+  SecretId: string;
+  VersionStage?: string;
+  VersionId?: string;
+}
+
+/** The fields of the answer the service reads. */
+export interface GetSecretValueOutput {
+  SecretString?: string;
+  VersionId?: string;
+  Name?: string;
+  ARN?: string;
+}
+
+export class GetSecretValueCommand {
+  readonly input: GetSecretValueInput;
+
+  constructor(input: GetSecretValueInput) {
+    this.input = input;
+  }
+}
+
+const SECRETS_MANAGER = { signingName: 'secretsmanager', targetPrefix: 'secretsmanager', endpointId: 'SECRETS_MANAGER' } as const;
+
+export class SecretsManagerClient {
+  private readonly client: AwsJsonClient;
+
+  constructor(config: AwsJsonClientConfig = {}) {
+    this.client = new AwsJsonClient(SECRETS_MANAGER, config);
+  }
+
+  send(command: GetSecretValueCommand, options?: { abortSignal?: AbortSignal }): Promise<GetSecretValueOutput> {
+    return this.client.call('GetSecretValue', command.input, options);
+  }
+
+  destroy(): void {
+    this.client.destroy();
+  }
+}

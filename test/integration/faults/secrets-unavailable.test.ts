@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '../../../lib/secrets/secrets-manager';
 
 import { createInstallHandler } from '../../../functions/install';
 import { createWebhooksHandler } from '../../../functions/webhooks';

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -787,6 +789,42 @@ function runPackaged(node: string, file: string, env: Record<string, string>, ev
   return JSON.parse(run.output[3]) as { result?: { statusCode: number }; error?: { name: string; code: string; stack: string } };
 }
 
+/** The same as {@link runPackaged}, without blocking this process, so that a loopback stand-in here can answer the bundle. */
+function runPackagedAsync(node: string, file: string, env: Record<string, string>, event: unknown) {
+  const script = `
+    const { writeSync } = require('node:fs');
+    const done = (outcome) => writeSync(3, JSON.stringify(outcome));
+    Promise.resolve()
+      .then(() => require(${JSON.stringify(file)}).handler(${JSON.stringify(event)}, { awsRequestId: 'req-1', getRemainingTimeInMillis: () => 5000 }))
+      .then((result) => done({ result }), (error) => done({ error: { name: error.name, code: error.code } }));
+  `;
+  const child = spawn(node, ['-e', script], { env: { PATH: process.env['PATH'], ...env }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  // What the bundle logged, both streams (the logger writes errors to stderr).
+  const streams = { stdout: '', outcome: '' };
+  child.stdout?.on('data', (chunk: Buffer) => (streams.stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (streams.stdout += chunk.toString()));
+  (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => (streams.outcome += chunk.toString()));
+  return new Promise<{ error?: { name: string; code?: string }; stdout: string }>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => (streams.outcome ? resolve({ ...(JSON.parse(streams.outcome) as { error?: { name: string } }), stdout: streams.stdout }) : reject(new Error('the bundle did not answer'))));
+  });
+}
+
+/** An AWS endpoint on loopback that refuses every call (AccessDenied) and records who signed it. */
+async function refusingAwsEndpoint() {
+  const requests: IncomingHttpHeaders[] = [];
+  const server = createServer((request, response) => {
+    requests.push(request.headers);
+    request.resume().on('end', () => {
+      response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#AccessDeniedException', message: 'denied' }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const signers = () => requests.map((headers) => /Credential=([^/]+)\//.exec(headers['authorization'] ?? '')?.[1]);
+  return { url, requests, signers, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
 describe('the packaged bundles, run as Lambda runs them', () => {
   const NODES = [process.execPath, lambdaNodeBinary()];
   let taskRoot: string;
@@ -816,6 +854,49 @@ describe('the packaged bundles, run as Lambda runs them', () => {
       expect(files).toEqual([`functions/${fn}.js`]);
       expect(existsSync(join(service.dir, '.serverless', 'source-maps', 'functions', `${fn}.js.map`))).toBe(true);
       expect(variables['NODE_OPTIONS']).toBeUndefined();
+    }
+  });
+
+  it('carry the Lambda credential chain, not the SDK\u2019s: no profile, SSO, process, web-identity or STS code is in them', () => {
+    for (const fn of FUNCTIONS) {
+      const bundle = readFileSync(join(taskRoot, fn, 'functions', `${fn}.js`), 'utf8');
+      for (const absent of ['credential-provider-ini', 'credential-provider-sso', 'credential-provider-process', 'credential-provider-web-identity', 'AssumeRoleWithWebIdentity', 'sso-oidc', '@aws-sdk/client-secrets-manager', '@aws-sdk/client-eventbridge']) {
+        expect({ fn, absent, found: bundle.includes(absent) }).toEqual({ fn, absent, found: false });
+      }
+      expect(bundle).toContain('no AWS credentials: this bundle reads only what the Lambda runtime provides');
+    }
+  });
+
+  it.each(NODES)('sign their AWS calls with the credentials Lambda puts in the environment, else a container endpoint\u2019s, else refuse in a typed error (mint, on %s)', async (node) => {
+    const aws = await refusingAwsEndpoint();
+    const container = createServer((_, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ AccessKeyId: 'ASIACONTAINER0000001', SecretAccessKey: 'container-secret', Token: 'container-token', Expiration: new Date(Date.now() + 3_600_000).toISOString() }));
+    });
+    await new Promise<void>((resolve) => container.listen(0, '127.0.0.1', resolve));
+    try {
+      const { AWS_ACCESS_KEY_ID: _key, AWS_SECRET_ACCESS_KEY: _secret, ...deployed } = environmentOf('mint');
+      const withoutKeys = { ...deployed, AWS_ENDPOINT_URL: aws.url };
+      const mint = join(taskRoot, 'mint', 'functions', 'mint.js');
+      const event = { instanceId: '5e1f0c2a-7d3b-4c9e-9a61-0d2b8f4c3e17' };
+
+      const fromEnvironment = await runPackagedAsync(node, mint, { ...withoutKeys, AWS_ACCESS_KEY_ID: 'ASIAENVIRONMENT00001', AWS_SECRET_ACCESS_KEY: 'env-secret' }, event);
+      const signedFromEnvironment = aws.signers();
+      const fromContainer = await runPackagedAsync(node, mint, { ...withoutKeys, AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${(container.address() as AddressInfo).port}/creds` }, event);
+      const signedFromContainer = aws.signers().slice(signedFromEnvironment.length);
+      const calls = aws.requests.length;
+      const withNone = await runPackagedAsync(node, mint, withoutKeys, event);
+
+      expect(signedFromEnvironment.length).toBeGreaterThan(0);
+      expect(new Set(signedFromEnvironment)).toEqual(new Set(['ASIAENVIRONMENT00001']));
+      expect(signedFromContainer.length).toBeGreaterThan(0);
+      expect(new Set(signedFromContainer)).toEqual(new Set(['ASIACONTAINER0000001']));
+      expect(aws.requests.length).toBe(calls);
+      for (const outcome of [fromEnvironment, fromContainer, withNone]) expect(outcome.error).toMatchObject({ name: 'ServiceUnavailable' });
+      expect(withNone.stdout).toContain('CredentialsProviderError');
+      expect(withNone.stdout).not.toContain('container-secret');
+    } finally {
+      await aws.close();
+      await new Promise<void>((resolve) => container.close(() => resolve()));
     }
   });
 

@@ -1,4 +1,4 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '../../../../lib/secrets/secrets-manager';
 
 import { demoAppSecret, type DemoAppSecret } from '../../../../infra/local/demo-app';
 import { standInClientConfig, startSecretsManagerStandIn, type SecretsManagerStandIn } from '../../../../infra/local/secrets-manager-stand-in';

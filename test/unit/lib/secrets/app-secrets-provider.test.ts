@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { throughSdk } from '../../../support/sdk-secrets-client';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import {
@@ -24,7 +25,7 @@ function setup(overrides: Partial<AppSecretsProviderDeps> = {}) {
   const clock = { t: 1_700_000_000_000 };
   const warn = jest.fn();
   const provider = createAppSecretsProvider({
-    client,
+    client: throughSdk(client),
     secretIdFor: (appId) => (appId === APP_ID ? SECRET_ID : undefined),
     now: () => clock.t,
     logger: { warn },

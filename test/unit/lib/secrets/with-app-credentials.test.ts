@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { throughSdk } from '../../../support/sdk-secrets-client';
 
 import { demoAppSecret } from '../../../../infra/local/demo-app';
 import { createAppSecretsProvider, withAppCredentials, type AppCredentials } from '../../../../lib/secrets';
@@ -24,7 +25,7 @@ function setup() {
   const client = new SecretsManagerClient({ region: 'us-east-1' });
   const sm = mockClient(client);
   const clock = { t: 1_700_000_000_000 };
-  const provider = createAppSecretsProvider({ client, secretIdFor: () => SECRET_ID, now: () => clock.t });
+  const provider = createAppSecretsProvider({ client: throughSdk(client), secretIdFor: () => SECRET_ID, now: () => clock.t });
   const smCalls = () => sm.commandCalls(GetSecretValueCommand).length;
   return { sm, clock, provider, smCalls };
 }
