@@ -26,13 +26,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 import { readFile } from 'node:fs/promises';
 
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-
 import { ServiceError } from '../../lib/errors';
 import { importInstalls } from '../../lib/ops/import';
 import { countKeys, rewrap } from '../../lib/ops/keys';
 import { answerStatus, parseStatusRequest } from '../../lib/ops/status';
 import { cipherSource } from '../../lib/runtime';
+import { SecretsManagerClient } from '../../lib/secrets/secrets-manager';
 import { createAppSecretsProvider, type AppSecretsProvider } from '../../lib/secrets';
 import { createDynamoTokenStore, type TokenStore } from '../../lib/store';
 import { createWixClient } from '../../lib/wix';

@@ -27,6 +27,11 @@ export class PutEventsCommand {
   }
 }
 
+/** What the publisher needs of a client; `send` a property so that its parameter is checked strictly (not the SDK's client). */
+export interface EventSender {
+  send: (command: PutEventsCommand, options?: { abortSignal?: AbortSignal }) => Promise<PutEventsCommandOutput>;
+}
+
 const EVENTBRIDGE = { signingName: 'events', targetPrefix: 'AWSEvents', endpointId: 'EVENTBRIDGE' } as const;
 
 export class EventBridgeClient {

@@ -1,4 +1,4 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsCommandOutput } from './eventbridge-client';
+import { EventBridgeClient, PutEventsCommand, type EventSender, type PutEventsCommandOutput } from './eventbridge-client';
 
 import type { EventPublisher } from './index';
 
@@ -10,8 +10,8 @@ export const EVENT_SOURCE = 'wix-token-service';
  * events are rare (installs, uninstalls, failures), and a function that publishes none pays
  * nothing for it.
  */
-export function eventBridgePublisher(options: { busName: string; client?: Pick<EventBridgeClient, 'send'> }): EventPublisher {
-  let client: Pick<EventBridgeClient, 'send'> | undefined;
+export function eventBridgePublisher(options: { busName: string; client?: EventSender }): EventPublisher {
+  let client: EventSender | undefined;
   return {
     async publish(events) {
       client ??= options.client ?? new EventBridgeClient({ maxAttempts: 2 });

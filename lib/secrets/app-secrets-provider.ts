@@ -2,7 +2,7 @@ import { systemClock, type Clock } from '../runtime/clock';
 
 import type { ServiceLogger } from '../runtime/logger';
 import { parseAppSecret, type AppCredentials } from './app-secret';
-import { GetSecretValueCommand, type SecretsManagerClient } from './secrets-manager';
+import { GetSecretValueCommand, type SecretValueSource } from './secrets-manager';
 import { AppSecretMalformedError, SecretsUnavailableError, UnknownAppError } from './errors';
 
 /** Options for {@link AppSecretsProvider.get}. */
@@ -46,7 +46,7 @@ export interface AppSecretsProvider {
 
 /** What {@link createAppSecretsProvider} needs. */
 export interface AppSecretsProviderDeps {
-  client: Pick<SecretsManagerClient, 'send'>;
+  client: SecretValueSource;
   /** The secret name or ARN that holds an app's credentials; undefined for an app this deployment does not serve. */
   secretIdFor: (appId: string) => string | undefined;
   now?: Clock['now'];

@@ -27,6 +27,15 @@ export class GetSecretValueCommand {
   }
 }
 
+/**
+ * What the secrets provider needs of a client. `send` is a property, not a method, so that the
+ * compiler checks its parameter strictly: the SDK's own client, which would fail on this command
+ * at run time, is refused at compile time.
+ */
+export interface SecretValueSource {
+  send: (command: GetSecretValueCommand, options?: { abortSignal?: AbortSignal }) => Promise<GetSecretValueOutput>;
+}
+
 const SECRETS_MANAGER = { signingName: 'secretsmanager', targetPrefix: 'secretsmanager', endpointId: 'SECRETS_MANAGER' } as const;
 
 export class SecretsManagerClient {
