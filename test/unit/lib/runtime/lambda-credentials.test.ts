@@ -78,6 +78,35 @@ describe('the bundles\u2019 credential chain (lib/runtime/lambda-credentials, in
     }
   });
 
+  it('asks the container endpoint once while its credentials are fresh, and again once they near expiry', async () => {
+    let expiresInMs = 3_600_000;
+    const endpoint = await containerEndpoint(() => ({
+      status: 200,
+      body: { AccessKeyId: 'ASIACONTAINERCONT001', SecretAccessKey: 's', Token: 't', Expiration: new Date(Date.now() + expiresInMs).toISOString() },
+    }));
+    const endpointCalls = () => endpoint.requests.length;
+    try {
+      process.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] = endpoint.url;
+      const provider = defaultProvider();
+
+      await provider();
+      await provider();
+      await provider();
+      expect(endpointCalls()).toBe(1);
+
+      // Within the SDK's five-minute refresh window: each call asks again.
+      expiresInMs = 60_000;
+      const nearExpiry = defaultProvider();
+      await nearExpiry();
+      const afterFirst = endpointCalls();
+      await nearExpiry();
+      expect(afterFirst).toBeGreaterThan(1);
+      expect(endpointCalls()).toBeGreaterThan(afterFirst);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
   it('prefers the environment to a container endpoint, as the SDK\u2019s chain does', async () => {
     const endpoint = await containerEndpoint(() => ({ status: 500, body: {} }));
     try {
