@@ -8,10 +8,10 @@
  * minified for Secrets Manager and 44 KiB for EventBridge, and esbuild inlines it even where it is
  * imported lazily, so every cold start parsed about 70 KiB for two operations (bench/bundles). What
  * the clients add on top of the shared parts is small and written here once: the endpoint
- * (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, FIPS, the aws and aws-cn partitions), the
- * protocol's request and error shapes, the standard retry (throttling, 5xx, timeouts, with
- * jittered backoff) and the correction of a skewed clock. test/unit/lib/aws/json-client.test.ts
- * holds each of them to a loopback stand-in.
+ * (AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, FIPS, every partition), the protocol's request
+ * and error shapes, the SDK's standard retry (its error lists, its backoff and the Retry-After
+ * hint) and the correction of a skewed clock. test/unit/lib/aws/json-client.test.ts holds each of
+ * them to a loopback stand-in, and the endpoints to the SDK clients' own endpoint rules.
  */
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { Sha256 } from '@smithy/core/checksum';
@@ -30,6 +30,8 @@ export interface AwsJsonService {
   readonly targetPrefix: string;
   /** The service's part of AWS_ENDPOINT_URL_<ID>: `SECRETS_MANAGER`, `EVENTBRIDGE`. */
   readonly endpointId: string;
+  /** The service's endpoint rules give its standard GovCloud endpoints for FIPS (EventBridge's do). */
+  readonly fipsInGovCloudIsStandard?: boolean;
 }
 
 /** The subset of an SDK client's configuration these calls take, under the same names. */
@@ -55,13 +57,24 @@ export class AwsServiceError extends Error {
   }
 }
 
-const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException', 'ThrottledException', 'LimitExceededException']);
-const CLOCK_SKEW = new Set(['RequestTimeTooSkewed', 'RequestExpired', 'InvalidSignatureException', 'SignatureDoesNotMatch', 'AuthFailure', 'RequestInTheFuture']);
-/** Network failures worth another attempt (the SDK's transient list, and its TimeoutError). */
-const TRANSIENT_NETWORK = new Set(['TimeoutError', 'RequestTimeout', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
-/** The standard retry's backoff: full jitter over 100 ms doubling, at most 20 s. */
-const BASE_DELAY_MS = 100;
+// The lists below are the SDK's (@smithy/core's service-error-classification), so that a call
+// retries exactly where the SDK's client would.
+const THROTTLING = new Set([
+  'BandwidthLimitExceeded', 'EC2ThrottledException', 'LimitExceededException', 'PriorRequestNotComplete',
+  'ProvisionedThroughputExceededException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
+  'SlowDown', 'ThrottledException', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'TransactionInProgressException',
+]);
+const CLOCK_SKEW = new Set(['AccessDeniedException', 'AuthFailure', 'InvalidSignatureException', 'RequestExpired', 'RequestInTheFuture', 'RequestTimeTooSkewed', 'SignatureDoesNotMatch']);
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+/** Node's timeout and network error codes: a reset, a refused or unreachable host, a failed DNS lookup. */
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/** The standard retry's backoff: full jitter over a doubling base, 50 ms (1 s after throttling), at most 20 s. */
+const BASE_DELAY_MS = 50;
+const THROTTLING_BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 20_000;
+/** A Retry-After hint may lengthen a delay by at most this much. */
+const MAX_RETRY_AFTER_EXTRA_MS = 5000;
 /** A clock this far from the service's is corrected from the service's Date header. */
 const SKEW_TOLERANCE_MS = 4 * 60_000;
 
@@ -108,23 +121,30 @@ export class AwsJsonClient {
         body,
       });
       let failure: unknown;
-      let retryable: boolean;
+      let retry: 'no' | 'transient' | 'throttling' = 'no';
+      let retryAfterMs: number | undefined;
       try {
         const signed = await signer.sign(request, { signingDate: new Date(this.deps.clock.now() + this.clockOffsetMs) });
         const { response } = await handler.handle(signed as HttpRequest, options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal });
         const text = Buffer.from(await streamCollector(response.body)).toString('utf8');
+        const corrected = this.correctClock(response.headers);
         if (response.statusCode >= 200 && response.statusCode < 300) return parseOutput<Output>(text, response.statusCode, response.headers, attempt);
         const error = serviceError(response.statusCode, response.headers, text, attempt);
-        const skewed = CLOCK_SKEW.has(error.name) && this.correctClock(response.headers['date']);
         failure = error;
-        retryable = skewed || THROTTLING.has(error.name) || response.statusCode === 429 || response.statusCode >= 500;
+        retryAfterMs = retryAfterHintMs(response.headers, this.deps.clock.now());
+        if (THROTTLING.has(error.name) || response.statusCode === 429) retry = 'throttling';
+        else if (TRANSIENT_STATUSES.has(response.statusCode) || TRANSIENT_NAMES.has(error.name)) retry = 'transient';
+        else if (CLOCK_SKEW.has(error.name) && (corrected || (error.name === 'InvalidSignatureException' && error.message.includes('Signature expired')))) retry = 'transient';
       } catch (error) {
         if (options.abortSignal?.aborted) throw error;
         failure = error;
-        retryable = isTransientNetworkError(error);
+        if (isTransientNetworkError(error)) retry = 'transient';
       }
-      if (!retryable || attempt >= maxAttempts) throw failure;
-      await this.deps.clock.sleep(this.deps.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt), options.abortSignal);
+      if (retry === 'no' || attempt >= maxAttempts) throw failure;
+      const base = retry === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS;
+      const backoff = Math.floor(this.deps.random() * Math.min(MAX_DELAY_MS, base * 2 ** (attempt - 1)));
+      const delay = retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(retryAfterMs, backoff + MAX_RETRY_AFTER_EXTRA_MS));
+      await this.deps.clock.sleep(delay, options.abortSignal);
     }
   }
 
@@ -139,7 +159,7 @@ export class AwsJsonClient {
     const { env } = this.deps;
     const region = this.config.region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'];
     if (!region) throw new Error(`no region for ${this.service.signingName}: set AWS_REGION`);
-    const url = new URL(this.config.endpoint ?? env[`AWS_ENDPOINT_URL_${this.service.endpointId}`] ?? env['AWS_ENDPOINT_URL'] ?? defaultEndpoint(this.service.signingName, region, env));
+    const url = new URL(endpointFor(this.service, this.config.endpoint, region, env));
     const credentials = this.config.credentials ?? defaultProvider();
     const signer = new SignatureV4({ service: this.service.signingName, region, credentials, sha256: Sha256 });
     const { connectionTimeout, requestTimeout, throwOnRequestTimeout } = this.config.requestHandler ?? {};
@@ -149,9 +169,14 @@ export class AwsJsonClient {
     return { url, signer, handler, userAgent };
   }
 
-  /** Takes the service's clock when ours is off by more than the tolerance; whether a retry may help. */
-  private correctClock(dateHeader: string | undefined): boolean {
-    const serverTime = dateHeader === undefined ? Number.NaN : Date.parse(dateHeader);
+  /**
+   * Takes the service's clock from any answer's Date header (not a cached answer's, which carries
+   * an Age) when ours is off from it by more than the tolerance; whether it did.
+   */
+  private correctClock(headers: Record<string, string | undefined>): boolean {
+    const dateHeader = headers['date'];
+    if (dateHeader === undefined || headers['age'] !== undefined) return false;
+    const serverTime = Date.parse(dateHeader);
     if (Number.isNaN(serverTime)) return false;
     const offset = serverTime - this.deps.clock.now();
     if (Math.abs(offset - this.clockOffsetMs) < SKEW_TOLERANCE_MS) return false;
@@ -160,24 +185,67 @@ export class AwsJsonClient {
   }
 }
 
-/** `https://<service>[-fips].<region>.amazonaws.com[.cn]`, as the services' endpoint rules give it for the aws and aws-cn partitions. */
-export function defaultEndpoint(service: string, region: string, env: NodeJS.ProcessEnv): string {
-  const fips = env['AWS_USE_FIPS_ENDPOINT'] === 'true' ? '-fips' : '';
-  const suffix = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `https://${service}${fips}.${region}.${suffix}`;
+/**
+ * The client's endpoint, else AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else the public
+ * one. An empty variable is no endpoint, as the SDK reads it, and AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+ * sets both variables aside.
+ */
+export function endpointFor(service: Pick<AwsJsonService, 'signingName' | 'endpointId' | 'fipsInGovCloudIsStandard'>, endpoint: string | undefined, region: string, env: NodeJS.ProcessEnv): string {
+  if (endpoint !== undefined) return endpoint;
+  const configured = env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' ? undefined : env[`AWS_ENDPOINT_URL_${service.endpointId}`] || env['AWS_ENDPOINT_URL'];
+  return configured || defaultEndpoint(service, region, env);
 }
 
-/** The protocol's error: its type from the X-Amzn-ErrorType header or the body's `__type`, without namespace or URI. */
+/** Each partition's DNS suffix, by its regions' prefix (the SDK's partitions table); any other region is in `aws`. */
+const PARTITION_SUFFIXES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^cn-/, 'amazonaws.com.cn'],
+  [/^us-iso-/, 'c2s.ic.gov'],
+  [/^us-isob-/, 'sc2s.sgov.gov'],
+  [/^eu-isoe-/, 'cloud.adc-e.uk'],
+  [/^us-isof-/, 'csp.hci.ic.gov'],
+  [/^eusc-/, 'amazonaws.eu'],
+];
+
+/** `https://<service>[-fips].<region>.<partition's suffix>`, as the services' endpoint rules give it. */
+export function defaultEndpoint(service: Pick<AwsJsonService, 'signingName' | 'fipsInGovCloudIsStandard'>, region: string, env: NodeJS.ProcessEnv): string {
+  const fipsSetting = env['AWS_USE_FIPS_ENDPOINT'];
+  if (fipsSetting !== undefined && fipsSetting !== 'true' && fipsSetting !== 'false') {
+    // As the SDK does: a FIPS setting it cannot read must not quietly send calls to a non-FIPS endpoint.
+    throw new Error('AWS_USE_FIPS_ENDPOINT must be "true" or "false"');
+  }
+  const standardIsFips = service.fipsInGovCloudIsStandard === true && region.startsWith('us-gov-');
+  const fips = fipsSetting === 'true' && !standardIsFips ? '-fips' : '';
+  const suffix = PARTITION_SUFFIXES.find(([prefix]) => prefix.test(region))?.[1] ?? 'amazonaws.com';
+  return `https://${service.signingName}${fips}.${region}.${suffix}`;
+}
+
+/** How long the service asked to be left alone (Retry-After in seconds or as a date, or x-amz-retry-after in ms). */
+function retryAfterHintMs(headers: Record<string, string | undefined>, now: number): number | undefined {
+  const amz = headers['x-amz-retry-after'];
+  if (amz !== undefined && amz.trim() !== '' && Number.isFinite(Number(amz))) return Math.max(0, Number(amz));
+  const standard = headers['retry-after']?.trim();
+  if (standard === undefined || standard === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(standard)) return Number(standard) * 1000;
+  const at = Date.parse(standard);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The protocol's error: its type from the body's `__type` or `code`, or the X-Amzn-ErrorType header, without namespace or URI. */
 function serviceError(status: number, headers: Record<string, string | undefined>, text: string, attempts: number): AwsServiceError {
-  let body: { __type?: unknown; code?: unknown; message?: unknown; Message?: unknown } = {};
+  let body: Record<string, unknown> = {};
   try {
-    body = text === '' ? {} : (JSON.parse(text) as typeof body);
+    const parsed: unknown = text === '' ? {} : JSON.parse(text);
+    // `null`, a number or a list is no error document: the status says enough.
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, unknown>;
   } catch {
     // Not JSON (a proxy's page, say): the status says enough.
   }
-  const raw = headers['x-amzn-errortype'] ?? (typeof body.__type === 'string' ? body.__type : typeof body.code === 'string' ? body.code : undefined);
-  const name = raw?.split(':')[0]?.split('#').pop() || (status >= 500 ? 'InternalFailure' : 'UnknownError');
-  const message = typeof body.message === 'string' ? body.message : typeof body.Message === 'string' ? body.Message : `HTTP ${status}`;
+  // The JSON RPC protocols' order, as the SDK reads it: the body's __type, its `code` (any case), the header.
+  const codeKey = Object.keys(body).find((key) => key.toLowerCase() === 'code');
+  const raw = [body['__type'], codeKey === undefined ? undefined : body[codeKey], headers['x-amzn-errortype']].find((value) => typeof value === 'string' || typeof value === 'number');
+  // Sanitized as the SDK does: `aws.protocoltests#Name:http://internal/uri,Other` is `Name`.
+  const name = String(raw ?? '').split(',')[0]?.split(':')[0]?.split('#').pop()?.trim() || (status >= 500 ? 'InternalFailure' : 'UnknownError');
+  const message = [body['message'], body['Message']].find((value): value is string => typeof value === 'string') ?? `HTTP ${status}`;
   return new AwsServiceError(name, message, status, headers['x-amzn-requestid'], attempts);
 }
 
@@ -190,9 +258,14 @@ function parseOutput<Output>(text: string, status: number, headers: Record<strin
   }
 }
 
-/** By name or code, not `instanceof Error`: Node's own errors may come from another realm (a VM context, as under jest). */
-function isTransientNetworkError(error: unknown): boolean {
+/**
+ * By name or code, and through the error's causes as the SDK looks (ten deep), not by
+ * `instanceof Error`: Node's own errors may come from another realm (a VM context, as under jest).
+ */
+export function isTransientNetworkError(error: unknown, depth = 0): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { name, code } = error as { name?: unknown; code?: unknown };
-  return (typeof name === 'string' && TRANSIENT_NETWORK.has(name)) || (typeof code === 'string' && TRANSIENT_NETWORK.has(code));
+  const { name, code, cause } = error as { name?: unknown; code?: unknown; cause?: unknown };
+  if (name === 'AbortError') return false;
+  if ((typeof name === 'string' && TRANSIENT_NAMES.has(name)) || (typeof code === 'string' && TRANSIENT_CODES.has(code))) return true;
+  return depth < 10 && isTransientNetworkError(cause, depth + 1);
 }

@@ -32,7 +32,7 @@ export interface EventSender {
   send: (command: PutEventsCommand, options?: { abortSignal?: AbortSignal }) => Promise<PutEventsCommandOutput>;
 }
 
-const EVENTBRIDGE = { signingName: 'events', targetPrefix: 'AWSEvents', endpointId: 'EVENTBRIDGE' } as const;
+export const EVENTBRIDGE = { signingName: 'events', targetPrefix: 'AWSEvents', endpointId: 'EVENTBRIDGE', fipsInGovCloudIsStandard: true } as const;
 
 export class EventBridgeClient {
   private readonly client: AwsJsonClient;

@@ -44,8 +44,12 @@ export interface LifecycleEvent {
 
 /** Where events go: EventBridge in AWS (./eventbridge), a log line locally (./log-publisher). */
 export interface EventPublisher {
-  /** @throws anything; {@link EventSink} bounds and absorbs it */
-  publish(events: readonly LifecycleEvent[]): Promise<void>;
+  /**
+   * @param options.signal aborted when the sink stops waiting: a publisher stops its request then,
+   *   so that nothing it started runs on into a later invocation of a thawed container
+   * @throws anything; {@link EventSink} bounds and absorbs it
+   */
+  publish(events: readonly LifecycleEvent[], options?: { signal?: AbortSignal }): Promise<void>;
 }
 
 /** What the use cases call: never throws, never takes longer than its budget. */
@@ -73,11 +77,15 @@ export function createEventSink(deps: {
     async emit(events) {
       if (events.length === 0) return;
       let timer: NodeJS.Timeout | undefined;
+      const abandon = new AbortController();
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => {
+          abandon.abort();
+          reject(new Error(`timed out after ${timeoutMs} ms`));
+        }, timeoutMs);
       });
       try {
-        await Promise.race([deps.publisher.publish(events), timeout]);
+        await Promise.race([deps.publisher.publish(events, { signal: abandon.signal }), timeout]);
       } catch (error) {
         deps.logger.warn('lifecycle event not published', {
           ids: events.map((event) => event.id),

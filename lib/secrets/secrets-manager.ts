@@ -36,7 +36,7 @@ export interface SecretValueSource {
   send: (command: GetSecretValueCommand, options?: { abortSignal?: AbortSignal }) => Promise<GetSecretValueOutput>;
 }
 
-const SECRETS_MANAGER = { signingName: 'secretsmanager', targetPrefix: 'secretsmanager', endpointId: 'SECRETS_MANAGER' } as const;
+export const SECRETS_MANAGER = { signingName: 'secretsmanager', targetPrefix: 'secretsmanager', endpointId: 'SECRETS_MANAGER' } as const;
 
 export class SecretsManagerClient {
   private readonly client: AwsJsonClient;

@@ -5,9 +5,12 @@ import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
 import { SignatureV4 } from '@smithy/signature-v4';
 
-import { AwsJsonClient, AwsServiceError, defaultEndpoint, type AwsJsonClientConfig } from '../../../../lib/aws/json-client';
-import { EventBridgeClient, PutEventsCommand } from '../../../../lib/events/eventbridge-client';
-import { GetSecretValueCommand, SecretsManagerClient } from '../../../../lib/secrets/secrets-manager';
+import { EventBridgeClient as SdkEventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient as SdkSecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+
+import { AwsJsonClient, AwsServiceError, defaultEndpoint, endpointFor, isTransientNetworkError, type AwsJsonClientConfig } from '../../../../lib/aws/json-client';
+import { EVENTBRIDGE, EventBridgeClient, PutEventsCommand } from '../../../../lib/events/eventbridge-client';
+import { GetSecretValueCommand, SECRETS_MANAGER, SecretsManagerClient } from '../../../../lib/secrets/secrets-manager';
 import { createFakeClock } from '../../../support/fake-clock';
 
 const CREDENTIALS = { accessKeyId: 'ASIATESTTESTTEST0001', secretAccessKey: 'test-secret-access-key', sessionToken: 'test-session-token' };
@@ -58,11 +61,11 @@ afterEach(async () => {
   }
 });
 
-async function setup(answer: Answer, config: AwsJsonClientConfig = {}, env: NodeJS.ProcessEnv = {}) {
+async function setup(answer: Answer, config: AwsJsonClientConfig = {}, env: NodeJS.ProcessEnv = {}, random: () => number = () => 0.5) {
   const stand = await endpoint(answer);
   servers.push(stand);
   const clock = createFakeClock(Date.UTC(2026, 10, 25, 12, 0, 0));
-  const client = new AwsJsonClient(SERVICE, { region: 'eu-west-1', endpoint: stand.url, credentials: CREDENTIALS, ...config }, { clock, random: () => 0.5, env });
+  const client = new AwsJsonClient(SERVICE, { region: 'eu-west-1', endpoint: stand.url, credentials: CREDENTIALS, ...config }, { clock, random, env });
   clients.push(client);
   return { ...stand, client, clock };
 }
@@ -124,15 +127,34 @@ describe('AwsJsonClient (lib/aws/json-client): one signed JSON 1.1 call', () => 
     expect(received).toHaveLength(1);
   });
 
-  it('takes the error type from X-Amzn-ErrorType first, and names an empty 5xx InternalFailure', async () => {
-    const byHeader = await setup(() => ({ status: 400, headers: { 'x-amzn-errortype': 'AccessDeniedException:http://internal.amazon.com/coral/' }, body: '{}' }));
-    await expect(byHeader.client.call('GetSecretValue', {})).rejects.toMatchObject({ name: 'AccessDeniedException', message: 'HTTP 400' });
+  it('reads the error type as the SDK does for JSON RPC: the body\u2019s __type, then its code, then X-Amzn-ErrorType, each without namespace, URI or list', async () => {
+    const header = { 'x-amzn-errortype': 'HeaderException:http://internal.amazon.com/coral/' };
+    const answers = [
+      { headers: header, body: JSON.stringify({ __type: 'aws.protocoltests#TypeException:http://internal/uri,Other', Code: 'CodeException' }) },
+      { headers: header, body: JSON.stringify({ Code: 'CodeException' }) },
+      { headers: header, body: '{}' },
+    ];
+    const { client } = await setup((_, index) => ({ status: 400, ...answers[index] }));
 
-    const empty = await setup(() => ({ status: 503, body: '<html>busy</html>' }), { maxAttempts: 1 });
-    await expect(empty.client.call('GetSecretValue', {})).rejects.toMatchObject({ name: 'InternalFailure', $fault: 'server', $metadata: { httpStatusCode: 503 } });
+    const names = [];
+    for (let index = 0; index < answers.length; index += 1) names.push(((await client.call('GetSecretValue', {}).catch((caught: unknown) => caught)) as Error).name);
+
+    expect(names).toEqual(['TypeException', 'CodeException', 'HeaderException']);
   });
 
-  it('retries a 5xx and throttling with jittered, doubling backoff up to maxAttempts, then raises the last error', async () => {
+  it.each([
+    ['an empty body', ''],
+    ['a proxy\u2019s page', '<html>busy</html>'],
+    ['JSON null', 'null'],
+    ['a JSON list', '["x"]'],
+  ])('names a 5xx with %s InternalFailure, keeping its status, and retries it', async (_, body) => {
+    const { client, received } = await setup(() => ({ status: 503, body }), { maxAttempts: 2 });
+
+    await expect(client.call('GetSecretValue', {})).rejects.toMatchObject({ name: 'InternalFailure', message: 'HTTP 503', $fault: 'server', $metadata: { httpStatusCode: 503, attempts: 2 } });
+    expect(received).toHaveLength(2);
+  });
+
+  it('retries a 5xx and throttling with the SDK\u2019s backoff (full jitter over 50 ms doubling, 1 s after throttling) up to maxAttempts, then raises the last error', async () => {
     const { client, received, clock } = await setup(
       (_, index) => (index === 0 ? { status: 500, body: '{"__type":"InternalServiceError"}' } : { status: 400, body: '{"__type":"ThrottlingException","message":"Rate exceeded"}' }),
       { maxAttempts: 3 },
@@ -142,7 +164,47 @@ describe('AwsJsonClient (lib/aws/json-client): one signed JSON 1.1 call', () => 
 
     expect(received).toHaveLength(3);
     expect(received.map((request) => request.headers['amz-sdk-request'])).toEqual(['attempt=1; max=3', 'attempt=2; max=3', 'attempt=3; max=3']);
-    expect(clock.sleeps).toEqual([100, 200]);
+    // random() is 0.5: half of 50 ms after the first attempt, half of 2 x 1 s after the second.
+    expect(clock.sleeps).toEqual([25, 1000]);
+  });
+
+  it('draws each delay afresh: two clients with different draws wait differently', async () => {
+    const draws = [0.1, 0.9];
+    const { client, clock } = await setup(() => ({ status: 500, body: '{}' }), { maxAttempts: 3 }, {}, () => draws.shift() ?? 0);
+
+    await expect(client.call('GetSecretValue', {})).rejects.toMatchObject({ name: 'InternalFailure' });
+
+    expect(clock.sleeps).toEqual([5, 90]);
+  });
+
+  it('waits as long as Retry-After or x-amz-retry-after asks, but at most 5 s more than its own backoff', async () => {
+    const hints: Array<Record<string, string>> = [{ 'retry-after': '2' }, { 'x-amz-retry-after': '300' }, { 'retry-after': '3600' }];
+    const { client, clock } = await setup((_, index) => (index < hints.length ? { status: 503, headers: hints[index], body: '{}' } : { status: 200, body: '{}' }), { maxAttempts: 4 });
+
+    await client.call('GetSecretValue', {});
+
+    // Backoffs 25, 50, 100 ms: each hint wins, the hour is cut to 100 ms + 5 s.
+    expect(clock.sleeps).toEqual([2000, 300, 5100]);
+  });
+
+  it.each([400, 403, 404, 501, 505])('does not retry an HTTP %i that is neither throttling nor transient, as the SDK does not', async (status) => {
+    const { client, received } = await setup(() => ({ status, body: '{"__type":"SomeServiceError"}' }), { maxAttempts: 3 });
+
+    await expect(client.call('GetSecretValue', {})).rejects.toMatchObject({ name: 'SomeServiceError', $metadata: { httpStatusCode: status } });
+    expect(received).toHaveLength(1);
+  });
+
+  it.each([
+    ['a failed DNS lookup (EAI_AGAIN)', true, { code: 'EAI_AGAIN' }],
+    ['an unreachable host', true, { code: 'EHOSTUNREACH' }],
+    ['a DNS miss', true, { code: 'ENOTFOUND' }],
+    ['a timeout by name', true, { name: 'RequestTimeoutException' }],
+    ['a network code as the cause of a wrapper', true, { name: 'Error', cause: { name: 'Error', cause: { code: 'ECONNRESET' } } }],
+    ['an abort, whatever its cause', false, { name: 'AbortError', cause: { code: 'ECONNRESET' } }],
+    ['a programming error', false, new TypeError('x is not a function')],
+    ['a cause chain deeper than the SDK looks', false, Array.from({ length: 12 }).reduce<object>((cause) => ({ cause }), { code: 'ECONNRESET' })],
+  ])('counts %s as transient: %s', (_, transient, error) => {
+    expect(isTransientNetworkError(error)).toBe(transient);
   });
 
   it('retries until an attempt succeeds', async () => {
@@ -197,6 +259,29 @@ describe('AwsJsonClient (lib/aws/json-client): one signed JSON 1.1 call', () => 
     expect(received).toHaveLength(1);
   });
 
+  it('learns the service\u2019s clock from a successful answer too, so the next call is signed right the first time, but not from a cached answer (Age)', async () => {
+    const serverTime = new Date(Date.UTC(2026, 10, 25, 11, 50, 0));
+    const { client, received } = await setup((_, index) => ({ status: 200, headers: { date: serverTime.toUTCString(), ...(index === 0 ? { age: '30' } : {}) }, body: '{}' }));
+
+    await client.call('GetSecretValue', {});
+    await client.call('GetSecretValue', {});
+    await client.call('GetSecretValue', {});
+
+    expect(received.map((request) => request.headers['x-amz-date'])).toEqual(['20261125T120000Z', '20261125T120000Z', '20261125T115000Z']);
+  });
+
+  it('retries any of the SDK\u2019s clock-skew errors (AccessDeniedException, say) once the clock was corrected, and an expired signature even without a Date header', async () => {
+    const skewed = await setup((_, index) =>
+      index === 0 ? { status: 403, headers: { date: new Date(Date.UTC(2026, 10, 25, 12, 9, 0)).toUTCString() }, body: '{"__type":"AccessDeniedException"}' } : { status: 200, body: '{}' },
+    );
+    await expect(skewed.client.call('GetSecretValue', {})).resolves.toEqual({});
+    expect(skewed.received).toHaveLength(2);
+
+    const expired = await setup((_, index) => (index === 0 ? { status: 400, body: JSON.stringify({ __type: 'InvalidSignatureException', message: 'Signature expired: 20261125T120000Z is now earlier than ...' }) } : { status: 200, body: '{}' }));
+    await expect(expired.client.call('GetSecretValue', {})).resolves.toEqual({});
+    expect(expired.received).toHaveLength(2);
+  });
+
   it('replaces an unparsable 2xx answer by an error that does not quote it (it may hold a secret)', async () => {
     const { client } = await setup(() => ({ status: 200, body: '{"SecretString":"hunter2-secret-value' }));
 
@@ -206,24 +291,47 @@ describe('AwsJsonClient (lib/aws/json-client): one signed JSON 1.1 call', () => 
     expect(JSON.stringify({ message: error.message, stack: error.stack })).not.toContain('hunter2');
   });
 
-  it('takes its endpoint from the config, else AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL', async () => {
+  it('takes its endpoint from the config, else AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, skipping an empty variable, and none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true', async () => {
+    const configured = await setup(() => ({ status: 200, body: '{"from":"config"}' }));
     const own = await setup(() => ({ status: 200, body: '{"from":"own"}' }));
     const shared = await setup(() => ({ status: 200, body: '{"from":"shared"}' }));
-    const env = (variables: NodeJS.ProcessEnv) =>
-      new AwsJsonClient(SERVICE, { region: 'eu-west-1', credentials: CREDENTIALS }, { env: variables, clock: createFakeClock(), random: () => 0 });
+    const client = (variables: NodeJS.ProcessEnv, config: AwsJsonClientConfig = {}) => {
+      const built = new AwsJsonClient(SERVICE, { region: 'eu-west-1', credentials: CREDENTIALS, ...config }, { env: variables, clock: createFakeClock(), random: () => 0 });
+      clients.push(built);
+      return built;
+    };
+    const both = { AWS_ENDPOINT_URL_SECRETS_MANAGER: own.url, AWS_ENDPOINT_URL: shared.url };
 
-    const byService = env({ AWS_ENDPOINT_URL_SECRETS_MANAGER: own.url, AWS_ENDPOINT_URL: shared.url });
-    const byShared = env({ AWS_ENDPOINT_URL: shared.url });
-    clients.push(byService, byShared);
-
-    await expect(byService.call('GetSecretValue', {})).resolves.toEqual({ from: 'own' });
-    await expect(byShared.call('GetSecretValue', {})).resolves.toEqual({ from: 'shared' });
+    await expect(client(both, { endpoint: configured.url }).call('GetSecretValue', {})).resolves.toEqual({ from: 'config' });
+    await expect(client(both).call('GetSecretValue', {})).resolves.toEqual({ from: 'own' });
+    await expect(client({ AWS_ENDPOINT_URL: shared.url }).call('GetSecretValue', {})).resolves.toEqual({ from: 'shared' });
+    await expect(client({ AWS_ENDPOINT_URL_SECRETS_MANAGER: '', AWS_ENDPOINT_URL: shared.url }).call('GetSecretValue', {})).resolves.toEqual({ from: 'shared' });
+    expect(endpointFor(SERVICE, undefined, 'eu-west-1', { ...both, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toBe('https://secretsmanager.eu-west-1.amazonaws.com');
+    expect(endpointFor(SERVICE, configured.url, 'eu-west-1', { ...both, AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true' })).toBe(configured.url);
+    expect(endpointFor(SERVICE, undefined, 'eu-west-1', { AWS_ENDPOINT_URL_SECRETS_MANAGER: '', AWS_ENDPOINT_URL: '' })).toBe('https://secretsmanager.eu-west-1.amazonaws.com');
   });
 
-  it('derives the public endpoint per partition, with FIPS when AWS_USE_FIPS_ENDPOINT is true', () => {
-    expect(defaultEndpoint('secretsmanager', 'us-east-1', {})).toBe('https://secretsmanager.us-east-1.amazonaws.com');
-    expect(defaultEndpoint('events', 'us-gov-west-1', { AWS_USE_FIPS_ENDPOINT: 'true' })).toBe('https://events-fips.us-gov-west-1.amazonaws.com');
-    expect(defaultEndpoint('events', 'cn-north-1', {})).toBe('https://events.cn-north-1.amazonaws.com.cn');
+  const REGIONS = ['us-east-1', 'eu-west-1', 'ap-southeast-7', 'cn-north-1', 'cn-northwest-1', 'us-gov-west-1', 'us-gov-east-1', 'us-iso-east-1', 'us-isob-east-1', 'eu-isoe-west-1', 'us-isof-south-1', 'eusc-de-east-1'];
+  it.each([
+    ['Secrets Manager', SECRETS_MANAGER, SdkSecretsManagerClient],
+    ['EventBridge', EVENTBRIDGE, SdkEventBridgeClient],
+  ] as const)('gives %s the endpoint its SDK client\u2019s endpoint rules give, in every partition, with and without FIPS', (_, service, SdkClient) => {
+    const sdk = new SdkClient({ region: 'us-east-1' });
+    const rules = (region: string, fips: boolean) => new URL(sdk.config.endpointProvider({ Region: region, UseFIPS: fips, UseDualStack: false }).url.href).href;
+    const ours = (region: string, fips: boolean) => new URL(defaultEndpoint(service, region, { AWS_USE_FIPS_ENDPOINT: String(fips) })).href;
+
+    const differing = REGIONS.flatMap((region) => [false, true].filter((fips) => ours(region, fips) !== rules(region, fips)).map((fips) => `${region} fips=${fips}: ${ours(region, fips)} vs ${rules(region, fips)}`));
+
+    expect(differing).toEqual([]);
+    expect(ours('us-gov-west-1', true)).toBe(service === EVENTBRIDGE ? 'https://events.us-gov-west-1.amazonaws.com/' : 'https://secretsmanager-fips.us-gov-west-1.amazonaws.com/');
+  });
+
+  it('refuses an AWS_USE_FIPS_ENDPOINT it cannot read instead of quietly leaving FIPS out, as the SDK does', async () => {
+    expect(() => defaultEndpoint(SECRETS_MANAGER, 'us-east-1', { AWS_USE_FIPS_ENDPOINT: 'TRUE' })).toThrow('AWS_USE_FIPS_ENDPOINT must be "true" or "false"');
+    expect(defaultEndpoint(SECRETS_MANAGER, 'us-east-1', {})).toBe('https://secretsmanager.us-east-1.amazonaws.com');
+
+    const client = new AwsJsonClient(SERVICE, { region: 'us-east-1', credentials: CREDENTIALS }, { env: { AWS_USE_FIPS_ENDPOINT: '1' } });
+    await expect(client.call('GetSecretValue', {})).rejects.toThrow('AWS_USE_FIPS_ENDPOINT');
   });
 
   it('fails a call, not its construction, when there is no region', async () => {

@@ -120,6 +120,27 @@ describe('lifecycle events', () => {
 
     expect(logged).toEqual([expect.objectContaining({ ids: ['InstanceInstalled:a#b@1'], errorMessage: 'timed out after 50 ms' })]);
   });
+
+  it('aborts the publish it stops waiting for, so that its request does not run on into the next invocation, and leaves one that finished in time alone', async () => {
+    const signals: AbortSignal[] = [];
+    const hanging = createEventSink({
+      publisher: { publish: (_events, options) => (signals.push(options?.signal as AbortSignal), new Promise(() => undefined)) },
+      logger: { warn: () => undefined },
+      timeoutMs: 20,
+    });
+    const prompt = createEventSink({
+      publisher: { publish: async (_events, options) => void signals.push(options?.signal as AbortSignal) },
+      logger: { warn: () => undefined },
+      timeoutMs: 20,
+    });
+    const events = [{ id: 'InstanceInstalled:a#b@1', type: LifecycleEventType.InstanceInstalled, appId: 'a', instanceId: 'b', time: new Date().toISOString(), reason: 'x', version: 1 }];
+
+    await hanging.emit(events);
+    await prompt.emit(events);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+
+    expect(signals.map((signal) => signal.aborted)).toEqual([true, false]);
+  });
 });
 
 describe('the EventBridge adapter', () => {
@@ -127,11 +148,14 @@ describe('the EventBridge adapter', () => {
 
   it('puts each event on the configured bus with the service as source and the type as detail-type', async () => {
     const sent: Array<{ input: unknown }> = [];
-    const client = { send: async (command: unknown) => (sent.push(command as { input: unknown }), { FailedEntryCount: 0, Entries: [{}], $metadata: {} }) };
+    const options: unknown[] = [];
+    const client = { send: async (command: unknown, sendOptions: unknown) => (sent.push(command as { input: unknown }), options.push(sendOptions), { FailedEntryCount: 0, Entries: [{}], $metadata: {} }) };
     const publisher = eventBridgePublisher({ busName: 'ops-bus', client: client as never });
 
-    await publisher.publish([event]);
+    const signal = new AbortController().signal;
+    await publisher.publish([event], { signal });
 
+    expect(options).toEqual([{ abortSignal: signal }]);
     expect(sent.map((command) => command.input)).toEqual([
       { Entries: [{ EventBusName: 'ops-bus', Source: EVENT_SOURCE, DetailType: 'InstanceUninstalled', Time: new Date(event.time), Detail: JSON.stringify(event) }] },
     ]);

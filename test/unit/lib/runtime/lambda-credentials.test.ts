@@ -78,31 +78,27 @@ describe('the bundles\u2019 credential chain (lib/runtime/lambda-credentials, in
     }
   });
 
-  it('asks the container endpoint once while its credentials are fresh, and again once they near expiry', async () => {
-    let expiresInMs = 3_600_000;
+  it('asks the container endpoint once while its credentials are fresh, and the same provider asks again once they near expiry', async () => {
+    const issuedAt = Date.now();
     const endpoint = await containerEndpoint(() => ({
       status: 200,
-      body: { AccessKeyId: 'ASIACONTAINERCONT001', SecretAccessKey: 's', Token: 't', Expiration: new Date(Date.now() + expiresInMs).toISOString() },
+      // Six minutes: fresh now, inside the SDK's five-minute refresh window two minutes later.
+      body: { AccessKeyId: 'ASIACONTAINERCONT001', SecretAccessKey: 's', Token: 't', Expiration: new Date(issuedAt + 6 * 60_000).toISOString() },
     }));
-    const endpointCalls = () => endpoint.requests.length;
+    const now = jest.spyOn(Date, 'now');
     try {
       process.env['AWS_CONTAINER_CREDENTIALS_FULL_URI'] = endpoint.url;
       const provider = defaultProvider();
 
+      await Promise.all([provider(), provider()]);
       await provider();
-      await provider();
-      await provider();
-      expect(endpointCalls()).toBe(1);
+      expect(endpoint.requests).toHaveLength(1);
 
-      // Within the SDK's five-minute refresh window: each call asks again.
-      expiresInMs = 60_000;
-      const nearExpiry = defaultProvider();
-      await nearExpiry();
-      const afterFirst = endpointCalls();
-      await nearExpiry();
-      expect(afterFirst).toBeGreaterThan(1);
-      expect(endpointCalls()).toBeGreaterThan(afterFirst);
+      now.mockReturnValue(issuedAt + 2 * 60_000);
+      await provider();
+      expect(endpoint.requests).toHaveLength(2);
     } finally {
+      now.mockRestore();
       await endpoint.close();
     }
   });
