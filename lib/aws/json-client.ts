@@ -121,7 +121,7 @@ export class AwsJsonClient {
         body,
       });
       let failure: unknown;
-      let retry: 'no' | 'transient' | 'throttling' = 'no';
+      let retry: Retry = 'no';
       let retryAfterMs: number | undefined;
       try {
         const signed = await signer.sign(request, { signingDate: new Date(this.deps.clock.now() + this.clockOffsetMs) });
@@ -131,20 +131,15 @@ export class AwsJsonClient {
         if (response.statusCode >= 200 && response.statusCode < 300) return parseOutput<Output>(text, response.statusCode, response.headers, attempt);
         const error = serviceError(response.statusCode, response.headers, text, attempt);
         failure = error;
+        retry = retryAfterAnswer(error, corrected);
         retryAfterMs = retryAfterHintMs(response.headers, this.deps.clock.now());
-        if (THROTTLING.has(error.name) || response.statusCode === 429) retry = 'throttling';
-        else if (TRANSIENT_STATUSES.has(response.statusCode) || TRANSIENT_NAMES.has(error.name)) retry = 'transient';
-        else if (CLOCK_SKEW.has(error.name) && (corrected || (error.name === 'InvalidSignatureException' && error.message.includes('Signature expired')))) retry = 'transient';
       } catch (error) {
         if (options.abortSignal?.aborted) throw error;
         failure = error;
         if (isTransientNetworkError(error)) retry = 'transient';
       }
       if (retry === 'no' || attempt >= maxAttempts) throw failure;
-      const base = retry === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS;
-      const backoff = Math.floor(this.deps.random() * Math.min(MAX_DELAY_MS, base * 2 ** (attempt - 1)));
-      const delay = retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(retryAfterMs, backoff + MAX_RETRY_AFTER_EXTRA_MS));
-      await this.deps.clock.sleep(delay, options.abortSignal);
+      await this.deps.clock.sleep(delayBeforeRetry(retry, attempt, this.deps.random(), retryAfterMs), options.abortSignal);
     }
   }
 
@@ -194,6 +189,26 @@ export function endpointFor(service: Pick<AwsJsonService, 'signingName' | 'endpo
   if (endpoint !== undefined) return endpoint;
   const configured = env['AWS_IGNORE_CONFIGURED_ENDPOINT_URLS'] === 'true' ? undefined : env[`AWS_ENDPOINT_URL_${service.endpointId}`] || env['AWS_ENDPOINT_URL'];
   return configured || defaultEndpoint(service, region, env);
+}
+
+/** Whether the SDK's standard retry tries again, and after which backoff. */
+type Retry = 'no' | 'transient' | 'throttling';
+
+/** The standard retry's rule for a service's error answer (a network failure is {@link isTransientNetworkError}'s). */
+function retryAfterAnswer(error: AwsServiceError, clockCorrected: boolean): Retry {
+  const status = error.$metadata.httpStatusCode;
+  if (THROTTLING.has(error.name) || status === 429) return 'throttling';
+  if (TRANSIENT_STATUSES.has(status) || TRANSIENT_NAMES.has(error.name)) return 'transient';
+  const signatureExpired = error.name === 'InvalidSignatureException' && error.message.includes('Signature expired');
+  if (CLOCK_SKEW.has(error.name) && (clockCorrected || signatureExpired)) return 'transient';
+  return 'no';
+}
+
+/** Full jitter over the doubling base (`draw` in [0, 1)), lengthened to a Retry-After hint by at most 5 s. */
+function delayBeforeRetry(retry: Exclude<Retry, 'no'>, attempt: number, draw: number, retryAfterMs: number | undefined): number {
+  const base = retry === 'throttling' ? THROTTLING_BASE_DELAY_MS : BASE_DELAY_MS;
+  const backoff = Math.floor(draw * Math.min(MAX_DELAY_MS, base * 2 ** (attempt - 1)));
+  return retryAfterMs === undefined ? backoff : Math.max(backoff, Math.min(retryAfterMs, backoff + MAX_RETRY_AFTER_EXTRA_MS));
 }
 
 /** Each partition's DNS suffix, by its regions' prefix (the SDK's partitions table); any other region is in `aws`. */
