@@ -1,3 +1,5 @@
+import type { AwsJsonClientConfig } from '../aws/json-client';
+
 import { EventBridgeClient, PutEventsCommand, type EventSender, type PutEventsCommandOutput } from './eventbridge-client';
 
 import type { EventPublisher } from './index';
@@ -6,21 +8,15 @@ import type { EventPublisher } from './index';
 export const EVENT_SOURCE = 'wix-token-service';
 
 /**
- * The default client's bounds: one retry, and a connection or an answer that takes longer than the
- * sink waits (400 ms) is given up, as the other AWS calls' are (lib/runtime).
- */
-const PUT_EVENTS_CLIENT = { maxAttempts: 2, requestHandler: { connectionTimeout: 500, requestTimeout: 1000, throwOnRequestTimeout: true } } as const;
-
-/**
  * Publishes to an EventBridge bus with PutEvents. The client is built on the first publish:
  * events are rare (installs, uninstalls, failures), and a function that publishes none pays
  * nothing for it. The sink's signal aborts the call (and its retry) when the sink stops waiting.
  */
-export function eventBridgePublisher(options: { busName: string; client?: EventSender }): EventPublisher {
+export function eventBridgePublisher(options: { busName: string; client?: EventSender; clientConfig?: AwsJsonClientConfig }): EventPublisher {
   let client: EventSender | undefined;
   return {
     async publish(events, { signal } = {}) {
-      client ??= options.client ?? new EventBridgeClient(PUT_EVENTS_CLIENT);
+      client ??= options.client ?? new EventBridgeClient({ maxAttempts: 2, ...options.clientConfig });
       const output: PutEventsCommandOutput = await client.send(
         new PutEventsCommand({
           Entries: events.map((event) => ({

@@ -17,8 +17,8 @@ export { createJsonLogger, LogLevel, type JsonLoggerOptions, type ServiceLogger 
 export { createEmfMetrics, METRICS_NAMESPACE, MetricUnit, type EmfMetrics, type EmfMetricsOptions } from './metrics';
 
 /**
- * The SDK waits forever for an answer by default; a hung DynamoDB or Secrets Manager call would
- * then carry an invocation past its timeout with nothing logged. DynamoDB answers in
+ * The SDK waits forever for an answer by default; a hung DynamoDB, Secrets Manager or EventBridge
+ * call would then carry an invocation past its timeout with nothing logged. DynamoDB answers in
  * milliseconds: a second is a failure (a transient StoreUnavailableError), not a slow answer.
  */
 const AWS_CALL_TIMEOUTS = { connectionTimeout: 500, requestTimeout: 1000, throwOnRequestTimeout: true } as const;
@@ -87,7 +87,7 @@ export function createRuntime(config: Config, serviceName: string, options: Runt
     config.lifecycleEvents === 'off'
       ? NO_EVENTS
       : createEventSink({
-          publisher: config.lifecycleEvents === 'log' ? logPublisher(logger) : eventBridgePublisher({ busName: config.eventBusName }),
+          publisher: config.lifecycleEvents === 'log' ? logPublisher(logger) : eventBridgePublisher({ busName: config.eventBusName, clientConfig: { requestHandler: AWS_CALL_TIMEOUTS } }),
           logger,
           failingAfter: config.refreshFailingAfter,
         });

@@ -31,12 +31,14 @@ const CONTAINER_URIS = ['AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CRE
 export function defaultProvider(init: ProviderInit = {}): AwsCredentialIdentityProvider {
   const fromEnvironment = fromEnv(init);
   let fromContainer: AwsCredentialIdentityProvider | undefined;
-  const memoizedContainer = (): AwsCredentialIdentityProvider => memoizeIdentityProvider(fromHttp(init), isIdentityExpired, doesIdentityRequireRefresh) as AwsCredentialIdentityProvider;
   return async () => {
     if (process.env['AWS_ACCESS_KEY_ID'] && process.env['AWS_SECRET_ACCESS_KEY']) return fromEnvironment();
     // Kept until five minutes before they expire: the SDK's clients memoize only credentials they
     // are given, not what a default provider answers (the SDK's own chain memoizes itself).
-    if (CONTAINER_URIS.some((name) => process.env[name])) return (fromContainer ??= memoizedContainer())();
+    if (CONTAINER_URIS.some((name) => process.env[name])) {
+      fromContainer ??= memoizeIdentityProvider(fromHttp(init), isIdentityExpired, doesIdentityRequireRefresh) as AwsCredentialIdentityProvider;
+      return fromContainer();
+    }
     throw new CredentialsProviderError(
       'no AWS credentials: this bundle reads only what the Lambda runtime provides (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI)',
       { logger: init.logger, tryNextLink: false },
